@@ -1,0 +1,437 @@
+"""Base classes for spiking neuron modules (the Norse ``snn.py`` semantics).
+
+Four :class:`torch.nn.Module` bases wrap the pure step functions of each model file:
+
+* :class:`SNNCell`: one time step of a feed-forward population, ``forward(input, state)``.
+* :class:`SNN`: the same, looped over time; **time is dim 0**.
+* :class:`SNNRecurrentCell`: one step of a population with input and recurrent weights.
+* :class:`SNNRecurrent`: the same, looped over time.
+
+Every forward returns ``(output, state)``. When ``state`` is ``None`` the module builds a fresh
+initial state with its ``state_fallback`` (never a tensor shared with another module).
+
+Departures from Norse (spec "Decisions for simctl"):
+
+* The numeric fields of the parameters ``p`` are registered as buffers (or kept as
+  :class:`torch.nn.Parameter` when given as such), so ``.to(device)`` and ``.to(dtype)`` move
+  them. ``module.p`` rebuilds the NamedTuple from the registered tensors on every access.
+* Plain Python floats work everywhere; every numeric parameter may be a per-neuron tensor that
+  broadcasts against the state.
+* Wrong input shapes raise a :class:`ValueError` that names the expected shape.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+__all__ = [
+    "FeedforwardActivation",
+    "RecurrentActivation",
+    "NeuronModel",
+    "SNNCell",
+    "SNN",
+    "SNNRecurrentCell",
+    "SNNRecurrent",
+    "stack_states",
+    "is_namedtuple",
+]
+
+FeedforwardActivation = Callable[[torch.Tensor, Any, Any, float], tuple[torch.Tensor, Any]]
+"""``activation(input, state, p, dt) -> (output, state)``."""
+
+RecurrentActivation = Callable[
+    [torch.Tensor, Any, torch.Tensor, torch.Tensor, Any, float], tuple[torch.Tensor, Any]
+]
+"""``activation(input, state, input_weights, recurrent_weights, p, dt) -> (output, state)``."""
+
+
+def is_namedtuple(value: Any) -> bool:
+    """True for instances of :func:`typing.NamedTuple` / :func:`collections.namedtuple`."""
+    return isinstance(value, tuple) and hasattr(value, "_fields")
+
+
+@dataclass(frozen=True)
+class NeuronModel:
+    """Description of a model for simulators built on the library (simctl's registry).
+
+    Each model file exposes one ``MODEL = NeuronModel(...)``; the registry discovers them, so
+    adding a model never edits a central table.
+
+    Attributes:
+        name: short name, also the config option (``"lif"``).
+        parameters: the Parameters NamedTuple type.
+        feed_forward_state: the feed-forward State NamedTuple type.
+        feed_forward_step: pure step ``(input, state, p, dt) -> (spikes or output, state)``.
+        initial_state: ``(shape, p, dtype, device) -> state``, a fresh full-shape state.
+        variables: recordable state fields, as dotted paths into the state (``"lif.v"``).
+        spiking: whether the step's output is a spike tensor (False for leaky integrators).
+        voltage: dotted path of the membrane potential in the state.
+    """
+
+    name: str
+    parameters: type
+    feed_forward_state: type
+    feed_forward_step: FeedforwardActivation
+    initial_state: Callable[..., Any]
+    variables: tuple[str, ...]
+    spiking: bool = True
+    voltage: str = "v"
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+def _to_tensor(value: Any) -> torch.Tensor:
+    if isinstance(value, torch.Tensor):
+        return value
+    return torch.as_tensor(float(value), dtype=torch.get_default_dtype())
+
+
+def _is_numeric(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, (int, float, torch.Tensor))
+
+
+class _ParameterMixin:
+    """Registers the numeric leaves of a (nested) parameter NamedTuple as buffers."""
+
+    def _register_p(self, p: Any) -> None:
+        module: torch.nn.Module = self  # type: ignore[assignment]
+        old = getattr(self, "_p_names", ())
+        for name in old:
+            module._buffers.pop(name, None)
+            module._parameters.pop(name, None)
+        names: list[str] = []
+        spec = self._flatten_p(p, "p", names)
+        object.__setattr__(self, "_p_spec", spec)
+        object.__setattr__(self, "_p_names", tuple(names))
+
+    def _flatten_p(self, p: Any, prefix: str, names: list[str]) -> Any:
+        module: torch.nn.Module = self  # type: ignore[assignment]
+        if is_namedtuple(p):
+            return (type(p), [(f, self._flatten_p(getattr(p, f), f"{prefix}__{f}", names))
+                              for f in p._fields])
+        if _is_numeric(p):
+            if isinstance(p, torch.Tensor) and not torch.is_floating_point(p):
+                p = p.to(torch.get_default_dtype())
+            tensor = _to_tensor(p)
+            if isinstance(tensor, torch.nn.Parameter):
+                module.register_parameter(prefix, tensor)
+            else:
+                module.register_buffer(prefix, tensor)
+            names.append(prefix)
+            return ("tensor", prefix)
+        return ("const", p)
+
+    def _rebuild_p(self, spec: Any) -> Any:
+        module: torch.nn.Module = self  # type: ignore[assignment]
+        if spec[0] == "tensor":
+            name = spec[1]
+            value = module._parameters.get(name)
+            return value if value is not None else module._buffers[name]
+        if spec[0] == "const":
+            return spec[1]
+        cls, fields = spec
+        return cls(**{f: self._rebuild_p(s) for f, s in fields})
+
+    @property
+    def p(self) -> Any:
+        """The neuron parameters (a NamedTuple rebuilt from the registered tensors)."""
+        return self._rebuild_p(self._p_spec)
+
+    @p.setter
+    def p(self, value: Any) -> None:
+        self._register_p(value)
+
+
+def stack_states(states: list[Any]) -> Any:
+    """Stacks a list of (nested) state NamedTuples along a new dim 0, field by field."""
+    first = states[0]
+    if is_namedtuple(first):
+        return type(first)(
+            *[stack_states([getattr(s, f) for s in states]) for f in first._fields]
+        )
+    tensors = [_to_tensor(s) for s in states]
+    if any(t.is_sparse for t in tensors):
+        tensors = [t.to_dense() for t in tensors]
+    return torch.stack(torch.broadcast_tensors(*tensors))
+
+
+def _fmt_dt(dt: float) -> str:
+    return repr(float(dt)) if isinstance(dt, (int, float)) else str(dt)
+
+
+class SNNCell(_ParameterMixin, torch.nn.Module):
+    """One step of a feed-forward population: ``forward(input, state=None) -> (output, state)``.
+
+    Args:
+        activation: the step function ``(input, state, p, dt) -> (output, state)``.
+        state_fallback: builds the initial state from the input when ``state`` is ``None``.
+        p: the parameters (a NamedTuple; floats or tensors, per-neuron tensors allowed).
+        dt: the integration step, in the time unit of ``p``'s inverse time constants.
+        activation_sparse: used instead of ``activation`` when the input is a sparse tensor.
+    """
+
+    def __init__(
+        self,
+        activation: FeedforwardActivation,
+        state_fallback: Callable[[torch.Tensor], Any],
+        p: Any,
+        dt: float = 0.001,
+        activation_sparse: FeedforwardActivation | None = None,
+    ):
+        super().__init__()
+        self.activation = activation
+        self.activation_sparse = activation_sparse
+        self.state_fallback = state_fallback
+        self.p = p
+        self.dt = dt
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, dt={_fmt_dt(self.dt)}"
+
+    def forward(self, input_tensor: torch.Tensor, state: Any | None = None) -> tuple[Any, Any]:
+        if not isinstance(input_tensor, torch.Tensor):
+            raise TypeError(
+                f"{type(self).__name__} expects a tensor input, got {type(input_tensor).__name__}"
+            )
+        state = self.state_fallback(input_tensor) if state is None else state
+        p = self.p
+        if self.activation_sparse is not None and input_tensor.is_sparse:
+            return self.activation_sparse(input_tensor, state, p, self.dt)
+        return self.activation(input_tensor, state, p, self.dt)
+
+
+class SNN(_ParameterMixin, torch.nn.Module):
+    """A feed-forward population looped over time (dim 0 of the input).
+
+    ``forward(input (T, ...), state=None)`` returns ``(outputs (T, ...), final_state)``; with
+    ``record_states=True`` the second element is instead the state of every step, each field
+    stacked along a new dim 0.
+
+    When no gradient is needed, :attr:`fast_integral` (set by :mod:`simctl.kernels`) may run
+    the whole loop in one fused call; it is proven equal to the step function in the tests.
+    """
+
+    def __init__(
+        self,
+        activation: FeedforwardActivation,
+        state_fallback: Callable[[torch.Tensor], Any],
+        p: Any,
+        dt: float = 0.001,
+        activation_sparse: FeedforwardActivation | None = None,
+        record_states: bool = False,
+    ):
+        super().__init__()
+        self.activation = activation
+        self.activation_sparse = activation_sparse
+        self.state_fallback = state_fallback
+        self.p = p
+        self.dt = dt
+        self.record_states = record_states
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, dt={_fmt_dt(self.dt)}"
+
+    def _fast_path(self, input_tensor: torch.Tensor, state: Any, p: Any) -> Any | None:
+        """Hook for fused integration (``simctl.kernels``); ``None`` means use the loop."""
+        if self.record_states or input_tensor.is_sparse:
+            return None
+        try:
+            from simctl.kernels import fused_layer_forward
+        except ImportError:  # pragma: no cover - kernels are optional
+            return None
+        return fused_layer_forward(self, input_tensor, state, p)
+
+    def forward(self, input_tensor: torch.Tensor, state: Any | None = None) -> tuple[Any, Any]:
+        if not isinstance(input_tensor, torch.Tensor) or input_tensor.dim() < 1:
+            shape = getattr(input_tensor, "shape", None)
+            raise ValueError(
+                f"{type(self).__name__} expects input of shape (time, ...) with time as dim 0, "
+                f"got {tuple(shape) if shape is not None else type(input_tensor).__name__}"
+            )
+        state = self.state_fallback(input_tensor) if state is None else state
+        p = self.p
+        fast = self._fast_path(input_tensor, state, p)
+        if fast is not None:
+            return fast
+        use_sparse = self.activation_sparse is not None and input_tensor.is_sparse
+        step = self.activation_sparse if use_sparse else self.activation
+        outputs = []
+        states = []
+        for ts in range(input_tensor.shape[0]):
+            out, state = step(input_tensor[ts], state, p, self.dt)
+            outputs.append(out)
+            if self.record_states:
+                states.append(state)
+        if use_sparse:
+            outputs = [o.to_dense() if o.is_sparse else o for o in outputs]
+        stacked = torch.stack(outputs)
+        if self.record_states:
+            return stacked, stack_states(states)
+        return stacked, state
+
+
+class _RecurrentMixin(_ParameterMixin):
+    def _init_weights(
+        self,
+        input_size: int,
+        hidden_size: int,
+        input_weights: torch.Tensor | None,
+        recurrent_weights: torch.Tensor | None,
+        autapses: bool,
+    ) -> None:
+        module: torch.nn.Module = self  # type: ignore[assignment]
+        self.input_size = torch.as_tensor(input_size)
+        self.hidden_size = torch.as_tensor(hidden_size)
+        scale = math.sqrt(2.0 / hidden_size)  # He-style on the hidden size, as in Norse
+        if input_weights is None:
+            input_weights = torch.nn.Parameter(torch.randn(hidden_size, input_size) * scale)
+        if recurrent_weights is None:
+            recurrent_weights = torch.nn.Parameter(torch.randn(hidden_size, hidden_size) * scale)
+        for name, weights in (("input_weights", input_weights),
+                              ("recurrent_weights", recurrent_weights)):
+            if isinstance(weights, torch.nn.Parameter):
+                module.register_parameter(name, weights)
+            else:  # user tensors are kept as they are (same object), but move with .to()
+                module.register_buffer(name, weights)
+        self.autapses = autapses
+        if not autapses:
+            self._remove_autapses()
+
+    def _remove_autapses(self) -> None:
+        weights: torch.Tensor = self.recurrent_weights  # type: ignore[attr-defined]
+        if weights.is_sparse:
+            return
+        with torch.no_grad():
+            weights.fill_diagonal_(0.0)
+        if weights.is_leaf:
+            weights.requires_grad_(True)
+
+        def zero_diagonal_gradient(gradient: torch.Tensor) -> torch.Tensor:
+            # keeps the diagonal at 0 through optimiser steps
+            gradient = gradient.clone()
+            gradient.fill_diagonal_(0.0)
+            return gradient
+
+        weights.register_hook(zero_diagonal_gradient)
+
+    def _check_input(self, input_tensor: torch.Tensor, time_dim: bool) -> None:
+        n_in = int(self.input_size)
+        min_dims = 2 if time_dim else 1
+        if (
+            not isinstance(input_tensor, torch.Tensor)
+            or input_tensor.dim() < min_dims
+            or input_tensor.shape[-1] != n_in
+        ):
+            expected = f"(time, ..., {n_in})" if time_dim else f"(..., {n_in})"
+            shape = getattr(input_tensor, "shape", None)
+            got = tuple(shape) if shape is not None else type(input_tensor).__name__
+            raise ValueError(
+                f"{type(self).__name__} expects input of shape {expected} "
+                f"(last dimension = input_size = {n_in}), got {got}"
+            )
+
+    def extra_repr(self) -> str:
+        return (
+            f"input_size={int(self.input_size)}, hidden_size={int(self.hidden_size)}, "
+            f"p={self.p}, autapses={self.autapses}, dt={_fmt_dt(self.dt)}"
+        )
+
+
+class SNNRecurrentCell(_RecurrentMixin, torch.nn.Module):
+    """One step of a population with input weights (hidden, input) and recurrent weights
+    (hidden, hidden).
+
+    Args:
+        activation: ``(input, state, input_weights, recurrent_weights, p, dt) -> (z, state)``.
+        state_fallback: builds the initial state from the input.
+        input_size, hidden_size: sizes of the input and of the population.
+        p: the parameters.
+        input_weights, recurrent_weights: kept as given; by default ``randn · sqrt(2/hidden)``.
+        autapses: keep self-connections; when False the diagonal is zeroed and kept at zero.
+        dt: the integration step.
+        activation_sparse: used when the input is sparse.
+    """
+
+    def __init__(
+        self,
+        activation: RecurrentActivation,
+        state_fallback: Callable[[torch.Tensor], Any],
+        input_size: int,
+        hidden_size: int,
+        p: Any,
+        input_weights: torch.Tensor | None = None,
+        recurrent_weights: torch.Tensor | None = None,
+        autapses: bool = False,
+        dt: float = 0.001,
+        activation_sparse: RecurrentActivation | None = None,
+    ):
+        super().__init__()
+        self.activation = activation
+        self.activation_sparse = activation_sparse
+        self.state_fallback = state_fallback
+        self.p = p
+        self.dt = dt
+        self._init_weights(input_size, hidden_size, input_weights, recurrent_weights, autapses)
+
+    def forward(self, input_tensor: torch.Tensor, state: Any | None = None) -> tuple[Any, Any]:
+        self._check_input(input_tensor, time_dim=False)
+        state = self.state_fallback(input_tensor) if state is None else state
+        p = self.p
+        if self.activation_sparse is not None and input_tensor.is_sparse:
+            step = self.activation_sparse
+        else:
+            step = self.activation
+        return step(input_tensor, state, self.input_weights, self.recurrent_weights, p, self.dt)
+
+
+class SNNRecurrent(_RecurrentMixin, torch.nn.Module):
+    """A recurrent population looped over time (dim 0); see :class:`SNNRecurrentCell`."""
+
+    def __init__(
+        self,
+        activation: RecurrentActivation,
+        state_fallback: Callable[[torch.Tensor], Any],
+        input_size: int,
+        hidden_size: int,
+        p: Any,
+        input_weights: torch.Tensor | None = None,
+        recurrent_weights: torch.Tensor | None = None,
+        autapses: bool = False,
+        dt: float = 0.001,
+        activation_sparse: RecurrentActivation | None = None,
+        record_states: bool = False,
+    ):
+        super().__init__()
+        self.activation = activation
+        self.activation_sparse = activation_sparse
+        self.state_fallback = state_fallback
+        self.p = p
+        self.dt = dt
+        self.record_states = record_states
+        self._init_weights(input_size, hidden_size, input_weights, recurrent_weights, autapses)
+
+    def forward(self, input_tensor: torch.Tensor, state: Any | None = None) -> tuple[Any, Any]:
+        self._check_input(input_tensor, time_dim=True)
+        state = self.state_fallback(input_tensor) if state is None else state
+        p = self.p
+        use_sparse = self.activation_sparse is not None and input_tensor.is_sparse
+        step = self.activation_sparse if use_sparse else self.activation
+        outputs = []
+        states = []
+        for ts in range(input_tensor.shape[0]):
+            out, state = step(
+                input_tensor[ts], state, self.input_weights, self.recurrent_weights, p, self.dt
+            )
+            outputs.append(out.to_dense() if out.is_sparse else out)
+            if self.record_states:
+                states.append(state)
+        stacked = torch.stack(outputs)
+        if self.record_states:
+            return stacked, stack_states(states)
+        return stacked, state

@@ -1,0 +1,394 @@
+r"""Leaky integrate-and-fire (LIF) neurons with exponential current synapses.
+
+.. math::
+    \dot v = \tau_{mem}^{-1} (v_{leak} - v + i), \qquad
+    \dot i = -\tau_{syn}^{-1} i, \qquad
+    z = \Theta(v - v_{th}), \quad v \leftarrow v_{reset} \text{ on } z = 1
+
+Forward Euler, one call per step, with the input jump **before** the voltage update (no one-step
+delay; Norse PR #326):
+
+1. ``i1 = i + I`` (recurrent: ``I = W_in·x + W_rec·z_old``)
+2. ``v1 = v + dt·tau_mem_inv·(v_leak − v + i1)``
+3. ``i2 = i1 − dt·tau_syn_inv·i1``
+4. ``z = Θ(v1 − v_th)`` (strict ``>``)
+5. ``v2 = (1 − z)·v1 + z·v_reset`` (the recurrent step resets with a detached ``z``)
+
+Units: the library defaults are Norse's (inverse time constants in 1/s with ``dt = 0.001`` s,
+dimensionless voltages, ``v_th = 1``). Any consistent unit system works: simctl's configs use ms
+and mV (``tau_mem_inv`` in 1/ms, ``dt`` in ms).
+
+Examples:
+    >>> import torch
+    >>> cell = LIFCell()
+    >>> z, state = cell(torch.ones(5, 2))
+    >>> z.shape, state.v.shape
+    (torch.Size([5, 2]), torch.Size([5, 2]))
+    >>> layer = LIF()
+    >>> z, state = layer(torch.ones(9, 1))
+    >>> torch.nonzero(z[:, 0]).flatten().tolist()
+    [5, 8]
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import torch
+
+from .base import NeuronModel, SNN, SNNCell, SNNRecurrent, SNNRecurrentCell
+from .threshold import threshold
+
+__all__ = [
+    "LIFParameters",
+    "LIFState",
+    "LIFFeedForwardState",
+    "lif_step",
+    "lif_step_sparse",
+    "lif_feed_forward_step",
+    "lif_feed_forward_step_sparse",
+    "lif_feed_forward_integral",
+    "lif_step_integral",
+    "lif_current_encoder",
+    "LIFCell",
+    "LIF",
+    "LIFRecurrentCell",
+    "LIFRecurrent",
+]
+
+
+class LIFParameters(NamedTuple):
+    """Parameters of a LIF neuron.
+
+    Attributes:
+        tau_syn_inv: inverse synaptic time constant (1/s with the default dt; 1/ms in configs).
+        tau_mem_inv: inverse membrane time constant (same unit).
+        v_leak: leak (resting) potential.
+        v_th: threshold potential; a spike needs ``v > v_th``.
+        v_reset: potential after a spike.
+        method: surrogate gradient method (see :mod:`simctl.neurons.threshold`).
+        alpha: surrogate shape parameter.
+    """
+
+    tau_syn_inv: Any = 1.0 / 5e-3
+    tau_mem_inv: Any = 1.0 / 1e-2
+    v_leak: Any = 0.0
+    v_th: Any = 1.0
+    v_reset: Any = 0.0
+    method: str = "super"
+    alpha: Any = 100.0
+
+
+class LIFState(NamedTuple):
+    """State of a recurrent LIF population: spikes ``z``, voltage ``v``, current ``i``."""
+
+    z: torch.Tensor
+    v: torch.Tensor
+    i: torch.Tensor
+
+
+class LIFFeedForwardState(NamedTuple):
+    """State of a feed-forward LIF population: voltage ``v``, synaptic current ``i``."""
+
+    v: torch.Tensor
+    i: torch.Tensor
+
+
+def _lif_update(
+    i_jump: torch.Tensor, v: torch.Tensor, p: LIFParameters, dt: float
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Steps 2–4: returns ``(z, v1, i2)`` from the current after the jump."""
+    v_decayed = v + dt * p.tau_mem_inv * ((p.v_leak - v) + i_jump)
+    i_decayed = i_jump - dt * p.tau_syn_inv * i_jump
+    z_new = threshold(v_decayed - p.v_th, p.method, p.alpha)
+    return z_new, v_decayed, i_decayed
+
+
+def lif_feed_forward_step(
+    input_tensor: torch.Tensor,
+    state: LIFFeedForwardState,
+    p: LIFParameters = LIFParameters(),
+    dt: float = 0.001,
+) -> tuple[torch.Tensor, LIFFeedForwardState]:
+    """One Euler step of a feed-forward LIF population (input added to ``i`` first).
+
+    Returns:
+        ``(z, LIFFeedForwardState(v, i))`` with ``z`` the 0/1 spikes of this step.
+    """
+    i_jump = state.i + input_tensor
+    z_new, v_decayed, i_decayed = _lif_update(i_jump, state.v, p, dt)
+    v_new = (1 - z_new) * v_decayed + z_new * p.v_reset
+    return z_new, LIFFeedForwardState(v=v_new, i=i_decayed)
+
+
+def lif_step(
+    input_tensor: torch.Tensor,
+    state: LIFState,
+    input_weights: torch.Tensor,
+    recurrent_weights: torch.Tensor,
+    p: LIFParameters = LIFParameters(),
+    dt: float = 0.001,
+) -> tuple[torch.Tensor, LIFState]:
+    """One Euler step of a recurrent LIF population: ``i1 = i + W_in·x + W_rec·z_old``.
+
+    The reset uses the detached spike, as in Norse.
+    """
+    i_jump = (
+        state.i
+        + torch.nn.functional.linear(input_tensor, input_weights)
+        + torch.nn.functional.linear(state.z, recurrent_weights)
+    )
+    z_new, v_decayed, i_decayed = _lif_update(i_jump, state.v, p, dt)
+    z_reset = z_new.detach()
+    v_new = (1 - z_reset) * v_decayed + z_reset * p.v_reset
+    return z_new, LIFState(z=z_new, v=v_new, i=i_decayed)
+
+
+def _sparse_linear(x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    flat = x.to_dense() if x.dim() != 2 else x
+    if flat.is_sparse:
+        return torch.sparse.mm(flat, weights.t())
+    return torch.nn.functional.linear(flat, weights)
+
+
+def lif_feed_forward_step_sparse(
+    input_tensor: torch.Tensor,
+    state: LIFFeedForwardState,
+    p: LIFParameters = LIFParameters(),
+    dt: float = 0.001,
+) -> tuple[torch.Tensor, LIFFeedForwardState]:
+    """:func:`lif_feed_forward_step` for a sparse input; returns sparse spikes."""
+    z_new, new_state = lif_feed_forward_step(input_tensor.to_dense(), state, p, dt)
+    return z_new.to_sparse(), new_state
+
+
+def lif_step_sparse(
+    input_tensor: torch.Tensor,
+    state: LIFState,
+    input_weights: torch.Tensor,
+    recurrent_weights: torch.Tensor,
+    p: LIFParameters = LIFParameters(),
+    dt: float = 0.001,
+) -> tuple[torch.Tensor, LIFState]:
+    """:func:`lif_step` using ``torch.sparse.mm`` for sparse inputs/spikes; sparse spikes out."""
+    i_jump = (
+        state.i
+        + _sparse_linear(input_tensor, input_weights)
+        + _sparse_linear(state.z, recurrent_weights)
+    )
+    z_new, v_decayed, i_decayed = _lif_update(i_jump, state.v, p, dt)
+    z_reset = z_new.detach()
+    v_new = (1 - z_reset) * v_decayed + z_reset * p.v_reset
+    z_sparse = z_new.to_sparse()
+    return z_sparse, LIFState(z=z_sparse, v=v_new, i=i_decayed)
+
+
+def lif_feed_forward_integral(
+    input_tensor: torch.Tensor,
+    state: LIFFeedForwardState,
+    p: LIFParameters = LIFParameters(),
+    dt: float = 0.001,
+) -> tuple[torch.Tensor, LIFFeedForwardState]:
+    """Loops :func:`lif_feed_forward_step` over dim 0; returns ``(stack(z), final state)``."""
+    outputs = []
+    for x in input_tensor:
+        z, state = lif_feed_forward_step(x, state, p, dt)
+        outputs.append(z)
+    return torch.stack(outputs), state
+
+
+def lif_step_integral(
+    input_tensor: torch.Tensor,
+    state: LIFState,
+    input_weights: torch.Tensor,
+    recurrent_weights: torch.Tensor,
+    p: LIFParameters = LIFParameters(),
+    dt: float = 0.001,
+) -> tuple[torch.Tensor, LIFState]:
+    """Loops :func:`lif_step` over dim 0; returns **all** steps' spikes (unlike Norse)."""
+    outputs = []
+    for x in input_tensor:
+        z, state = lif_step(x, state, input_weights, recurrent_weights, p, dt)
+        outputs.append(z)
+    return torch.stack(outputs), state
+
+
+def lif_current_encoder(
+    input_current: torch.Tensor,
+    voltage: torch.Tensor,
+    p: LIFParameters = LIFParameters(),
+    dt: float = 0.001,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """LIF without a synaptic current: the input drives ``v`` directly.
+
+    ``v1 = v + dt·tau_mem_inv·(v_leak − v + I)``, ``z = Θ(v1 − v_th)``,
+    ``v2 = v1 − z·(v1 − v_reset)``. Returns ``(z, v2)``.
+    """
+    v_new = voltage + dt * p.tau_mem_inv * ((p.v_leak - voltage) + input_current)
+    z = threshold(v_new - p.v_th, p.method, p.alpha)
+    v_new = v_new - z * (v_new - p.v_reset)
+    return z, v_new
+
+
+def _like(reference: torch.Tensor, value: Any, shape: tuple[int, ...]) -> torch.Tensor:
+    """A fresh float tensor of ``shape`` filled with ``value`` (scalar or per-neuron tensor)."""
+    dtype = reference.dtype if torch.is_floating_point(reference) else torch.float32
+    out = torch.empty(shape, dtype=dtype, device=reference.device)
+    out.copy_(torch.as_tensor(value, dtype=dtype, device=reference.device).expand(shape))
+    return out
+
+
+def lif_initial_state(
+    shape: tuple[int, ...],
+    p: LIFParameters = LIFParameters(),
+    dtype: torch.dtype = torch.float32,
+    device: torch.device | str | None = None,
+) -> LIFFeedForwardState:
+    """A fresh feed-forward state: ``v = v_leak``, ``i = 0``, both of ``shape``."""
+    reference = torch.empty((), dtype=dtype, device=device)
+    return LIFFeedForwardState(
+        v=_like(reference, p.v_leak, shape), i=torch.zeros(shape, dtype=dtype, device=device)
+    )
+
+
+class LIFCell(SNNCell):
+    """One step of a feed-forward LIF population (see the module docstring).
+
+    The initial state is ``v = v_leak`` (0-dim, broadcast on the first step) and ``i = 0``
+    shaped like the input.
+
+    Args:
+        p: the parameters; plain floats and per-neuron tensors work.
+        dt: the integration step (default 0.001, seconds with the default parameters).
+    """
+
+    def __init__(self, p: LIFParameters = LIFParameters(), **kwargs: Any):
+        super().__init__(
+            activation=lif_feed_forward_step,
+            activation_sparse=lif_feed_forward_step_sparse,
+            state_fallback=self.initial_state,
+            p=p,
+            **kwargs,
+        )
+
+    def initial_state(self, input_tensor: torch.Tensor) -> LIFFeedForwardState:
+        dtype = input_tensor.dtype if torch.is_floating_point(input_tensor) else torch.float32
+        p = self.p
+        v = torch.as_tensor(p.v_leak, dtype=dtype, device=input_tensor.device).detach().clone()
+        i = torch.zeros(input_tensor.shape, dtype=dtype, device=input_tensor.device)
+        v.requires_grad_(True)
+        return LIFFeedForwardState(v=v, i=i)
+
+
+class LIF(SNN):
+    """A feed-forward LIF population looped over time (dim 0).
+
+    Args:
+        p: the parameters.
+        dt: the integration step.
+        record_states: return every step's state (stacked along dim 0) instead of the last.
+    """
+
+    def __init__(self, p: LIFParameters = LIFParameters(), **kwargs: Any):
+        super().__init__(
+            activation=lif_feed_forward_step,
+            activation_sparse=lif_feed_forward_step_sparse,
+            state_fallback=self.initial_state,
+            p=p,
+            **kwargs,
+        )
+
+    def initial_state(self, input_tensor: torch.Tensor) -> LIFFeedForwardState:
+        dtype = input_tensor.dtype if torch.is_floating_point(input_tensor) else torch.float32
+        state = lif_initial_state(
+            tuple(input_tensor.shape[1:]), self.p, dtype, input_tensor.device
+        )
+        state.v.requires_grad_(True)
+        return state
+
+
+def _recurrent_state(
+    module: SNNRecurrentCell | SNNRecurrent, dims: tuple[int, ...], input_tensor: torch.Tensor
+) -> LIFState:
+    dtype = input_tensor.dtype if torch.is_floating_point(input_tensor) else torch.float32
+    device = input_tensor.device
+    z = torch.zeros(dims, dtype=dtype, device=device)
+    if input_tensor.is_sparse:
+        z = z.to_sparse()
+    base = lif_initial_state(dims, module.p, dtype, device)
+    base.v.requires_grad_(True)
+    return LIFState(z=z, v=base.v, i=base.i)
+
+
+class LIFRecurrentCell(SNNRecurrentCell):
+    """One step of a recurrent LIF population.
+
+    Args:
+        input_size: number of inputs.
+        hidden_size: number of neurons.
+        p: the parameters.
+        input_weights, recurrent_weights, autapses, dt: see :class:`SNNRecurrentCell`.
+
+    Examples:
+        >>> import torch
+        >>> cell = LIFRecurrentCell(2, 4)
+        >>> z, state = cell(torch.ones(5, 2))
+        >>> z.shape
+        torch.Size([5, 4])
+    """
+
+    def __init__(
+        self, input_size: int, hidden_size: int, p: LIFParameters = LIFParameters(), **kwargs: Any
+    ):
+        super().__init__(
+            activation=lif_step,
+            activation_sparse=lif_step_sparse,
+            state_fallback=self.initial_state,
+            input_size=input_size,
+            hidden_size=hidden_size,
+            p=p,
+            **kwargs,
+        )
+
+    def initial_state(self, input_tensor: torch.Tensor) -> LIFState:
+        dims = (*input_tensor.shape[:-1], int(self.hidden_size))
+        return _recurrent_state(self, dims, input_tensor)
+
+
+class LIFRecurrent(SNNRecurrent):
+    """A recurrent LIF population looped over time (dim 0).
+
+    Examples:
+        >>> import torch
+        >>> layer = LIFRecurrent(2, 4)
+        >>> z, state = layer(torch.ones(10, 5, 2))
+        >>> z.shape, state.v.shape
+        (torch.Size([10, 5, 4]), torch.Size([5, 4]))
+    """
+
+    def __init__(
+        self, input_size: int, hidden_size: int, p: LIFParameters = LIFParameters(), **kwargs: Any
+    ):
+        super().__init__(
+            activation=lif_step,
+            activation_sparse=lif_step_sparse,
+            state_fallback=self.initial_state,
+            input_size=input_size,
+            hidden_size=hidden_size,
+            p=p,
+            **kwargs,
+        )
+
+    def initial_state(self, input_tensor: torch.Tensor) -> LIFState:
+        dims = (*input_tensor.shape[1:-1], int(self.hidden_size))
+        return _recurrent_state(self, dims, input_tensor)
+
+
+MODEL = NeuronModel(
+    name="lif",
+    parameters=LIFParameters,
+    feed_forward_state=LIFFeedForwardState,
+    feed_forward_step=lif_feed_forward_step,
+    initial_state=lif_initial_state,
+    variables=("v", "i"),
+)

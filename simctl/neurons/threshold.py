@@ -1,0 +1,224 @@
+r"""Spike thresholds with surrogate gradients.
+
+Every method has the Heaviside forward :math:`z = \Theta(x) = [x > 0]` (so 0 maps to 0) and
+differs only in the backward pass, :math:`\partial L/\partial x = \partial L/\partial z \cdot g(x)`:
+
+=================  ===========================================  =============================
+method             surrogate derivative :math:`g(x)`            reference
+=================  ===========================================  =============================
+``"heaviside"``    none (no gradient flows)
+``"super"``        :math:`1/(\alpha|x| + 1)^2`                  Zenke & Ganguli 2018 (SuperSpike)
+``"triangle"``     :math:`\alpha \max(0, 1 - |x|)`               Esser 2016; Bellec 2020
+``"tanh"``         :math:`1 - \tanh^2(\alpha x)`
+``"circ"``         :math:`\alpha^3 / (x^2 + \alpha^2)^{3/2}`
+``"heavi_erfc"``   :math:`(2/\sqrt\pi) \exp(-(\alpha x)^2)`
+=================  ===========================================  =============================
+
+Examples:
+    >>> import torch
+    >>> x = torch.tensor([-0.1, 0.0, 0.1, 1.0], requires_grad=True)
+    >>> threshold(x, "super", 2.0)
+    tensor([0., 0., 1., 1.], grad_fn=<SuperSpikeBackward>)
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+
+__all__ = [
+    "THRESHOLD_METHODS",
+    "heaviside",
+    "super_fn",
+    "triangle_fn",
+    "heavi_tanh_fn",
+    "heavi_circ_fn",
+    "heavi_erfc_fn",
+    "logistic_fn",
+    "circ_dist_fn",
+    "threshold",
+    "sign",
+    "SuperSpike",
+    "TriangleSpike",
+    "HeaviTanh",
+    "HeaviCirc",
+    "HeaviErfc",
+]
+
+THRESHOLD_METHODS = ("heaviside", "super", "triangle", "tanh", "circ", "heavi_erfc")
+
+
+def heaviside(x: torch.Tensor) -> torch.Tensor:
+    """``(x > 0)`` cast to ``x``'s dtype; not differentiable (0 maps to 0)."""
+    return torch.gt(x, torch.as_tensor(0.0, dtype=x.dtype, device=x.device)).to(x.dtype)
+
+
+class _Surrogate(torch.autograd.Function):
+    """Heaviside forward; subclasses define :meth:`surrogate` for the backward."""
+
+    @staticmethod
+    def surrogate(x: torch.Tensor, alpha: Any) -> torch.Tensor:  # pragma: no cover
+        raise NotImplementedError
+
+    @staticmethod
+    def forward(x: torch.Tensor, alpha: Any) -> torch.Tensor:  # type: ignore[override]
+        return heaviside(x)
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple[Any, ...], output: torch.Tensor) -> None:
+        x, alpha = inputs
+        ctx.save_for_backward(x)
+        ctx.alpha = alpha
+
+    @classmethod
+    def backward(cls, ctx: Any, grad_output: torch.Tensor) -> tuple[torch.Tensor, None]:  # type: ignore[override]
+        (x,) = ctx.saved_tensors
+        return grad_output * cls.surrogate(x, ctx.alpha), None
+
+
+class SuperSpike(_Surrogate):
+    """SuperSpike (Zenke & Ganguli 2018): ``g = 1/(alpha·|x| + 1)^2``, peak 1 at x = 0."""
+
+    @staticmethod
+    def surrogate(x: torch.Tensor, alpha: Any) -> torch.Tensor:
+        return 1.0 / (alpha * x.abs() + 1.0) ** 2
+
+
+class TriangleSpike(_Surrogate):
+    """Triangle (Esser 2016, Bellec 2020): ``g = alpha·max(0, 1 − |x|)``, width 1, peak alpha."""
+
+    @staticmethod
+    def surrogate(x: torch.Tensor, alpha: Any) -> torch.Tensor:
+        return alpha * torch.relu(1.0 - x.abs())
+
+
+class HeaviTanh(_Surrogate):
+    """``g = 1 − tanh²(alpha·x)``, peak 1."""
+
+    @staticmethod
+    def surrogate(x: torch.Tensor, alpha: Any) -> torch.Tensor:
+        return 1.0 - torch.tanh(alpha * x) ** 2
+
+
+class HeaviCirc(_Surrogate):
+    """``g = alpha³/(x² + alpha²)^{3/2}``, peak 1."""
+
+    @staticmethod
+    def surrogate(x: torch.Tensor, alpha: Any) -> torch.Tensor:
+        alpha_sq = alpha * alpha
+        return alpha * alpha_sq / (x * x + alpha_sq) ** 1.5
+
+
+class HeaviErfc(_Surrogate):
+    """``g = (2/√π)·exp(−(alpha·x)²)``, peak 2/√π ≈ 1.128 (no factor alpha, as in Norse)."""
+
+    @staticmethod
+    def surrogate(x: torch.Tensor, alpha: Any) -> torch.Tensor:
+        return (2.0 / math.sqrt(math.pi)) * torch.exp(-((alpha * x) ** 2))
+
+
+def super_fn(x: torch.Tensor, alpha: Any = 100.0) -> torch.Tensor:
+    """Heaviside forward with the SuperSpike surrogate ``1/(alpha·|x| + 1)^2``."""
+    return SuperSpike.apply(x, alpha)
+
+
+def triangle_fn(x: torch.Tensor, alpha: Any = 0.3) -> torch.Tensor:
+    """Heaviside forward with the triangle surrogate ``alpha·max(0, 1 − |x|)``."""
+    return TriangleSpike.apply(x, alpha)
+
+
+def heavi_tanh_fn(x: torch.Tensor, k: Any) -> torch.Tensor:
+    """Heaviside forward with the surrogate ``1 − tanh²(k·x)``."""
+    return HeaviTanh.apply(x, k)
+
+
+def heavi_circ_fn(x: torch.Tensor, k: Any) -> torch.Tensor:
+    """Heaviside forward with the surrogate ``k³/(x² + k²)^{3/2}``."""
+    return HeaviCirc.apply(x, k)
+
+
+def heavi_erfc_fn(x: torch.Tensor, k: Any) -> torch.Tensor:
+    """Heaviside forward with the surrogate ``(2/√π)·exp(−(k·x)²)``."""
+    return HeaviErfc.apply(x, k)
+
+
+class _StochasticTanh(torch.autograd.Function):
+    @staticmethod
+    def forward(x: torch.Tensor, k: Any) -> torch.Tensor:  # type: ignore[override]
+        return torch.bernoulli(0.5 + 0.5 * torch.tanh(k * x))
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple[Any, ...], output: torch.Tensor) -> None:
+        x, k = inputs
+        ctx.save_for_backward(x)
+        ctx.k = k
+
+    @staticmethod
+    def backward(ctx: Any, grad_output: torch.Tensor) -> tuple[torch.Tensor, None]:  # type: ignore[override]
+        (x,) = ctx.saved_tensors
+        return grad_output * (1.0 - torch.tanh(ctx.k * x) ** 2), None
+
+
+class _StochasticCirc(torch.autograd.Function):
+    @staticmethod
+    def forward(x: torch.Tensor, alpha: Any) -> torch.Tensor:  # type: ignore[override]
+        return torch.bernoulli(0.5 + 0.5 * x / torch.sqrt(x * x + alpha * alpha))
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple[Any, ...], output: torch.Tensor) -> None:
+        x, alpha = inputs
+        ctx.save_for_backward(x)
+        ctx.alpha = alpha
+
+    @staticmethod
+    def backward(ctx: Any, grad_output: torch.Tensor) -> tuple[torch.Tensor, None]:  # type: ignore[override]
+        (x,) = ctx.saved_tensors
+        return grad_output * HeaviCirc.surrogate(x, ctx.alpha), None
+
+
+def logistic_fn(x: torch.Tensor, k: Any) -> torch.Tensor:
+    """Stochastic forward: Bernoulli(0.5 + 0.5·tanh(k·x)); surrogate ``1 − tanh²(k·x)``."""
+    return _StochasticTanh.apply(x, k)
+
+
+def circ_dist_fn(x: torch.Tensor, alpha: Any) -> torch.Tensor:
+    """Stochastic forward: Bernoulli(0.5 + 0.5·x/√(x² + alpha²)); surrogate as ``circ``."""
+    return _StochasticCirc.apply(x, alpha)
+
+
+_METHODS = {
+    "super": super_fn,
+    "triangle": triangle_fn,
+    "tanh": heavi_tanh_fn,
+    "circ": heavi_circ_fn,
+    "heavi_erfc": heavi_erfc_fn,
+}
+
+
+def threshold(x: torch.Tensor, method: str, alpha: Any) -> torch.Tensor:
+    """Heaviside step ``Θ(x)`` whose backward is the surrogate named by ``method``.
+
+    Args:
+        x: the distance to threshold (e.g. ``v − v_th``).
+        method: one of :data:`THRESHOLD_METHODS`.
+        alpha: the surrogate's shape parameter (see the module docstring).
+
+    Raises:
+        ValueError: for an unknown method; the message lists the known ones.
+    """
+    if method == "heaviside":
+        return heaviside(x)
+    function = _METHODS.get(method)
+    if function is None:
+        raise ValueError(
+            f"unknown threshold method {method!r}; known methods: "
+            + ", ".join(THRESHOLD_METHODS)
+        )
+    return function(x, alpha)
+
+
+def sign(x: torch.Tensor, method: str, alpha: Any) -> torch.Tensor:
+    """``2·threshold(x) − 1``: ±1 with the same surrogate gradient (times 2)."""
+    return 2.0 * threshold(x, method, alpha) - 1.0
