@@ -36,7 +36,7 @@ from typing import Any, NamedTuple
 
 import torch
 
-from .base import NeuronModel, SNN, SNNCell, SNNRecurrent, SNNRecurrentCell
+from .base import SNN, NeuronModel, SNNCell, SNNRecurrent, SNNRecurrentCell
 from .threshold import threshold
 
 __all__ = [
@@ -300,9 +300,7 @@ class LIF(SNN):
 
     def initial_state(self, input_tensor: torch.Tensor) -> LIFFeedForwardState:
         dtype = input_tensor.dtype if torch.is_floating_point(input_tensor) else torch.float32
-        state = lif_initial_state(
-            tuple(input_tensor.shape[1:]), self.p, dtype, input_tensor.device
-        )
+        state = lif_initial_state(tuple(input_tensor.shape[1:]), self.p, dtype, input_tensor.device)
         state.v.requires_grad_(True)
         return state
 

@@ -1,3 +1,381 @@
-"""(placeholder: being written)."""
+r"""Adaptive exponential leaky integrate-and-fire (LIFAdEx) neurons with current synapses.
 
-__all__: list[str] = []
+.. math::
+    \dot v = \tau_{mem}^{-1} \left(v_{leak} - v + \Delta_T e^{(v - v_{th})/\Delta_T} + i - a\right),
+    \qquad \dot i = -\tau_{syn}^{-1} i, \qquad
+    \dot a = \tau_{ada}^{-1} \left(a_{current} (v - v_{leak}) - a\right)
+
+with the spike ``z = Θ(v − v_cut)``, after which ``v ← v_reset`` and ``a ← a + a_spike``.
+``v_cut`` is ``v_th`` (Norse's behaviour, ``v_peak=None``) or, when set, ``v_peak``: then
+``v_th`` is only the exponential's threshold and ``v`` may exceed it without spiking, as in
+the Brette–Gerstner model in physical units.
+
+Forward Euler, one call per step, input jump **before** the voltage update; the exponential
+and the adaptation are evaluated on the **old** state:
+
+1. ``i1 = i + I`` (recurrent: ``I = W_in·x + W_rec·z_old``)
+2. ``v1 = v + dt·tau_mem_inv·(v_leak − v + delta_T·exp((v − v_th)/delta_T) + i1 − a)``
+3. ``i2 = i1 − dt·tau_syn_inv·i1``
+4. ``a1 = a + dt·tau_ada_inv·(adaptation_current·(v − v_leak) − a)``
+5. ``z = Θ(v1 − v_cut)`` (strict ``>``)
+6. ``v2 = (1 − z)·v1 + z·v_reset`` (``z`` not detached, in the recurrent step too, as in Norse)
+7. ``a2 = a1 + z·adaptation_spike``
+
+Units: Norse's defaults (inverse time constants in 1/s with ``dt = 0.001``, dimensionless
+voltages); any consistent unit system works (simctl's configs use ms and mV, where ``a`` is a
+current in the voltage unit, i.e. already multiplied by the membrane resistance).
+
+Reference: Brette & Gerstner (2005), "Adaptive exponential integrate-and-fire model as an
+effective description of neuronal activity", J. Neurophysiol. 94:3637–3642.
+
+Examples:
+    >>> import torch
+    >>> cell = LIFAdExCell()
+    >>> z, state = cell(torch.ones(5, 2))
+    >>> z.shape, state.v.shape, state.a.shape
+    (torch.Size([5, 2]), torch.Size([5, 2]), torch.Size([5, 2]))
+    >>> layer = LIFAdEx()
+    >>> z, state = layer(torch.ones(9, 1))
+    >>> torch.nonzero(z[:, 0]).flatten().tolist()
+    [4, 7]
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import torch
+
+from .base import SNN, NeuronModel, SNNCell, SNNRecurrent, SNNRecurrentCell
+from .threshold import threshold
+
+__all__ = [
+    "LIFAdExParameters",
+    "LIFAdExState",
+    "LIFAdExFeedForwardState",
+    "lif_adex_step",
+    "lif_adex_feed_forward_step",
+    "lif_adex_current_encoder",
+    "lif_adex_initial_state",
+    "LIFAdExCell",
+    "LIFAdEx",
+    "LIFAdExRecurrentCell",
+    "LIFAdExRecurrent",
+]
+
+
+class LIFAdExParameters(NamedTuple):
+    """Parameters of an adaptive exponential LIF neuron.
+
+    Attributes:
+        adaptation_current: subthreshold adaptation coupling (Brette–Gerstner ``a``), per unit
+            of ``v − v_leak`` (Norse stores an int tensor 4; simctl a float).
+        adaptation_spike: jump of the adaptation current per spike (Brette–Gerstner ``b``).
+        delta_T: sharpness of the exponential spike initiation (voltage unit, > 0).
+        tau_ada_inv: inverse adaptation time constant (1/s with the default dt; 1/ms in configs).
+        tau_syn_inv: inverse synaptic time constant (same unit).
+        tau_mem_inv: inverse membrane time constant (same unit).
+        v_leak: leak (resting) potential.
+        v_th: threshold of the exponential term (and the spike cut-off when ``v_peak`` is None).
+        v_reset: potential after a spike.
+        method: surrogate gradient method (see :mod:`simctl.neurons.threshold`).
+        alpha: surrogate shape parameter.
+        v_peak: simctl extension. ``None`` (default, Norse's behaviour): spike when
+            ``v > v_th``. A number: spike when ``v > v_peak``; ``v_th`` stays the exponential's
+            threshold.
+    """
+
+    adaptation_current: Any = 4.0
+    adaptation_spike: Any = 0.02
+    delta_T: Any = 0.5
+    tau_ada_inv: Any = 2.0
+    tau_syn_inv: Any = 1.0 / 5e-3
+    tau_mem_inv: Any = 1.0 / 1e-2
+    v_leak: Any = 0.0
+    v_th: Any = 1.0
+    v_reset: Any = 0.0
+    method: str = "super"
+    alpha: Any = 100.0
+    v_peak: Any = None
+
+
+_DEFAULT_P = LIFAdExParameters()  # immutable NamedTuple, the default of every ``p``
+
+
+class LIFAdExState(NamedTuple):
+    """State of a recurrent LIFAdEx population: spikes ``z``, voltage ``v``, current ``i``,
+    adaptation current ``a``."""
+
+    z: torch.Tensor
+    v: torch.Tensor
+    i: torch.Tensor
+    a: torch.Tensor
+
+
+class LIFAdExFeedForwardState(NamedTuple):
+    """State of a feed-forward LIFAdEx population: voltage ``v``, synaptic current ``i``,
+    adaptation current ``a``."""
+
+    v: torch.Tensor
+    i: torch.Tensor
+    a: torch.Tensor
+
+
+def _spike_cut(p: LIFAdExParameters) -> Any:
+    """The potential a spike must exceed: ``v_peak`` when set, else ``v_th``."""
+    v_peak = getattr(p, "v_peak", None)
+    return p.v_th if v_peak is None else v_peak
+
+
+def _lif_adex_update(
+    i_jump: torch.Tensor,
+    v: torch.Tensor,
+    a: torch.Tensor,
+    p: LIFAdExParameters,
+    dt: float,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Steps 2–7 from the current after the jump; returns ``(z, v2, i2, a2)``."""
+    dv_exp = p.delta_T * torch.exp((v - p.v_th) / p.delta_T)
+    v_decayed = v + dt * p.tau_mem_inv * ((p.v_leak - v) + dv_exp + i_jump - a)
+    i_decayed = i_jump - dt * p.tau_syn_inv * i_jump
+    a_decayed = a + dt * p.tau_ada_inv * (p.adaptation_current * (v - p.v_leak) - a)
+    z_new = threshold(v_decayed - _spike_cut(p), p.method, p.alpha)
+    v_new = (1 - z_new) * v_decayed + z_new * p.v_reset
+    a_new = a_decayed + z_new * p.adaptation_spike
+    return z_new, v_new, i_decayed, a_new
+
+
+def lif_adex_feed_forward_step(
+    input_tensor: torch.Tensor,
+    state: LIFAdExFeedForwardState,
+    p: LIFAdExParameters = _DEFAULT_P,
+    dt: float = 0.001,
+) -> tuple[torch.Tensor, LIFAdExFeedForwardState]:
+    """One Euler step of a feed-forward LIFAdEx population (input added to ``i`` first).
+
+    Returns:
+        ``(z, LIFAdExFeedForwardState(v, i, a))`` with ``z`` the 0/1 spikes of this step.
+    """
+    i_jump = state.i + input_tensor
+    z_new, v_new, i_new, a_new = _lif_adex_update(i_jump, state.v, state.a, p, dt)
+    return z_new, LIFAdExFeedForwardState(v=v_new, i=i_new, a=a_new)
+
+
+def lif_adex_step(
+    input_tensor: torch.Tensor,
+    state: LIFAdExState,
+    input_weights: torch.Tensor,
+    recurrent_weights: torch.Tensor,
+    p: LIFAdExParameters = _DEFAULT_P,
+    dt: float = 0.001,
+) -> tuple[torch.Tensor, LIFAdExState]:
+    """One Euler step of a recurrent LIFAdEx population: ``i1 = i + W_in·x + W_rec·z_old``.
+
+    Unlike :func:`simctl.neurons.lif.lif_step`, the reset keeps the spike's graph (as in Norse).
+    """
+    i_jump = (
+        state.i
+        + torch.nn.functional.linear(input_tensor, input_weights)
+        + torch.nn.functional.linear(state.z, recurrent_weights)
+    )
+    z_new, v_new, i_new, a_new = _lif_adex_update(i_jump, state.v, state.a, p, dt)
+    return z_new, LIFAdExState(z=z_new, v=v_new, i=i_new, a=a_new)
+
+
+def lif_adex_current_encoder(
+    input_current: torch.Tensor,
+    voltage: torch.Tensor,
+    adaptation: torch.Tensor,
+    p: LIFAdExParameters = _DEFAULT_P,
+    dt: float = 0.001,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """LIFAdEx without a synaptic current: the input drives ``v`` directly.
+
+    ``v1 = v + dt·tau_mem_inv·(v_leak − v + delta_T·exp((v − v_th)/delta_T) + I − a)``,
+    ``z = Θ(v1 − v_cut)``, ``v2 = v1 − z·(v1 − v_reset)``,
+    ``a2 = a + dt·tau_ada_inv·(adaptation_current·(v − v_leak) − a) + z·adaptation_spike``
+    with the **old** ``v``. (Norse's version drops ``a +`` and ``dt`` and uses the reset ``v``;
+    that is not an Euler step, spec §9.5.) Returns ``(z, v2, a2)``.
+    """
+    dv_exp = p.delta_T * torch.exp((voltage - p.v_th) / p.delta_T)
+    v_new = voltage + dt * p.tau_mem_inv * (
+        (p.v_leak - voltage) + dv_exp + input_current - adaptation
+    )
+    a_new = adaptation + dt * p.tau_ada_inv * (
+        p.adaptation_current * (voltage - p.v_leak) - adaptation
+    )
+    z = threshold(v_new - _spike_cut(p), p.method, p.alpha)
+    v_new = v_new - z * (v_new - p.v_reset)
+    a_new = a_new + z * p.adaptation_spike
+    return z, v_new, a_new
+
+
+def _full(value: Any, shape: tuple[int, ...], dtype: torch.dtype, device: Any) -> torch.Tensor:
+    """A fresh tensor of ``shape`` filled with ``value`` (scalar or per-neuron tensor)."""
+    out = torch.empty(shape, dtype=dtype, device=device)
+    out.copy_(torch.as_tensor(value, dtype=dtype, device=device).detach().expand(shape))
+    return out
+
+
+def _float_dtype(input_tensor: torch.Tensor) -> torch.dtype:
+    return input_tensor.dtype if torch.is_floating_point(input_tensor) else torch.float32
+
+
+def lif_adex_initial_state(
+    shape: tuple[int, ...],
+    p: LIFAdExParameters = _DEFAULT_P,
+    dtype: torch.dtype = torch.float32,
+    device: torch.device | str | None = None,
+) -> LIFAdExFeedForwardState:
+    """A fresh feed-forward state: ``v = v_leak``, ``i = a = 0``, all of ``shape``."""
+    return LIFAdExFeedForwardState(
+        v=_full(p.v_leak, shape, dtype, device),
+        i=torch.zeros(shape, dtype=dtype, device=device),
+        a=torch.zeros(shape, dtype=dtype, device=device),
+    )
+
+
+def _recurrent_state(
+    module: SNNRecurrentCell | SNNRecurrent, dims: tuple[int, ...], input_tensor: torch.Tensor
+) -> LIFAdExState:
+    dtype = _float_dtype(input_tensor)
+    base = lif_adex_initial_state(dims, module.p, dtype, input_tensor.device)
+    base.v.requires_grad_(True)
+    z = torch.zeros(dims, dtype=dtype, device=input_tensor.device)
+    return LIFAdExState(z=z, v=base.v, i=base.i, a=base.a)
+
+
+class LIFAdExCell(SNNCell):
+    """One step of a feed-forward LIFAdEx population (see the module docstring).
+
+    The initial state is ``v = v_leak`` (0-dim, broadcast on the first step), ``i = a = 0``
+    shaped like the input.
+
+    Args:
+        p: the parameters; plain floats and per-neuron tensors work.
+        dt: the integration step (default 0.001, seconds with the default parameters).
+    """
+
+    def __init__(self, p: LIFAdExParameters = _DEFAULT_P, **kwargs: Any):
+        super().__init__(
+            activation=lif_adex_feed_forward_step,
+            state_fallback=self.initial_state,
+            p=p,
+            **kwargs,
+        )
+
+    def initial_state(self, input_tensor: torch.Tensor) -> LIFAdExFeedForwardState:
+        dtype = _float_dtype(input_tensor)
+        device = input_tensor.device
+        v = torch.as_tensor(self.p.v_leak, dtype=dtype, device=device).detach().clone()
+        v.requires_grad_(True)
+        return LIFAdExFeedForwardState(
+            v=v,
+            i=torch.zeros(input_tensor.shape, dtype=dtype, device=device),
+            a=torch.zeros(input_tensor.shape, dtype=dtype, device=device),
+        )
+
+
+class LIFAdEx(SNN):
+    """A feed-forward LIFAdEx population looped over time (dim 0).
+
+    Args:
+        p: the parameters.
+        dt: the integration step.
+        record_states: return every step's state (stacked along dim 0) instead of the last.
+    """
+
+    def __init__(self, p: LIFAdExParameters = _DEFAULT_P, **kwargs: Any):
+        super().__init__(
+            activation=lif_adex_feed_forward_step,
+            state_fallback=self.initial_state,
+            p=p,
+            **kwargs,
+        )
+
+    def initial_state(self, input_tensor: torch.Tensor) -> LIFAdExFeedForwardState:
+        state = lif_adex_initial_state(
+            tuple(input_tensor.shape[1:]), self.p, _float_dtype(input_tensor), input_tensor.device
+        )
+        state.v.requires_grad_(True)
+        return state
+
+
+class LIFAdExRecurrentCell(SNNRecurrentCell):
+    """One step of a recurrent LIFAdEx population.
+
+    Args:
+        input_size: number of inputs.
+        hidden_size: number of neurons.
+        p: the parameters.
+        input_weights, recurrent_weights, autapses, dt: see :class:`SNNRecurrentCell`.
+
+    Examples:
+        >>> import torch
+        >>> cell = LIFAdExRecurrentCell(2, 4)
+        >>> z, state = cell(torch.ones(5, 2))
+        >>> z.shape, state.a.shape
+        (torch.Size([5, 4]), torch.Size([5, 4]))
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        p: LIFAdExParameters = _DEFAULT_P,
+        **kwargs: Any,
+    ):
+        super().__init__(
+            activation=lif_adex_step,
+            state_fallback=self.initial_state,
+            input_size=input_size,
+            hidden_size=hidden_size,
+            p=p,
+            **kwargs,
+        )
+
+    def initial_state(self, input_tensor: torch.Tensor) -> LIFAdExState:
+        dims = (*input_tensor.shape[:-1], int(self.hidden_size))
+        return _recurrent_state(self, dims, input_tensor)
+
+
+class LIFAdExRecurrent(SNNRecurrent):
+    """A recurrent LIFAdEx population looped over time (dim 0).
+
+    Examples:
+        >>> import torch
+        >>> layer = LIFAdExRecurrent(2, 4)
+        >>> z, state = layer(torch.ones(10, 5, 2))
+        >>> z.shape, state.v.shape
+        (torch.Size([10, 5, 4]), torch.Size([5, 4]))
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        p: LIFAdExParameters = _DEFAULT_P,
+        **kwargs: Any,
+    ):
+        super().__init__(
+            activation=lif_adex_step,
+            state_fallback=self.initial_state,
+            input_size=input_size,
+            hidden_size=hidden_size,
+            p=p,
+            **kwargs,
+        )
+
+    def initial_state(self, input_tensor: torch.Tensor) -> LIFAdExState:
+        dims = (*input_tensor.shape[1:-1], int(self.hidden_size))
+        return _recurrent_state(self, dims, input_tensor)
+
+
+MODEL = NeuronModel(
+    name="lif_adex",
+    parameters=LIFAdExParameters,
+    feed_forward_state=LIFAdExFeedForwardState,
+    feed_forward_step=lif_adex_feed_forward_step,
+    initial_state=lif_adex_initial_state,
+    variables=("v", "i", "a"),
+)

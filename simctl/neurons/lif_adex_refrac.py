@@ -1,3 +1,276 @@
-"""(placeholder: being written)."""
+r"""Adaptive exponential LIF neurons with an absolute refractory period (LIFAdExRefrac).
 
-__all__: list[str] = []
+Each step first runs the LIFAdEx step (:mod:`simctl.neurons.lif_adex`), giving
+``(z, v_adex, i, a)``, then applies the refractory counter ``rho`` (in **steps**, not time):
+
+1. ``m = Θ(rho)`` (the model's surrogate threshold, so ``m = 1`` iff ``rho > 0``)
+2. ``v = (1 − m)·v_adex + m·v_old`` (``v`` frozen while refractory)
+3. ``z = (1 − m)·z`` (no output spike while refractory)
+4. ``rho1 = (1 − z)·relu(rho − m) + z·rho_reset``
+
+The synaptic current keeps integrating while refractory, and so does the adaptation current:
+as in Norse, ``a`` receives the **unmasked** spike of the LIFAdEx step (a neuron whose frozen
+``v`` would cross the cut-off still gets ``a += adaptation_spike``), and its subthreshold term
+uses the frozen ``v``.
+
+Units and parameters as in :mod:`simctl.neurons.lif_adex` (``v_peak`` included).
+
+Examples:
+    >>> import torch
+    >>> cell = LIFAdExRefracCell()
+    >>> z, state = cell(torch.ones(5, 2))
+    >>> z.shape, state.lif_adex.v.shape, state.rho.shape
+    (torch.Size([5, 2]), torch.Size([5, 2]), torch.Size([5, 2]))
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import torch
+
+from .base import NeuronModel, SNNCell, SNNRecurrent, SNNRecurrentCell
+from .lif_adex import (
+    LIFAdExFeedForwardState,
+    LIFAdExParameters,
+    LIFAdExState,
+    lif_adex_feed_forward_step,
+    lif_adex_initial_state,
+    lif_adex_step,
+)
+from .threshold import threshold
+
+__all__ = [
+    "LIFAdExRefracParameters",
+    "LIFAdExRefracState",
+    "LIFAdExRefracFeedForwardState",
+    "lif_adex_refrac_step",
+    "lif_adex_refrac_feed_forward_step",
+    "lif_adex_refrac_initial_state",
+    "LIFAdExRefracCell",
+    "LIFAdExRefracRecurrentCell",
+    "LIFAdExRefracRecurrent",
+]
+
+
+class LIFAdExRefracParameters(NamedTuple):
+    """Parameters of a refractory LIFAdEx neuron.
+
+    Attributes:
+        lif_adex: the LIFAdEx parameters.
+        rho_reset: refractory period in **steps** (``rho`` is set to it on a spike).
+    """
+
+    lif_adex: LIFAdExParameters = LIFAdExParameters()
+    rho_reset: Any = 5.0
+
+
+_DEFAULT_P = LIFAdExRefracParameters()  # immutable NamedTuple, the default of every ``p``
+
+
+class LIFAdExRefracState(NamedTuple):
+    """State of a recurrent refractory LIFAdEx population: ``lif_adex`` and the counter
+    ``rho``."""
+
+    lif_adex: LIFAdExState
+    rho: torch.Tensor
+
+
+class LIFAdExRefracFeedForwardState(NamedTuple):
+    """State of a feed-forward refractory LIFAdEx population: ``lif_adex`` and ``rho``."""
+
+    lif_adex: LIFAdExFeedForwardState
+    rho: torch.Tensor
+
+
+def _refractory_update(
+    rho: torch.Tensor,
+    v_old: torch.Tensor,
+    z_new: torch.Tensor,
+    v_new: torch.Tensor,
+    p: LIFAdExRefracParameters,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Steps 1–4 of the module docstring; returns ``(v, z, rho1)``."""
+    refrac_mask = threshold(rho, p.lif_adex.method, p.lif_adex.alpha)
+    v_masked = (1 - refrac_mask) * v_new + refrac_mask * v_old
+    z_masked = (1 - refrac_mask) * z_new
+    rho_new = (1 - z_masked) * torch.nn.functional.relu(rho - refrac_mask) + (
+        z_masked * p.rho_reset
+    )
+    return v_masked, z_masked, rho_new
+
+
+def lif_adex_refrac_feed_forward_step(
+    input_tensor: torch.Tensor,
+    state: LIFAdExRefracFeedForwardState,
+    p: LIFAdExRefracParameters = _DEFAULT_P,
+    dt: float = 0.001,
+) -> tuple[torch.Tensor, LIFAdExRefracFeedForwardState]:
+    """One Euler step of a feed-forward refractory LIFAdEx population.
+
+    Returns:
+        ``(z, LIFAdExRefracFeedForwardState(LIFAdExFeedForwardState(v, i, a), rho))``.
+    """
+    z_new, s_new = lif_adex_feed_forward_step(input_tensor, state.lif_adex, p.lif_adex, dt)
+    v_new, z_new, rho_new = _refractory_update(state.rho, state.lif_adex.v, z_new, s_new.v, p)
+    return z_new, LIFAdExRefracFeedForwardState(
+        lif_adex=LIFAdExFeedForwardState(v=v_new, i=s_new.i, a=s_new.a), rho=rho_new
+    )
+
+
+def lif_adex_refrac_step(
+    input_tensor: torch.Tensor,
+    state: LIFAdExRefracState,
+    input_weights: torch.Tensor,
+    recurrent_weights: torch.Tensor,
+    p: LIFAdExRefracParameters = _DEFAULT_P,
+    dt: float = 0.001,
+) -> tuple[torch.Tensor, LIFAdExRefracState]:
+    """One Euler step of a recurrent refractory LIFAdEx population.
+
+    The state's ``z`` (fed back through ``W_rec``) is the masked spike.
+    """
+    z_new, s_new = lif_adex_step(
+        input_tensor, state.lif_adex, input_weights, recurrent_weights, p.lif_adex, dt
+    )
+    v_new, z_new, rho_new = _refractory_update(state.rho, state.lif_adex.v, z_new, s_new.v, p)
+    return z_new, LIFAdExRefracState(
+        lif_adex=LIFAdExState(z=z_new, v=v_new, i=s_new.i, a=s_new.a), rho=rho_new
+    )
+
+
+def _float_dtype(input_tensor: torch.Tensor) -> torch.dtype:
+    return input_tensor.dtype if torch.is_floating_point(input_tensor) else torch.float32
+
+
+def lif_adex_refrac_initial_state(
+    shape: tuple[int, ...],
+    p: LIFAdExRefracParameters = _DEFAULT_P,
+    dtype: torch.dtype = torch.float32,
+    device: torch.device | str | None = None,
+) -> LIFAdExRefracFeedForwardState:
+    """A fresh feed-forward state: ``v = v_leak``, ``i = a = rho = 0``, all of ``shape``."""
+    return LIFAdExRefracFeedForwardState(
+        lif_adex=lif_adex_initial_state(shape, p.lif_adex, dtype, device),
+        rho=torch.zeros(shape, dtype=dtype, device=device),
+    )
+
+
+def _recurrent_state(
+    module: SNNRecurrentCell | SNNRecurrent, dims: tuple[int, ...], input_tensor: torch.Tensor
+) -> LIFAdExRefracState:
+    dtype = _float_dtype(input_tensor)
+    base = lif_adex_refrac_initial_state(dims, module.p, dtype, input_tensor.device)
+    base.lif_adex.v.requires_grad_(True)
+    z = torch.zeros(dims, dtype=dtype, device=input_tensor.device)
+    return LIFAdExRefracState(
+        lif_adex=LIFAdExState(z=z, v=base.lif_adex.v, i=base.lif_adex.i, a=base.lif_adex.a),
+        rho=base.rho,
+    )
+
+
+class LIFAdExRefracCell(SNNCell):
+    """One step of a feed-forward refractory LIFAdEx population (see the module docstring).
+
+    The initial state is ``v = v_leak``, ``i = a = rho = 0``, shaped like the input.
+
+    Args:
+        p: the parameters; plain floats and per-neuron tensors work.
+        dt: the integration step (default 0.001, seconds with the default parameters).
+    """
+
+    def __init__(self, p: LIFAdExRefracParameters = _DEFAULT_P, **kwargs: Any):
+        super().__init__(
+            activation=lif_adex_refrac_feed_forward_step,
+            state_fallback=self.initial_state,
+            p=p,
+            **kwargs,
+        )
+
+    def initial_state(self, input_tensor: torch.Tensor) -> LIFAdExRefracFeedForwardState:
+        state = lif_adex_refrac_initial_state(
+            tuple(input_tensor.shape), self.p, _float_dtype(input_tensor), input_tensor.device
+        )
+        state.lif_adex.v.requires_grad_(True)
+        return state
+
+
+class LIFAdExRefracRecurrentCell(SNNRecurrentCell):
+    """One step of a recurrent refractory LIFAdEx population.
+
+    Args:
+        input_size: number of inputs.
+        hidden_size: number of neurons.
+        p: the parameters.
+        input_weights, recurrent_weights, autapses, dt: see :class:`SNNRecurrentCell`.
+
+    Examples:
+        >>> import torch
+        >>> cell = LIFAdExRefracRecurrentCell(2, 4)
+        >>> z, state = cell(torch.ones(5, 2))
+        >>> z.shape, state.rho.shape
+        (torch.Size([5, 4]), torch.Size([5, 4]))
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        p: LIFAdExRefracParameters = _DEFAULT_P,
+        **kwargs: Any,
+    ):
+        super().__init__(
+            activation=lif_adex_refrac_step,
+            state_fallback=self.initial_state,
+            input_size=input_size,
+            hidden_size=hidden_size,
+            p=p,
+            **kwargs,
+        )
+
+    def initial_state(self, input_tensor: torch.Tensor) -> LIFAdExRefracState:
+        dims = (*input_tensor.shape[:-1], int(self.hidden_size))
+        return _recurrent_state(self, dims, input_tensor)
+
+
+class LIFAdExRefracRecurrent(SNNRecurrent):
+    """A recurrent refractory LIFAdEx population looped over time (dim 0).
+
+    Examples:
+        >>> import torch
+        >>> layer = LIFAdExRefracRecurrent(2, 4)
+        >>> z, state = layer(torch.ones(10, 5, 2))
+        >>> z.shape, state.lif_adex.v.shape
+        (torch.Size([10, 5, 4]), torch.Size([5, 4]))
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        p: LIFAdExRefracParameters = _DEFAULT_P,
+        **kwargs: Any,
+    ):
+        super().__init__(
+            activation=lif_adex_refrac_step,
+            state_fallback=self.initial_state,
+            input_size=input_size,
+            hidden_size=hidden_size,
+            p=p,
+            **kwargs,
+        )
+
+    def initial_state(self, input_tensor: torch.Tensor) -> LIFAdExRefracState:
+        dims = (*input_tensor.shape[1:-1], int(self.hidden_size))
+        return _recurrent_state(self, dims, input_tensor)
+
+
+MODEL = NeuronModel(
+    name="lif_adex_refrac",
+    parameters=LIFAdExRefracParameters,
+    feed_forward_state=LIFAdExRefracFeedForwardState,
+    feed_forward_step=lif_adex_refrac_feed_forward_step,
+    initial_state=lif_adex_refrac_initial_state,
+    variables=("lif_adex.v", "lif_adex.i", "lif_adex.a", "rho"),
+    voltage="lif_adex.v",
+)
