@@ -113,8 +113,10 @@ class _ParameterMixin:
     def _flatten_p(self, p: Any, prefix: str, names: list[str]) -> Any:
         module: torch.nn.Module = self  # type: ignore[assignment]
         if is_namedtuple(p):
-            return (type(p), [(f, self._flatten_p(getattr(p, f), f"{prefix}__{f}", names))
-                              for f in p._fields])
+            return (
+                type(p),
+                [(f, self._flatten_p(getattr(p, f), f"{prefix}__{f}", names)) for f in p._fields],
+            )
         if _is_numeric(p):
             if isinstance(p, torch.Tensor) and not torch.is_floating_point(p):
                 p = p.to(torch.get_default_dtype())
@@ -138,6 +140,38 @@ class _ParameterMixin:
         cls, fields = spec
         return cls(**{f: self._rebuild_p(s) for f, s in fields})
 
+    def _per_neuron_shapes(self) -> list[tuple[str, tuple[int, ...]]]:
+        module: torch.nn.Module = self  # type: ignore[assignment]
+        shapes = []
+        for name in self._p_names:
+            tensor = module._parameters.get(name)
+            if tensor is None:
+                tensor = module._buffers[name]
+            if tensor.dim() > 0:
+                shapes.append((name[3:].replace("__", "."), tuple(tensor.shape)))
+        return shapes
+
+    def _check_per_neuron(self, input_shape: tuple[int, ...], time_dim: bool) -> None:
+        """Per-neuron parameters must broadcast against one step's input.
+
+        A broadcast that enlarges the input (one current of shape ``(..., 1)`` driving a
+        heterogeneous population) is allowed; incompatible shapes raise ``ValueError``.
+        """
+        step_shape = tuple(input_shape[1:]) if time_dim else tuple(input_shape)
+        for name, shape in self._per_neuron_shapes():
+            try:
+                torch.broadcast_shapes(step_shape, shape)
+                ok = True
+            except RuntimeError:
+                ok = False
+            if not ok:
+                trailing = ", ".join(str(n) for n in shape)
+                expected = f"(time, ..., {trailing})" if time_dim else f"(..., {trailing})"
+                raise ValueError(
+                    f"{type(self).__name__} expects input of shape {expected} to match the "
+                    f"per-neuron parameter p.{name} of shape {shape}, got {tuple(input_shape)}"
+                )
+
     @property
     def p(self) -> Any:
         """The neuron parameters (a NamedTuple rebuilt from the registered tensors)."""
@@ -152,13 +186,36 @@ def stack_states(states: list[Any]) -> Any:
     """Stacks a list of (nested) state NamedTuples along a new dim 0, field by field."""
     first = states[0]
     if is_namedtuple(first):
-        return type(first)(
-            *[stack_states([getattr(s, f) for s in states]) for f in first._fields]
-        )
+        return type(first)(*[stack_states([getattr(s, f) for s in states]) for f in first._fields])
     tensors = [_to_tensor(s) for s in states]
     if any(t.is_sparse for t in tensors):
         tensors = [t.to_dense() for t in tensors]
     return torch.stack(torch.broadcast_tensors(*tensors))
+
+
+def state_dtype(input_tensor: torch.Tensor) -> torch.dtype:
+    """The dtype of states built for ``input_tensor``: its own if floating, else float32."""
+    return input_tensor.dtype if torch.is_floating_point(input_tensor) else torch.float32
+
+
+def full_state(
+    value: Any,
+    shape: tuple[int, ...],
+    dtype: torch.dtype = torch.float32,
+    device: torch.device | str | None = None,
+) -> torch.Tensor:
+    """A fresh tensor of ``shape`` filled with ``value`` (a float or a per-neuron tensor).
+
+    The value is detached, so an initial state never aliases or back-propagates into a
+    parameter; the result owns its memory (never a view of ``value``). A per-neuron value that
+    is larger than ``shape`` (one input driving a heterogeneous population) widens the result
+    to the broadcast shape.
+    """
+    source = torch.as_tensor(value, dtype=dtype, device=device).detach()
+    shape = tuple(torch.broadcast_shapes(tuple(shape), tuple(source.shape)))
+    out = torch.empty(shape, dtype=dtype, device=device)
+    out.copy_(source.expand(shape))
+    return out
 
 
 def _fmt_dt(dt: float) -> str:
@@ -199,6 +256,7 @@ class SNNCell(_ParameterMixin, torch.nn.Module):
             raise TypeError(
                 f"{type(self).__name__} expects a tensor input, got {type(input_tensor).__name__}"
             )
+        self._check_per_neuron(tuple(input_tensor.shape), time_dim=False)
         state = self.state_fallback(input_tensor) if state is None else state
         p = self.p
         if self.activation_sparse is not None and input_tensor.is_sparse:
@@ -254,6 +312,7 @@ class SNN(_ParameterMixin, torch.nn.Module):
                 f"{type(self).__name__} expects input of shape (time, ...) with time as dim 0, "
                 f"got {tuple(shape) if shape is not None else type(input_tensor).__name__}"
             )
+        self._check_per_neuron(tuple(input_tensor.shape), time_dim=True)
         state = self.state_fallback(input_tensor) if state is None else state
         p = self.p
         fast = self._fast_path(input_tensor, state, p)
@@ -293,13 +352,25 @@ class _RecurrentMixin(_ParameterMixin):
             input_weights = torch.nn.Parameter(torch.randn(hidden_size, input_size) * scale)
         if recurrent_weights is None:
             recurrent_weights = torch.nn.Parameter(torch.randn(hidden_size, hidden_size) * scale)
-        for name, weights in (("input_weights", input_weights),
-                              ("recurrent_weights", recurrent_weights)):
+        for name, weights in (
+            ("input_weights", input_weights),
+            ("recurrent_weights", recurrent_weights),
+        ):
             if isinstance(weights, torch.nn.Parameter):
                 module.register_parameter(name, weights)
             else:  # user tensors are kept as they are (same object), but move with .to()
                 module.register_buffer(name, weights)
         self.autapses = autapses
+        for name, shape in self._per_neuron_shapes():
+            try:
+                ok = tuple(torch.broadcast_shapes((hidden_size,), shape)) == (hidden_size,)
+            except RuntimeError:
+                ok = False
+            if not ok:
+                raise ValueError(
+                    f"{type(self).__name__}: the per-neuron parameter p.{name} of shape {shape} "
+                    f"must broadcast to the population shape ({hidden_size},)"
+                )
         if not autapses:
             self._remove_autapses()
 

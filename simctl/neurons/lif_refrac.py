@@ -1,3 +1,320 @@
-"""(placeholder: being written)."""
+r"""LIF neurons with an absolute refractory period counted in steps.
 
-__all__: list[str] = []
+Each call runs the LIF step of :mod:`simctl.neurons.lif` (input jump first, then the voltage
+update, threshold and reset) and then applies the refractory mask, with ``rho`` the number of
+refractory steps left:
+
+1. ``(z_lif, v_lif, i2) =`` LIF step from ``(v, i)`` (recurrent: ``lif_step`` with weights)
+2. ``m = Θ(rho)`` (the same surrogate threshold, so ``m = 1`` iff ``rho > 0``)
+3. ``v2 = (1 − m)·v_lif + m·v`` (the voltage is **frozen** while refractory)
+4. ``z = (1 − m)·z_lif`` (no spikes while refractory)
+5. ``rho2 = (1 − z)·relu(rho − m) + z·rho_reset``
+
+The synaptic current keeps integrating during the refractory period. After a spike the voltage
+stays at ``v_reset`` for ``rho_reset`` steps (5 by default), independent of ``dt``.
+
+Units: as :mod:`simctl.neurons.lif` (Norse's 1/s with ``dt = 0.001`` s by default; ms and mV in
+simctl's configs); ``rho_reset`` is a number of steps.
+
+Examples:
+    >>> import torch
+    >>> layer = LIFRefrac()
+    >>> z, state = layer(torch.ones(16, 1))
+    >>> torch.nonzero(z[:, 0]).flatten().tolist()
+    [5, 13]
+    >>> cell = LIFRefracRecurrentCell(2, 4)
+    >>> z, state = cell(torch.ones(3, 5, 2))
+    >>> z.shape, state.rho.shape
+    (torch.Size([3, 5, 4]), torch.Size([3, 5, 4]))
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import torch
+
+from .base import (
+    SNN,
+    NeuronModel,
+    SNNCell,
+    SNNRecurrent,
+    SNNRecurrentCell,
+    full_state,
+    state_dtype,
+)
+from .lif import (
+    LIFFeedForwardState,
+    LIFParameters,
+    LIFState,
+    lif_feed_forward_step,
+    lif_initial_state,
+    lif_step,
+    lif_step_sparse,
+)
+from .threshold import threshold
+
+__all__ = [
+    "LIFRefracParameters",
+    "LIFRefracState",
+    "LIFRefracFeedForwardState",
+    "compute_refractory_update",
+    "lif_refrac_feed_forward_step",
+    "lif_refrac_step",
+    "lif_refrac_step_sparse",
+    "lif_refrac_initial_state",
+    "LIFRefracCell",
+    "LIFRefrac",
+    "LIFRefracRecurrentCell",
+    "LIFRefracRecurrent",
+]
+
+
+class LIFRefracParameters(NamedTuple):
+    """Parameters of a refractory LIF neuron.
+
+    Attributes:
+        lif: the LIF parameters (nested; registered as buffers like any other field).
+        rho_reset: refractory period in **steps** after a spike.
+    """
+
+    lif: LIFParameters = LIFParameters()
+    rho_reset: Any = 5.0
+
+
+class LIFRefracState(NamedTuple):
+    """State of a recurrent refractory LIF population: the LIF state and ``rho`` (steps left)."""
+
+    lif: LIFState
+    rho: torch.Tensor
+
+
+class LIFRefracFeedForwardState(NamedTuple):
+    """State of a feed-forward refractory LIF population: the LIF state and ``rho``."""
+
+    lif: LIFFeedForwardState
+    rho: torch.Tensor
+
+
+def compute_refractory_update(
+    state: LIFRefracState | LIFRefracFeedForwardState,
+    z_new: torch.Tensor,
+    v_new: torch.Tensor,
+    p: LIFRefracParameters = LIFRefracParameters(),
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Steps 2–5: masks the LIF step's ``(z_new, v_new)`` by the old ``rho``.
+
+    Returns:
+        ``(v, z, rho)`` after the refractory update.
+    """
+    refrac_mask = threshold(state.rho, p.lif.method, p.lif.alpha)
+    v_masked = (1 - refrac_mask) * v_new + refrac_mask * state.lif.v
+    z_masked = (1 - refrac_mask) * z_new
+    rho_new = (1 - z_masked) * torch.relu(state.rho - refrac_mask) + z_masked * p.rho_reset
+    return v_masked, z_masked, rho_new
+
+
+def lif_refrac_feed_forward_step(
+    input_tensor: torch.Tensor,
+    state: LIFRefracFeedForwardState,
+    p: LIFRefracParameters = LIFRefracParameters(),
+    dt: float = 0.001,
+) -> tuple[torch.Tensor, LIFRefracFeedForwardState]:
+    """One step of a feed-forward refractory LIF population (see the module docstring)."""
+    z_lif, lif_state = lif_feed_forward_step(input_tensor, state.lif, p.lif, dt)
+    v_new, z_new, rho_new = compute_refractory_update(state, z_lif, lif_state.v, p)
+    return z_new, LIFRefracFeedForwardState(
+        lif=LIFFeedForwardState(v=v_new, i=lif_state.i), rho=rho_new
+    )
+
+
+def lif_refrac_step(
+    input_tensor: torch.Tensor,
+    state: LIFRefracState,
+    input_weights: torch.Tensor,
+    recurrent_weights: torch.Tensor,
+    p: LIFRefracParameters = LIFRefracParameters(),
+    dt: float = 0.001,
+) -> tuple[torch.Tensor, LIFRefracState]:
+    """One step of a recurrent refractory LIF population: :func:`lif_step`, then the mask.
+
+    The recurrent input uses the previous step's masked spikes ``state.lif.z``.
+    """
+    z_lif, lif_state = lif_step(
+        input_tensor, state.lif, input_weights, recurrent_weights, p.lif, dt
+    )
+    v_new, z_new, rho_new = compute_refractory_update(state, z_lif, lif_state.v, p)
+    return z_new, LIFRefracState(lif=LIFState(z=z_new, v=v_new, i=lif_state.i), rho=rho_new)
+
+
+def lif_refrac_step_sparse(
+    input_tensor: torch.Tensor,
+    state: LIFRefracState,
+    input_weights: torch.Tensor,
+    recurrent_weights: torch.Tensor,
+    p: LIFRefracParameters = LIFRefracParameters(),
+    dt: float = 0.001,
+) -> tuple[torch.Tensor, LIFRefracState]:
+    """:func:`lif_refrac_step` for sparse inputs/spikes (``torch.sparse.mm``); sparse spikes out."""
+    z_lif, lif_state = lif_step_sparse(
+        input_tensor, state.lif, input_weights, recurrent_weights, p.lif, dt
+    )
+    z_dense = z_lif.to_dense() if z_lif.is_sparse else z_lif
+    v_new, z_new, rho_new = compute_refractory_update(state, z_dense, lif_state.v, p)
+    z_sparse = z_new.to_sparse()
+    return z_sparse, LIFRefracState(lif=LIFState(z=z_sparse, v=v_new, i=lif_state.i), rho=rho_new)
+
+
+def lif_refrac_initial_state(
+    shape: tuple[int, ...],
+    p: LIFRefracParameters = LIFRefracParameters(),
+    dtype: torch.dtype = torch.float32,
+    device: torch.device | str | None = None,
+) -> LIFRefracFeedForwardState:
+    """A fresh feed-forward state: ``lif.v = v_leak``, ``lif.i = 0``, ``rho = 0``."""
+    lif = lif_initial_state(tuple(shape), p.lif, dtype, device)
+    return LIFRefracFeedForwardState(
+        lif=lif, rho=torch.zeros(lif.v.shape, dtype=dtype, device=device)
+    )
+
+
+def _feed_forward_state(
+    p: LIFRefracParameters, shape: tuple[int, ...], input_tensor: torch.Tensor
+) -> LIFRefracFeedForwardState:
+    state = lif_refrac_initial_state(shape, p, state_dtype(input_tensor), input_tensor.device)
+    state.lif.v.requires_grad_(True)
+    return state
+
+
+def _recurrent_state(
+    p: LIFRefracParameters, dims: tuple[int, ...], input_tensor: torch.Tensor
+) -> LIFRefracState:
+    dtype = state_dtype(input_tensor)
+    device = input_tensor.device
+    z = torch.zeros(dims, dtype=dtype, device=device)
+    if input_tensor.is_sparse:
+        z = z.to_sparse()
+    v = full_state(p.lif.v_leak, dims, dtype, device)
+    v.requires_grad_(True)
+    lif = LIFState(z=z, v=v, i=torch.zeros(dims, dtype=dtype, device=device))
+    return LIFRefracState(lif=lif, rho=torch.zeros(dims, dtype=dtype, device=device))
+
+
+class LIFRefracCell(SNNCell):
+    """One step of a feed-forward refractory LIF population (see the module docstring).
+
+    The initial state is ``lif.v = v_leak``, ``lif.i = 0`` and ``rho = 0``, shaped like the
+    input.
+
+    Args:
+        p: the parameters; plain floats and per-neuron tensors work (also inside ``p.lif``).
+        dt: the integration step.
+    """
+
+    def __init__(self, p: LIFRefracParameters = LIFRefracParameters(), **kwargs: Any):
+        super().__init__(
+            activation=lif_refrac_feed_forward_step,
+            state_fallback=self.initial_state,
+            p=p,
+            **kwargs,
+        )
+
+    def initial_state(self, input_tensor: torch.Tensor) -> LIFRefracFeedForwardState:
+        return _feed_forward_state(self.p, tuple(input_tensor.shape), input_tensor)
+
+
+class LIFRefrac(SNN):
+    """A feed-forward refractory LIF population looped over time (dim 0); a simctl addition.
+
+    Args:
+        p: the parameters.
+        dt: the integration step.
+        record_states: return every step's state (stacked along dim 0) instead of the last.
+    """
+
+    def __init__(self, p: LIFRefracParameters = LIFRefracParameters(), **kwargs: Any):
+        super().__init__(
+            activation=lif_refrac_feed_forward_step,
+            state_fallback=self.initial_state,
+            p=p,
+            **kwargs,
+        )
+
+    def initial_state(self, input_tensor: torch.Tensor) -> LIFRefracFeedForwardState:
+        return _feed_forward_state(self.p, tuple(input_tensor.shape[1:]), input_tensor)
+
+
+class LIFRefracRecurrentCell(SNNRecurrentCell):
+    """One step of a recurrent refractory LIF population; inputs of any rank ``(..., input)``.
+
+    Args:
+        input_size: number of inputs.
+        hidden_size: number of neurons.
+        p: the parameters.
+        input_weights, recurrent_weights, autapses, dt: see :class:`SNNRecurrentCell`.
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        p: LIFRefracParameters = LIFRefracParameters(),
+        **kwargs: Any,
+    ):
+        super().__init__(
+            activation=lif_refrac_step,
+            activation_sparse=lif_refrac_step_sparse,
+            state_fallback=self.initial_state,
+            input_size=input_size,
+            hidden_size=hidden_size,
+            p=p,
+            **kwargs,
+        )
+
+    def initial_state(self, input_tensor: torch.Tensor) -> LIFRefracState:
+        dims = (*input_tensor.shape[:-1], int(self.hidden_size))
+        return _recurrent_state(self.p, dims, input_tensor)
+
+
+class LIFRefracRecurrent(SNNRecurrent):
+    """A recurrent refractory LIF population looped over time (dim 0); sparse inputs work.
+
+    Examples:
+        >>> import torch
+        >>> layer = LIFRefracRecurrent(2, 4)
+        >>> z, state = layer(torch.ones(10, 5, 2))
+        >>> z.shape, state.lif.v.shape
+        (torch.Size([10, 5, 4]), torch.Size([5, 4]))
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        p: LIFRefracParameters = LIFRefracParameters(),
+        **kwargs: Any,
+    ):
+        super().__init__(
+            activation=lif_refrac_step,
+            activation_sparse=lif_refrac_step_sparse,
+            state_fallback=self.initial_state,
+            input_size=input_size,
+            hidden_size=hidden_size,
+            p=p,
+            **kwargs,
+        )
+
+    def initial_state(self, input_tensor: torch.Tensor) -> LIFRefracState:
+        dims = (*input_tensor.shape[1:-1], int(self.hidden_size))
+        return _recurrent_state(self.p, dims, input_tensor)
+
+
+MODEL = NeuronModel(
+    name="lif_refrac",
+    parameters=LIFRefracParameters,
+    feed_forward_state=LIFRefracFeedForwardState,
+    feed_forward_step=lif_refrac_feed_forward_step,
+    initial_state=lif_refrac_initial_state,
+    variables=("lif.v", "lif.i", "rho"),
+    voltage="lif.v",
+)

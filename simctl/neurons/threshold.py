@@ -213,8 +213,7 @@ def threshold(x: torch.Tensor, method: str, alpha: Any) -> torch.Tensor:
     function = _METHODS.get(method)
     if function is None:
         raise ValueError(
-            f"unknown threshold method {method!r}; known methods: "
-            + ", ".join(THRESHOLD_METHODS)
+            f"unknown threshold method {method!r}; known methods: " + ", ".join(THRESHOLD_METHODS)
         )
     return function(x, alpha)
 
