@@ -30,6 +30,39 @@ from .receptive_fields import *  # noqa: F403
 
 #: model files, in the order the registry lists them (each defines ``MODEL``)
 MODEL_MODULES = (
-    "iaf", "izhikevich", "li", "li_box", "lif", "lif_box", "coba_lif", "lif_adex",
-    "lif_adex_refrac", "lif_ex", "lif_refrac", "lif_mc", "lif_mc_refrac", "lsnn",
+    "iaf",
+    "izhikevich",
+    "li",
+    "li_box",
+    "lif",
+    "lif_box",
+    "coba_lif",
+    "lif_adex",
+    "lif_adex_refrac",
+    "lif_ex",
+    "lif_refrac",
+    "lif_mc",
+    "lif_mc_refrac",
+    "lsnn",
 )
+
+
+def _public_names() -> list[str]:
+    import importlib
+
+    modules = (
+        "base",
+        "threshold",
+        *MODEL_MODULES,
+        "encoders",
+        "containers",
+        "conv",
+        "receptive_fields",
+    )
+    names: set[str] = set()
+    for module in modules:
+        names.update(importlib.import_module(f"{__name__}.{module}").__all__)
+    return sorted(names)
+
+
+__all__ = _public_names()
