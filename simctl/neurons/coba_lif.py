@@ -104,8 +104,9 @@ def _coba_update(
     g_e: torch.Tensor, g_i: torch.Tensor, v: torch.Tensor, p: CobaLIFParameters, dt: float
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Steps 2–4 from the conductances after the jump; returns ``(z, v2, g_e2, g_i2)``."""
-    g_e = g_e * (1 - dt * p.tau_syn_exc_inv)
-    g_i = g_i * (1 - dt * p.tau_syn_inh_inv)
+    # written as g + (−dt·τ⁻¹·g), Norse's operation order, so results agree to the last bit
+    g_e = g_e + (-dt * p.tau_syn_exc_inv * g_e)
+    g_i = g_i + (-dt * p.tau_syn_inh_inv * g_i)
     dv = dt * p.c_m_inv * (p.g_l * (p.v_rest - v) + g_e * (p.e_rev_E - v) + g_i * (p.e_rev_I - v))
     v_decayed = v + dv
     z = threshold(v_decayed - p.v_thresh, p.method, p.alpha)

@@ -271,7 +271,8 @@ class RecurrentSequential(torch.nn.Module):
             default, feeds back the last layer's output.
 
     Returns:
-        ``(output of the last layer, RecurrentSequentialState(cache, layer_states))``.
+        ``(output, RecurrentSequentialState(cache, layer_states))``: the selected layer's output
+        for an integer ``output_modules``, the list of selected outputs for a sequence.
 
     Examples:
         >>> import torch
@@ -294,6 +295,7 @@ class RecurrentSequential(torch.nn.Module):
             if not -n_layers <= index < n_layers:
                 raise ValueError(f"output module {index} out of range for {n_layers} layers")
         self.output_modules = indices
+        self._single_output = isinstance(output_modules, int)
 
     def forward(
         self, input_tensor: torch.Tensor, state: RecurrentSequentialState | None = None
@@ -304,7 +306,10 @@ class RecurrentSequential(torch.nn.Module):
         cache = hidden[self.output_modules[0]]
         for index in self.output_modules[1:]:
             cache = cache + hidden[index]
-        return hidden[-1], RecurrentSequentialState(cache=cache, state=layer_states)
+        new_state = RecurrentSequentialState(cache=cache, state=layer_states)
+        if self._single_output:  # as Norse: the selected layer's output
+            return hidden[self.output_modules[0]], new_state
+        return [hidden[index] for index in self.output_modules], new_state
 
 
 def spike_accumulator(z: torch.Tensor, s: Any, state: Any = None) -> torch.Tensor:

@@ -31,8 +31,9 @@ seeded once, so successive calls continue one reproducible stream.
 
 Departures from Norse (spec §9.16): random numbers are drawn on the input's device (Norse's
 signed encoder draws on the CPU); ``population_encode`` treats an explicit ``scale=0`` as a
-scale (Norse's ``if not scale`` treats it as unset); outputs take the input's floating dtype
-(float32 for integer inputs).
+scale (Norse's ``if not scale`` treats it as unset). As in Norse, the uniform numbers are float32
+whatever the input's dtype and the Poisson trains are float32 (the signed ones take ``sign(x)``'s
+dtype); the LIF-driven trains are float32 unless the parameters are float64 tensors.
 
 Examples:
     >>> import torch
@@ -117,7 +118,18 @@ def _generator(
 def _uniform(
     shape: tuple[int, ...], x: torch.Tensor, generator: torch.Generator | None
 ) -> torch.Tensor:
-    return torch.rand(shape, dtype=x.dtype, device=x.device, generator=generator)
+    # Drawn exactly as Norse draws (default dtype, then float32) whatever x's dtype, so one
+    # seed gives the same train for float32 and float64 inputs, and the same as Norse's.
+    return torch.rand(shape, device=x.device, generator=generator).float()
+
+
+def _spike_dtype(p: Any) -> torch.dtype:
+    """float32 (Norse's spike buffer), widened by floating tensor parameters (``.to()``)."""
+    dtype = torch.float32
+    for value in p:
+        if isinstance(value, torch.Tensor) and torch.is_floating_point(value):
+            dtype = torch.promote_types(dtype, value.dtype)
+    return dtype
 
 
 # ---------------------------------------------------------------------------------------------
@@ -138,13 +150,15 @@ def constant_current_lif_encode(
         the spikes, ``(seq_length, *input_current.shape)`` (not a (voltage, spikes) tuple).
     """
     current = _float(input_current)
-    v = torch.zeros_like(current)
+    dtype = _spike_dtype(p)
+    # v starts as float32 zeros, as in Norse (a half input is integrated in float32)
+    v = torch.zeros(current.shape, dtype=torch.float32, device=current.device)
     spikes = []
     for _ in range(seq_length):
         z, v = lif_current_encoder(current, v, p, dt)
-        spikes.append(z)
+        spikes.append(z.to(dtype))
     if not spikes:
-        return current.new_zeros((0, *current.shape))
+        return current.new_zeros((0, *current.shape), dtype=dtype)
     return torch.stack(spikes)
 
 
@@ -178,11 +192,14 @@ def spike_latency_encode(input_spikes: torch.Tensor) -> torch.Tensor:
     Returns:
         a tensor of the input's shape and dtype; gradients flow through the kept spikes.
     """
-    fired = torch.zeros(input_spikes.shape[1:], dtype=torch.bool, device=input_spikes.device)
+    # Norse's rule: a running sum of the kept values masks a neuron once it is > 0 (so a
+    # negative value, e.g. from a signed encoder, does not count as a first spike)
+    total = torch.zeros(input_spikes.shape[1:], device=input_spikes.device)
     spikes = []
     for step in input_spikes:
-        spikes.append(torch.where(fired, torch.zeros_like(step), step))
-        fired = fired | (step != 0)
+        kept = torch.where(total > 0, torch.zeros_like(step), step)
+        spikes.append(kept)
+        total = total + kept.detach()
     if not spikes:
         return input_spikes.clone()
     return torch.stack(spikes)
@@ -218,8 +235,12 @@ def population_encode(
     x = _float(input_values)
     if scale is None:
         scale = x.max()
-    steps = torch.linspace(0.0, 1.0, out_features, dtype=x.dtype, device=x.device)
-    centres = steps * torch.as_tensor(scale, dtype=x.dtype, device=x.device)
+    if isinstance(scale, torch.Tensor) and scale.dim() > 0:  # per-sample scales (simctl)
+        steps = torch.linspace(0.0, 1.0, out_features, dtype=x.dtype, device=x.device)
+        centres = steps * torch.as_tensor(scale, dtype=x.dtype, device=x.device)
+    else:  # Norse's linspace(0, scale, n), rounding included
+        end = float(scale)
+        centres = torch.linspace(0.0, end, out_features, dtype=x.dtype, device=x.device)
     distances = distance_function(x.unsqueeze(-1), centres) * scale
     return kernel(distances)
 
@@ -244,7 +265,7 @@ def poisson_encode(
     x = _float(input_values)
     gen = _generator(x, generator, seed)
     noise = _uniform((seq_length, *x.shape), x, gen)
-    return (noise < dt * f_max * x).to(x.dtype)
+    return (noise < dt * f_max * x).float()
 
 
 def poisson_encode_step(
@@ -257,7 +278,7 @@ def poisson_encode_step(
     """One step of :func:`poisson_encode` (note Norse's default ``f_max = 1000``)."""
     x = _float(input_values)
     gen = _generator(x, generator, seed)
-    return (_uniform(tuple(x.shape), x, gen) < dt * f_max * x).to(x.dtype)
+    return (_uniform(tuple(x.shape), x, gen) < dt * f_max * x).float()
 
 
 def signed_poisson_encode(
@@ -276,7 +297,7 @@ def signed_poisson_encode(
     x = _float(input_values)
     gen = _generator(x, generator, seed)
     noise = _uniform((seq_length, *x.shape), x, gen)
-    return torch.sign(x) * (noise < dt * f_max * x.abs()).to(x.dtype)
+    return torch.sign(x) * (noise < dt * f_max * x.abs()).float()
 
 
 def signed_poisson_encode_step(
@@ -290,7 +311,7 @@ def signed_poisson_encode_step(
     x = _float(input_values)
     gen = _generator(x, generator, seed)
     noise = _uniform(tuple(x.shape), x, gen)
-    return torch.sign(x) * (noise < dt * f_max * x.abs()).to(x.dtype)
+    return torch.sign(x) * (noise < dt * f_max * x.abs()).float()
 
 
 def bernoulli_encode(

@@ -138,9 +138,15 @@ class IAFCell(SNNCell):
         dt: accepted for a uniform signature; IAF ignores it.
     """
 
-    def __init__(self, p: IAFParameters = IAFParameters(), **kwargs: Any):
+    def __init__(
+        self, p: IAFParameters = IAFParameters(), dt: float = 0.001, **kwargs: Any
+    ):  # dt may be positional: Norse's IAF and box modules take (p, dt)
         super().__init__(
-            activation=iaf_feed_forward_step, state_fallback=self.initial_state, p=p, **kwargs
+            activation=iaf_feed_forward_step,
+            state_fallback=self.initial_state,
+            p=p,
+            dt=dt,
+            **kwargs,
         )
 
     def initial_state(self, input_tensor: torch.Tensor) -> IAFFeedForwardState:
@@ -161,9 +167,15 @@ class IAF(SNN):
         record_states: return every step's state (stacked along dim 0) instead of the last.
     """
 
-    def __init__(self, p: IAFParameters = IAFParameters(), **kwargs: Any):
+    def __init__(
+        self, p: IAFParameters = IAFParameters(), dt: float = 0.001, **kwargs: Any
+    ):  # dt may be positional: Norse's IAF and box modules take (p, dt)
         super().__init__(
-            activation=iaf_feed_forward_step, state_fallback=self.initial_state, p=p, **kwargs
+            activation=iaf_feed_forward_step,
+            state_fallback=self.initial_state,
+            p=p,
+            dt=dt,
+            **kwargs,
         )
 
     def initial_state(self, input_tensor: torch.Tensor) -> IAFFeedForwardState:

@@ -201,12 +201,23 @@ def _check_variant(p: IzhikevichParameters) -> None:
 
 
 def _izhikevich_update(
-    current: torch.Tensor, v: torch.Tensor, u: torch.Tensor, p: IzhikevichParameters, dt: float
+    currents: tuple[torch.Tensor, ...],
+    v: torch.Tensor,
+    u: torch.Tensor,
+    p: IzhikevichParameters,
+    dt: float,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Steps 1–5 of the module docstring; returns ``(z, v2, u2)``."""
+    """Steps 1–5 of the module docstring; returns ``(z, v2, u2)``.
+
+    The arithmetic keeps Norse's operation order (``v**2``, currents added one after the
+    other, ``u2 = (1 − z)·u1 + z·(u1 + d)``) so results agree with it to the last bit.
+    """
     _check_variant(p)
     k = p.tau_inv * dt
-    v_new = v + k * (p.sq * v * v + p.mn * v + p.bias - u + current)
+    drive = p.sq * v**2 + p.mn * v + p.bias - u
+    for current in currents:
+        drive = drive + current
+    v_new = v + k * drive
     v_u = v_new if p.update_order == "sequential" else v
     if p.u_law == "accommodation":
         u_new = u + k * p.a * p.b * (v_u + 65.0)
@@ -214,7 +225,7 @@ def _izhikevich_update(
         u_new = u + k * p.a * (p.b * v_u - u)
     z = threshold(v_new - p.v_th, p.method, p.alpha)
     v_out = (1 - z) * v_new + z * p.c
-    u_out = u_new + z * p.d
+    u_out = (1 - z) * u_new + z * (u_new + p.d)
     return z, v_out, u_out
 
 
@@ -232,7 +243,7 @@ def izhikevich_feed_forward_step(
     Raises:
         ValueError: for an unknown ``p.update_order`` or ``p.u_law``.
     """
-    z, v, u = _izhikevich_update(input_current, state.v, state.u, p, dt)
+    z, v, u = _izhikevich_update((input_current,), state.v, state.u, p, dt)
     return z, IzhikevichState(v=v, u=u)
 
 
@@ -249,10 +260,11 @@ def izhikevich_recurrent_step(
     Returns:
         ``(z, IzhikevichRecurrentState(z, v, u))``.
     """
-    current = torch.nn.functional.linear(input_current, input_weights) + torch.nn.functional.linear(
-        state.z, recurrent_weights
+    currents = (
+        torch.nn.functional.linear(input_current, input_weights),
+        torch.nn.functional.linear(state.z, recurrent_weights),
     )
-    z, v, u = _izhikevich_update(current, state.v, state.u, p, dt)
+    z, v, u = _izhikevich_update(currents, state.v, state.u, p, dt)
     return z, IzhikevichRecurrentState(z=z, v=v, u=u)
 
 

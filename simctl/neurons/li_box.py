@@ -103,9 +103,15 @@ class LIBoxCell(SNNCell):
         dt: the integration step.
     """
 
-    def __init__(self, p: LIBoxParameters = LIBoxParameters(), **kwargs: Any):
+    def __init__(
+        self, p: LIBoxParameters = LIBoxParameters(), dt: float = 0.001, **kwargs: Any
+    ):  # dt may be positional: Norse's IAF and box modules take (p, dt)
         super().__init__(
-            activation=li_box_feed_forward_step, state_fallback=self.initial_state, p=p, **kwargs
+            activation=li_box_feed_forward_step,
+            state_fallback=self.initial_state,
+            p=p,
+            dt=dt,
+            **kwargs,
         )
 
     def initial_state(self, input_tensor: torch.Tensor) -> LIBoxState:
@@ -124,9 +130,15 @@ class LIBox(SNN):
         record_states: return every step's state (stacked along dim 0) instead of the last.
     """
 
-    def __init__(self, p: LIBoxParameters = LIBoxParameters(), **kwargs: Any):
+    def __init__(
+        self, p: LIBoxParameters = LIBoxParameters(), dt: float = 0.001, **kwargs: Any
+    ):  # dt may be positional: Norse's IAF and box modules take (p, dt)
         super().__init__(
-            activation=li_box_feed_forward_step, state_fallback=self.initial_state, p=p, **kwargs
+            activation=li_box_feed_forward_step,
+            state_fallback=self.initial_state,
+            p=p,
+            dt=dt,
+            **kwargs,
         )
 
     def initial_state(self, input_tensor: torch.Tensor) -> LIBoxState:

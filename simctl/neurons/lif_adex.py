@@ -127,6 +127,12 @@ def _spike_cut(p: LIFAdExParameters) -> Any:
     return p.v_th if v_peak is None else v_peak
 
 
+_ZERO = torch.zeros(())  # never modified: the steps are out of place
+_ZERO_STATE = LIFAdExFeedForwardState(
+    _ZERO, _ZERO, _ZERO
+)  # Norse's default state (all zeros) of the step
+
+
 def _lif_adex_update(
     i_jump: torch.Tensor,
     v: torch.Tensor,
@@ -147,7 +153,7 @@ def _lif_adex_update(
 
 def lif_adex_feed_forward_step(
     input_tensor: torch.Tensor,
-    state: LIFAdExFeedForwardState,
+    state: LIFAdExFeedForwardState = _ZERO_STATE,
     p: LIFAdExParameters = _DEFAULT_P,
     dt: float = 0.001,
 ) -> tuple[torch.Tensor, LIFAdExFeedForwardState]:

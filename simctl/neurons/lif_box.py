@@ -110,7 +110,7 @@ def lif_box_feed_forward_step(
     Returns:
         ``(z, LIFBoxFeedForwardState(v))`` with ``z`` the 0/1 spikes of this step.
     """
-    v_decayed = state.v + dt * p.tau_mem_inv * (input_tensor + (p.v_leak - state.v))
+    v_decayed = state.v + dt * p.tau_mem_inv * (input_tensor + p.v_leak - state.v)  # Norse's order
     z_new = threshold(v_decayed - p.v_th, p.method, p.alpha)
     v_new = p.reset_method(z_new, v_decayed, p.v_reset, p.v_th)
     return z_new, LIFBoxFeedForwardState(v=v_new)
@@ -136,9 +136,15 @@ class LIFBoxCell(SNNCell):
         dt: the integration step.
     """
 
-    def __init__(self, p: LIFBoxParameters = LIFBoxParameters(), **kwargs: Any):
+    def __init__(
+        self, p: LIFBoxParameters = LIFBoxParameters(), dt: float = 0.001, **kwargs: Any
+    ):  # dt may be positional: Norse's IAF and box modules take (p, dt)
         super().__init__(
-            activation=lif_box_feed_forward_step, state_fallback=self.initial_state, p=p, **kwargs
+            activation=lif_box_feed_forward_step,
+            state_fallback=self.initial_state,
+            p=p,
+            dt=dt,
+            **kwargs,
         )
 
     def initial_state(self, input_tensor: torch.Tensor) -> LIFBoxFeedForwardState:
@@ -157,9 +163,15 @@ class LIFBox(SNN):
         record_states: return every step's state (stacked along dim 0) instead of the last.
     """
 
-    def __init__(self, p: LIFBoxParameters = LIFBoxParameters(), **kwargs: Any):
+    def __init__(
+        self, p: LIFBoxParameters = LIFBoxParameters(), dt: float = 0.001, **kwargs: Any
+    ):  # dt may be positional: Norse's IAF and box modules take (p, dt)
         super().__init__(
-            activation=lif_box_feed_forward_step, state_fallback=self.initial_state, p=p, **kwargs
+            activation=lif_box_feed_forward_step,
+            state_fallback=self.initial_state,
+            p=p,
+            dt=dt,
+            **kwargs,
         )
 
     def initial_state(self, input_tensor: torch.Tensor) -> LIFBoxFeedForwardState:

@@ -99,6 +99,10 @@ class LIFExFeedForwardState(NamedTuple):
     i: torch.Tensor
 
 
+_ZERO = torch.zeros(())  # never modified: the steps are out of place
+_ZERO_STATE = LIFExFeedForwardState(_ZERO, _ZERO)  # Norse's default state (all zeros) of the step
+
+
 def _lif_ex_update(
     i_jump: torch.Tensor, v: torch.Tensor, p: LIFExParameters, dt: float
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -113,7 +117,7 @@ def _lif_ex_update(
 
 def lif_ex_feed_forward_step(
     input_tensor: torch.Tensor,
-    state: LIFExFeedForwardState,
+    state: LIFExFeedForwardState = _ZERO_STATE,
     p: LIFExParameters = _DEFAULT_P,
     dt: float = 0.001,
 ) -> tuple[torch.Tensor, LIFExFeedForwardState]:

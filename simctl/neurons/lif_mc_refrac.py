@@ -87,10 +87,10 @@ def _mc_refrac_update(
     """Steps 1–5 and 7; returns ``(z, v2, i1, rho2)`` (the input jump is the caller's)."""
     lif = p.lif
     m = threshold(rho, lif.method, lif.alpha)
-    v_decayed = (
-        v + (1 - m) * dt * lif.tau_mem_inv * ((lif.v_leak - v) + i) + dt * _coupling(v, g_coupling)
-    )
-    i_decayed = i * (1 - dt * lif.tau_syn_inv)
+    # Norse's operation order (v + dv; i + di) so uncoupled results agree to the last bit
+    dv = (1 - m) * dt * lif.tau_mem_inv * ((lif.v_leak - v) + i) + dt * _coupling(v, g_coupling)
+    v_decayed = v + dv
+    i_decayed = i + (-dt * lif.tau_syn_inv * i)
     z = (1 - m) * threshold(v_decayed - lif.v_th, lif.method, lif.alpha)
     v_new = (1 - z) * v_decayed + z * lif.v_reset
     rho_new = (1 - z) * torch.relu(rho - m) + z * p.rho_reset

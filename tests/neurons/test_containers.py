@@ -211,8 +211,14 @@ def test_recurrent_sequential_with_neurons():
     state = None
     for _ in range(4):
         out, state = model(torch.ones(2, 3), state)
-    assert out.shape == (2, 3)
+    # a list of selected layers returns the list of their outputs (Norse semantics)
+    assert isinstance(out, list) and len(out) == 1 and out[0].shape == (2, 3)
     assert isinstance(state.state[1], LIFFeedForwardState)
+    single = RecurrentSequential(
+        torch.nn.Linear(3, 3), LIFCell(), torch.nn.Identity(), output_modules=1
+    )
+    out, state = single(torch.ones(2, 3))
+    assert torch.equal(out, state.cache)  # the integer-selected layer's output, not the last
     with pytest.raises(ValueError):
         RecurrentSequential(LIFCell(), output_modules=3)
 

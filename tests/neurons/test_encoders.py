@@ -187,7 +187,11 @@ def test_poisson_shapes() -> None:
     assert SignedPoissonEncoderStep()(x).shape == (10, 10)
     assert bernoulli_encode(x, 7).shape == (7, 10, 10)
     assert BernoulliEncoder(7)(torch.rand(3, 4, 5)).shape == (7, 3, 4, 5)
-    assert poisson_encode(torch.rand(2, 3, dtype=torch.float64), 4).dtype == torch.float64
+    # Norse draws float32 uniforms and returns float32 trains whatever the input dtype, so a
+    # seed gives the same train for float32 and float64 inputs
+    x64 = torch.rand(2, 3, dtype=torch.float64)
+    assert poisson_encode(x64, 4).dtype == torch.float32
+    assert torch.equal(poisson_encode(x64, 50, seed=2), poisson_encode(x64.float(), 50, seed=2))
 
 
 def test_default_rates() -> None:
