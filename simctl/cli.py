@@ -1,0 +1,476 @@
+"""``simctl`` command line: argv dispatch (never imports torch or matplotlib at module level).
+
+``simctl run …`` is the Hydra app :func:`simctl.app.main` (``-m``, ``--help``, ``--cfg job``,
+``--info`` work as Hydra users expect). Before handing over, the overrides are composed and
+validated here (no torch), so a bad value is one line on stderr with exit code 2. The other
+verbs are small argparse commands: ``presets [NAME]``, ``inspect FILE.h5``, ``plot FILE.h5``,
+``collect SWEEP_DIR``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+from collections.abc import Sequence
+
+EXIT_CONFIG = 2
+
+USAGE = """usage: simctl <command> [args]
+
+commands:
+  run [overrides...]     simulate (a Hydra app: -m for sweeps, --help, --cfg job, --info)
+  presets [NAME]         list the presets, or show one
+  inspect FILE.h5        populations, sizes, duration, spike counts, rates, completeness
+  plot FILE.h5           redraw raster.png and traces.png from a run's file
+  collect SWEEP_DIR      one table (collect.csv) and plot (collect.png) for a sweep
+
+examples:
+  simctl run neuron=izhikevich preset=bursting
+  simctl run -m input.amplitude=5,10,15 && simctl collect multirun/<date>/<time>
+"""
+
+# Hydra flags that take a value, and those after which nothing should be validated
+_VALUE_FLAGS = {
+    "--config-path",
+    "-cp",
+    "--config-name",
+    "-cn",
+    "--config-dir",
+    "-cd",
+    "--experimental-rerun",
+    "--package",
+    "-p",
+    "--cfg",
+    "-c",
+    "--info",
+    "-i",
+}
+_NO_CHECK = {
+    "--help",
+    "-h",
+    "--hydra-help",
+    "--info",
+    "-i",
+    "--shell-completion",
+    "-sc",
+    "--version",
+    "--experimental-rerun",
+    "--config-path",
+    "-cp",
+    "--config-name",
+    "-cn",
+}
+
+
+def _error(message: str) -> int:
+    print(f"simctl: error: {message}", file=sys.stderr)
+    return EXIT_CONFIG
+
+
+def _split_args(args: Sequence[str]) -> tuple[list[str], dict[str, str | None], bool]:
+    overrides: list[str] = []
+    flags: dict[str, str | None] = {}
+    multirun = False
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if a in ("-m", "--multirun"):
+            multirun = True
+        elif a.startswith("-") and "=" not in a:
+            if a in ("--cfg", "-c", "--info", "-i"):
+                # optional value (job/hydra/all, searchpath/…)
+                if i + 1 < len(args) and not args[i + 1].startswith("-") and "=" not in args[i + 1]:
+                    flags[a] = args[i + 1]
+                    i += 1
+                else:
+                    flags[a] = None
+            elif a in _VALUE_FLAGS and i + 1 < len(args):
+                flags[a] = args[i + 1]
+                i += 1
+            else:
+                flags[a] = None
+        elif a.startswith("--") and "=" in a:
+            k, v = a.split("=", 1)
+            flags[k] = v
+        else:
+            overrides.append(a)
+        i += 1
+    return overrides, flags, multirun
+
+
+def _override_sets(overrides: list[str], multirun: bool) -> list[list[str]]:
+    """The override lists to validate: all of them, and for sweeps each swept value once."""
+    if not multirun:
+        return [overrides]
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parsed = OverridesParser.create().parse_overrides(overrides)
+    base, sweeps = [], []
+    for o in parsed:
+        if o.is_sweep_override():
+            values = list(o.sweep_string_iterator())
+            key = o.get_key_element()
+            sweeps.append((len(base), key, values))
+            base.append(f"{key}={values[0]}" if values else o.input_line)
+        else:
+            base.append(o.input_line)
+    sets = [base]
+    for index, key, values in sweeps:
+        for value in values[1:25]:
+            other = list(base)
+            other[index] = f"{key}={value}"
+            sets.append(other)
+    return sets[:60]
+
+
+def _translate(error: BaseException, overrides: list[str]) -> str:
+    """One line for a Hydra/OmegaConf composition error."""
+    from hydra.errors import MissingConfigException
+
+    text = str(error)
+    if (
+        isinstance(error, MissingConfigException)
+        or "Could not find" in text
+        or "Could not load" in text
+    ):
+        m = re.search(r"Could not (?:find|load) '([^']+)/([^'/]+)'", text)
+        if m:
+            group, option = m.group(1), m.group(2)
+            from simctl.config import list_options
+
+            opts = list_options(group)
+            return f"{group}={option}: unknown {group} option; allowed: {', '.join(opts)}"
+    m = re.search(r"Could not override '([^']+)'", text) or re.search(
+        r"Could not append to config. An item is already at '([^']+)'", text
+    )
+    if m or "not in struct" in text:
+        key = m.group(1) if m else ""
+        if not key:
+            km = re.search(r"full_key: (\S+)", text)
+            key = km.group(1) if km else "?"
+        value = next(
+            (o.split("=", 1)[1] for o in overrides if o.split("=", 1)[0].lstrip("+~") == key), ""
+        )
+        parent, _, leaf = key.rpartition(".")
+        allowed = _keys_at(parent, [o for o in overrides if o.split("=", 1)[0].lstrip("+~") != key])
+        line = f"{key}={value}: unknown key"
+        if key.startswith("populations.") and not allowed:
+            line += f"; add a population with +{key}={value}"
+        elif allowed:
+            line += f"; allowed: {', '.join(allowed)}"
+        return line
+    if (
+        "mismatched input" in text
+        or "no viable alternative" in text
+        or "Error parsing override" in text
+    ):
+        first = text.strip().splitlines()[0]
+        return f"cannot parse the override: {first}"
+    m = re.search(r"full_key: (\S+)", text)
+    first = text.strip().splitlines()[0] if text.strip() else type(error).__name__
+    if m:
+        return f"{m.group(1)}: {first}"
+    return first
+
+
+def _keys_at(path: str, overrides: list[str]) -> list[str]:
+    try:
+        cfg = _compose(overrides)
+    except Exception:  # noqa: BLE001
+        return []
+    node = cfg
+    for part in [p for p in path.split(".") if p]:
+        node = node.get(part) if hasattr(node, "get") else None
+        if node is None:
+            return []
+    return [str(k) for k in node.keys()] if hasattr(node, "keys") else []
+
+
+def _compose(overrides: list[str], config_dir: str | None = None):
+    from hydra import compose, initialize_config_module
+
+    extra = []
+    if config_dir:
+        extra = [f"hydra.searchpath=[file://{os.path.abspath(config_dir)}]"]
+    with initialize_config_module("simctl.configs", version_base="1.3"):
+        return compose("config", overrides=[*overrides, *extra], return_hydra_config=bool(extra))
+
+
+def preflight(args: Sequence[str]) -> int:
+    """Composes and validates ``simctl run`` arguments without torch; 0 or exit code 2."""
+    overrides, flags, multirun = _split_args(args)
+    if any(f in _NO_CHECK for f in flags):
+        return 0
+    config_dir = flags.get("--config-dir") or flags.get("-cd")
+    hydra_ov = [o for o in overrides if o.lstrip("+~").startswith(("hydra.", "hydra/"))]
+    task_ov = [o for o in overrides if o not in hydra_ov]
+    from omegaconf import OmegaConf
+
+    from simctl.config import ConfigError, resolve, search_dirs
+
+    try:
+        sets = _override_sets(task_ov, multirun)
+    except Exception as error:  # noqa: BLE001 - parse errors
+        return _error(_translate(error, task_ov))
+    dirs = search_dirs([f"file://{os.path.abspath(config_dir)}"] if config_dir else [])
+    problem = _check_output_dir(sets[0], hydra_ov, multirun, config_dir)
+    if problem:
+        return _error(problem)
+    for ov in sets:
+        try:
+            cfg = _compose(ov, config_dir)
+        except Exception as error:  # noqa: BLE001 - Hydra's composition errors
+            if os.environ.get("HYDRA_FULL_ERROR") == "1":
+                raise
+            return _error(_translate(error, ov))
+        data = OmegaConf.to_container(cfg, resolve=True)
+        data.pop("hydra", None)
+        choices = {}
+        for o in ov:
+            k, _, v = o.partition("=")
+            if k == "preset":
+                choices["preset"] = v
+        try:
+            resolve(data, dirs, choices)
+        except ConfigError as error:
+            if os.environ.get("HYDRA_FULL_ERROR") == "1":
+                raise
+            return _error(error.line())
+    return 0
+
+
+def _check_output_dir(
+    ov: list[str], hydra_ov: list[str], multirun: bool, config_dir: str | None
+) -> str:
+    """A one-line problem when the run (or sweep) directory cannot be created, else ''."""
+    import tempfile
+    from pathlib import Path
+
+    key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
+    try:
+        from hydra import compose, initialize_config_module
+
+        with initialize_config_module("simctl.configs", version_base="1.3"):
+            cfg = compose("config", overrides=[*ov, *hydra_ov], return_hydra_config=True)
+        from omegaconf import OmegaConf
+
+        target = Path(str(OmegaConf.select(cfg, key))).absolute()
+    except Exception:  # noqa: BLE001 - let Hydra report what we cannot
+        return ""
+    ancestor = target
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    try:
+        if not ancestor.is_dir():
+            raise NotADirectoryError(f"{ancestor} is not a directory")
+        os.rmdir(tempfile.mkdtemp(prefix=".simctl-probe-", dir=ancestor))
+    except OSError as error:
+        reason = error.strerror or str(error)
+        return (
+            f"{key}={target}: output directory is not writable ({reason} at {ancestor}); "
+            "allowed: a writable directory"
+        )
+    return ""
+
+
+def cmd_run(args: list[str]) -> int:
+    code = preflight(args)
+    if code:
+        return code
+    from simctl import app
+
+    sys.argv = ["simctl", *args]
+    app.main()
+    return 0
+
+
+def cmd_presets(args: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="simctl presets", description="List the presets, or show one."
+    )
+    parser.add_argument("name", nargs="?", help="a preset to show in full")
+    ns = parser.parse_args(args)
+    from simctl.config import ConfigError, list_options, load_preset, search_dirs
+
+    dirs = search_dirs()
+    if ns.name:
+        try:
+            p = load_preset(ns.name, dirs)
+        except ConfigError as error:
+            return _error(error.line())
+        from omegaconf import OmegaConf
+
+        info = p["preset_info"]
+        print(f"{ns.name}: {info.get('description', '')}")
+        print(f"  model:  {info.get('model', '')}")
+        print(f"  source: {info.get('source', '')}")
+        print(OmegaConf.to_yaml({k: v for k, v in p.items() if k != "preset_info" and v}).rstrip())
+        print(f"\nrun it: simctl run neuron={info.get('model')} preset={ns.name}")
+        return 0
+    rows = []
+    for name in list_options("preset", dirs):
+        try:
+            p = load_preset(name, dirs)
+        except ConfigError:
+            continue
+        info, sim, inp = p["preset_info"], p["simulation"], p["input"] or {}
+        rows.append(
+            (
+                name,
+                info.get("model", ""),
+                f"{sim.get('dt', '')}",
+                f"{sim.get('duration', '')}",
+                _describe_input(inp),
+                info.get("source", "").split(";")[0],
+            )
+        )
+    head = ("preset", "model", "dt ms", "T ms", "stimulus", "source")
+    widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(len(head))]
+    widths[-1] = 0
+    for r in [head, *rows]:
+        print("  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=False)).rstrip())
+    print("\nshow one: simctl presets NAME    run one: simctl run preset=NAME")
+    return 0
+
+
+def _describe_input(inp: dict) -> str:
+    proto = inp.get("protocol", "none")
+    if proto == "step":
+        lo = ">=" if inp.get("include_start", True) else ">"
+        text = f"step {inp.get('amplitude')} for t{lo}{inp.get('start')}"
+        if inp.get("stop") is not None:
+            text += f" until {inp.get('stop')}"
+        if inp.get("baseline"):
+            text = f"{inp.get('baseline')} + " + text
+        return text
+    if proto == "ramp":
+        return f"ramp {inp.get('slope')}/ms from {inp.get('start')}"
+    if proto == "piecewise":
+        n = len(inp.get("segments") or [])
+        return f"piecewise, {n} window{'s' if n != 1 else ''}"
+    return proto
+
+
+def cmd_inspect(args: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="simctl inspect", description="Summarise a sim.h5.")
+    parser.add_argument("file")
+    ns = parser.parse_args(args)
+    from simctl.recording import load_run
+
+    try:
+        run = load_run(ns.file, state=False)
+    except (OSError, ValueError) as error:
+        return _error(f"{ns.file}: cannot read ({error})")
+    a = run.attrs
+    print(
+        f"{ns.file}: simctl format {a.get('format_version')}, created {a.get('created')}, "
+        f"{'complete' if run.complete else 'INCOMPLETE (complete=false)'}"
+    )
+    print(
+        f"  device {a.get('device')}, dtype {a.get('dtype')}, seed {a.get('seed')}, "
+        f"t_stop {a.get('t_stop'):g} ms"
+    )
+    head = (
+        "population",
+        "model",
+        "preset",
+        "size",
+        "dt ms",
+        "t_stop ms",
+        "spikes",
+        "mean Hz",
+        "active",
+    )
+    rows = []
+    for name, pop in run.populations.items():
+        s = pop.summary
+        count = s.get("spike_count")
+        rate = s.get("rate_hz")
+        rows.append(
+            (
+                name,
+                pop.attrs.get("model"),
+                pop.attrs.get("preset") or "-",
+                pop.size,
+                f"{pop.dt:g}",
+                f"{pop.t_stop:g}",
+                len(pop.spike_times),
+                f"{rate.mean():.2f}" if rate is not None and len(rate) else "-",
+                int((count > 0).sum()) if count is not None else "-",
+            )
+        )
+    widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(len(head))]
+    for r in [head, *rows]:
+        print("  " + "  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=False)).rstrip())
+    return 0
+
+
+def cmd_plot(args: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="simctl plot", description="Redraw a run's figures from its file."
+    )
+    parser.add_argument("file")
+    parser.add_argument("-o", "--out", help="output directory (default: beside the file)")
+    parser.add_argument("--format", default="png", choices=("png", "pdf", "svg"))
+    ns = parser.parse_args(args)
+    from pathlib import Path
+
+    from simctl.config.schema import Plot
+    from simctl.plotting import plot_run
+
+    path = Path(ns.file)
+    if not path.is_file():
+        return _error(f"{ns.file}: no such file")
+    for out in plot_run(path, Path(ns.out) if ns.out else path.parent, Plot(format=ns.format)):
+        print(out)
+    return 0
+
+
+def cmd_collect(args: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="simctl collect", description="Tabulate a sweep's jobs.")
+    parser.add_argument("sweep_dir")
+    ns = parser.parse_args(args)
+    from pathlib import Path
+
+    from simctl.collect import collect
+
+    path = Path(ns.sweep_dir)
+    if not path.is_dir():
+        return _error(f"{ns.sweep_dir}: no such directory")
+    return collect(path)
+
+
+COMMANDS = {
+    "run": cmd_run,
+    "presets": cmd_presets,
+    "inspect": cmd_inspect,
+    "plot": cmd_plot,
+    "collect": cmd_collect,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help", "help"):
+        print(USAGE)
+        return 0
+    if args[0] == "--version":
+        from simctl import __version__
+
+        print(f"simctl {__version__}")
+        return 0
+    command = COMMANDS.get(args[0])
+    if command is None:
+        print(USAGE, file=sys.stderr)
+        return _error(f"unknown command {args[0]!r}; allowed: {', '.join(COMMANDS)}")
+    try:
+        return command(args[1:])
+    except BrokenPipeError:  # e.g. `simctl presets | head`
+        sys.stderr.close()
+        return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,141 @@
+"""``simctl collect SWEEP_DIR``: one row per job of a Hydra multirun, and a summary plot.
+
+A job is a numbered sub-directory with ``.hydra/overrides.yaml``. Its status comes from
+``summary.json`` (written by every job, failed ones included) and the ``complete`` flag of its
+``sim.h5``; its measures from the file's ``/summary`` group. Writes ``collect.csv`` (overrides,
+status, error, and per population ``spikes:<pop>`` and ``mean_rate_hz:<pop>``) and
+``collect.png`` (mean rate against each swept numeric parameter); prints the failed jobs.
+Reads files only: no simulation code, no torch.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+__all__ = ["collect", "collect_rows"]
+
+
+def _job_dirs(sweep_dir: Path) -> list[Path]:
+    jobs = [p.parent.parent for p in sweep_dir.glob("**/.hydra/overrides.yaml")]
+    jobs = [j for j in jobs if j != sweep_dir]
+
+    def key(p: Path) -> tuple:
+        rel = p.relative_to(sweep_dir).parts
+        return tuple(int(x) if x.isdigit() else x for x in rel)
+
+    return sorted(set(jobs), key=key)
+
+
+def _overrides(job: Path) -> dict[str, str]:
+    from omegaconf import OmegaConf
+
+    items = OmegaConf.to_container(OmegaConf.load(job / ".hydra" / "overrides.yaml")) or []
+    out = {}
+    for item in items:
+        key, _, value = str(item).partition("=")
+        key = key.lstrip("+~")
+        if not key.startswith("hydra"):
+            out[key] = value
+    return out
+
+
+def collect_rows(sweep_dir: Path) -> tuple[list[dict[str, Any]], list[str]]:
+    """``(rows, override keys)`` of every job under ``sweep_dir``."""
+    rows, keys = [], []
+    for job in _job_dirs(sweep_dir):
+        over = _overrides(job)
+        for k in over:
+            if k not in keys:
+                keys.append(k)
+        row: dict[str, Any] = {
+            "job": str(job.relative_to(sweep_dir)),
+            **over,
+            "status": "",
+            "error": "",
+        }
+        status_file = job / "summary.json"
+        if status_file.is_file():
+            info = json.loads(status_file.read_text())
+            row["status"] = info.get("status", "")
+            row["error"] = info.get("error", "")
+        h5 = job / "sim.h5"
+        if h5.is_file():
+            try:
+                import h5py
+
+                with h5py.File(h5, "r") as f:
+                    complete = bool(f.attrs.get("complete", False))
+                    for pop, group in f["summary"].items():
+                        count = group["spike_count"][:]
+                        rate = group["rate_hz"][:]
+                        row[f"spikes:{pop}"] = int(count.sum())
+                        row[f"mean_rate_hz:{pop}"] = float(rate.mean()) if len(rate) else 0.0
+                if not complete and row["status"] == "ok":
+                    row["status"] = "incomplete"
+                elif not row["status"]:
+                    row["status"] = "ok" if complete else "incomplete"
+            except OSError as error:
+                row["status"], row["error"] = "failed", f"unreadable sim.h5 ({error})"
+        elif not row["status"]:
+            row["status"], row["error"] = "failed", "no sim.h5 (the job did not run)"
+        rows.append(row)
+    return rows, keys
+
+
+def _numeric(rows: list[dict], key: str) -> bool:
+    values = [r.get(key) for r in rows if r.get(key) not in (None, "")]
+    if len(set(values)) < 2:
+        return False
+    try:
+        [float(v) for v in values]
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def collect(sweep_dir: Path) -> int:
+    """Writes collect.csv and collect.png into ``sweep_dir``; returns 0 (1 when no job)."""
+    rows, keys = collect_rows(sweep_dir)
+    if not rows:
+        print(f"simctl: error: {sweep_dir}: no jobs (no */.hydra/overrides.yaml)", file=sys.stderr)
+        return 1
+    measures = sorted({k for r in rows for k in r if k.startswith(("spikes:", "mean_rate_hz:"))})
+    columns = ["job", *keys, "status", *measures, "error"]
+    with open(sweep_dir / "collect.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore")
+        writer.writeheader()
+        for r in rows:
+            writer.writerow({c: r.get(c, "") for c in columns})
+    from simctl.plotting import collect_figure
+
+    swept = [k for k in keys if _numeric(rows, k)]
+    fig = collect_figure(rows, swept)
+    fig.savefig(sweep_dir / "collect.png", dpi=150)
+    ok = [r for r in rows if r["status"] == "ok"]
+    failed = [r for r in rows if r["status"] != "ok"]
+    print(
+        f"{len(rows)} jobs: {len(ok)} ok, {len(failed)} failed -> "
+        f"{sweep_dir / 'collect.csv'}, {sweep_dir / 'collect.png'}"
+    )
+    widths = {
+        c: max(len(c), *(len(_fmt(r.get(c, ""))) for r in rows)) for c in columns if c != "error"
+    }
+    print("  ".join(c.ljust(w) for c, w in widths.items()))
+    for r in rows:
+        print("  ".join(_fmt(r.get(c, "")).ljust(w) for c, w in widths.items()))
+    for r in failed:
+        print(
+            f"failed job {r['job']} ({' '.join(f'{k}={r.get(k)}' for k in keys)}): "
+            f"{r['status']}: {r['error']}"
+        )
+    return 0
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    return str(value)

@@ -1,0 +1,518 @@
+"""From a composed config (plain dict) to a validated :class:`RunSpec` (no torch).
+
+The short form (``neuron=… preset=… input=…``) describes one population; ``populations:``
+describes several. Named presets inside ``populations`` are read from the config search path
+as data: a preset file is ``# @package _global_`` YAML whose defaults list may say
+``override /input: <protocol>``; its ``neuron``, ``input``, ``simulation`` and ``population``
+nodes are laid over the chosen group options exactly as Hydra does for the short form.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+from .schema import (
+    ENCODERS,
+    INPUTS,
+    POPULATION_KEYS,
+    ROOT_KEYS,
+    Experiment,
+    Plot,
+    Population,
+    PresetInfo,
+    Record,
+    Simulation,
+)
+from .validate import check_distribution, check_node, check_value, number_or_list
+
+#: allowed values of string parameters of the neuron models (checked before building)
+NEURON_CHOICES: dict[str, tuple[str, ...]] = {
+    "method": ("heaviside", "super", "triangle", "tanh", "circ", "heavi_erfc"),
+    "update_order": ("simultaneous", "sequential"),
+    "u_law": ("standard", "accommodation"),
+}
+
+#: node keys of a neuron option that are not model parameters
+NEURON_META = ("model", "params_dist")
+
+
+# ---------------------------------------------------------------------------------------------
+# config files on the search path
+
+
+def package_config_dir() -> Path:
+    """The directory of the configs shipped in the package (``simctl.configs``)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("simctl.configs")
+    if spec is None or not spec.submodule_search_locations:  # pragma: no cover
+        raise RuntimeError("simctl.configs is missing from the installation")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def search_dirs(extra: list[str] | None = None) -> list[Path]:
+    """User config dirs (``--config-dir``, ``hydra.searchpath``) first, then the package's."""
+    dirs = []
+    for item in extra or []:
+        item = str(item)
+        if item.startswith("file://"):
+            item = item[len("file://") :]
+        elif item.startswith("pkg://"):
+            import importlib.util
+
+            spec = importlib.util.find_spec(item[len("pkg://") :].replace("/", "."))
+            if spec is None or not spec.submodule_search_locations:
+                continue
+            item = next(iter(spec.submodule_search_locations))
+        dirs.append(Path(item))
+    dirs.append(package_config_dir())
+    return dirs
+
+
+def list_options(group: str, dirs: list[Path] | None = None) -> list[str]:
+    """The option names of a config group (file stems), sorted."""
+    names: set[str] = set()
+    for d in dirs or search_dirs():
+        folder = d / group
+        if folder.is_dir():
+            names.update(p.stem for p in folder.glob("*.yaml"))
+    return sorted(names)
+
+
+def load_option(group: str, name: str, dirs: list[Path] | None = None, key: str = "") -> dict:
+    """Reads ``<group>/<name>.yaml`` as data (first match on the search path)."""
+    from omegaconf import OmegaConf
+
+    if not isinstance(name, str) or not name or os.sep in name or name.startswith("."):
+        raise ConfigError(key or group, name, f"unknown {group}", list_options(group, dirs))
+    for d in dirs or search_dirs():
+        path = d / group / f"{name}.yaml"
+        if path.is_file():
+            data = OmegaConf.to_container(OmegaConf.load(path), resolve=False)
+            return data or {}
+    raise ConfigError(key or group, name, f"unknown {group}", list_options(group, dirs))
+
+
+def preset_overrides(data: dict) -> dict[str, str]:
+    """``{'input': 'piecewise'}`` from a preset's ``override /input: piecewise`` entries."""
+    out = {}
+    for entry in data.get("defaults", []) or []:
+        if isinstance(entry, dict):
+            for k, v in entry.items():
+                k = str(k)
+                if k.startswith("override "):
+                    out[k[len("override ") :].strip().lstrip("/")] = v
+    return out
+
+
+def _merge(base: dict, over: dict) -> dict:
+    out = copy.deepcopy(base)
+    for k, v in (over or {}).items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict) and k != "initial_state":
+            out[k] = _merge(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def _strip(data: dict) -> dict:
+    return {k: v for k, v in data.items() if k != "defaults"}
+
+
+# ---------------------------------------------------------------------------------------------
+# resolved run description
+
+
+@dataclass
+class PopulationSpec:
+    """One population, fully resolved and validated."""
+
+    name: str
+    model: str
+    preset: str
+    size: int
+    params: dict[str, Any]  #: model parameters (scalars)
+    params_dist: dict[str, dict]  #: per-neuron distributions of parameters
+    initial_state: dict[str, Any]  #: number, per-neuron list or distribution per variable
+    input: Any  #: an Input* dataclass
+    encoder: Any  #: an Encoder* dataclass
+    dt: float  #: ms
+    n_steps: int
+    source: str = ""
+
+    @property
+    def t_stop(self) -> float:
+        """ms: the end of the last step."""
+        return self.n_steps * self.dt
+
+
+@dataclass
+class RunSpec:
+    simulation: Simulation
+    record: Record
+    plot: Plot
+    populations: list[PopulationSpec]
+    experiment: Experiment | None = None
+    preset_info: PresetInfo = field(default_factory=PresetInfo)
+
+
+def _steps(dt: float, duration: float, include_end: bool, steps: int | None, key: str) -> int:
+    if dt <= 0 or not math.isfinite(dt):
+        raise ConfigError(f"{key}.dt", dt, "must be a positive number of ms")
+    if steps is not None:
+        if steps <= 0:
+            raise ConfigError(f"{key}.steps", steps, "must be a positive number of steps")
+        return int(steps)
+    if duration <= 0 or not math.isfinite(duration):
+        raise ConfigError(f"{key}.duration", duration, "must be a positive number of ms")
+    n = duration / dt
+    n_round = round(n)
+    n = n_round if abs(n - n_round) < 1e-6 else math.ceil(n)
+    return int(n) + (1 if include_end else 0)
+
+
+def _check_params(node: dict, reference: dict, key: str, model: str) -> dict:
+    """Checks parameter values against the option file's defaults (types and choices)."""
+    allowed = [k for k in reference if k not in NEURON_META]
+    params: dict[str, Any] = {}
+    for name, value in node.items():
+        full = f"{key}.{name}"
+        if name not in reference or name in NEURON_META:
+            raise ConfigError(full, value, f"unknown parameter of neuron={model}", allowed)
+        default = reference[name]
+        if isinstance(default, dict):
+            if not isinstance(value, dict):
+                raise ConfigError(full, value, "expected a mapping", list(default))
+            value = _check_params(value, default, full, model)
+        elif isinstance(default, str):
+            value = check_value(value, str, full)
+            if name in NEURON_CHOICES and value not in NEURON_CHOICES[name]:
+                raise ConfigError(full, value, "not a valid choice", NEURON_CHOICES[name])
+        elif isinstance(default, bool):
+            value = check_value(value, bool, full)
+        elif default is None:
+            value = check_value(value, float | None, full)
+        elif isinstance(default, (int, float)):
+            value = check_value(value, float, full)
+        params[name] = value
+    return params
+
+
+def check_neuron(node: Any, key: str, dirs: list[Path]) -> tuple[str, dict, dict]:
+    """``(model, params, params_dist)`` of a neuron node, checked against its option file."""
+    if not isinstance(node, dict):
+        raise ConfigError(key, node, "expected a neuron mapping")
+    model = node.get("model")
+    options = list_options("neuron", dirs)
+    if model not in options:
+        raise ConfigError(f"{key}.model", model, "unknown neuron model", options)
+    reference = _strip(load_option("neuron", model, dirs, key=f"{key}.model"))
+    params = _check_params(
+        {k: v for k, v in node.items() if k not in NEURON_META}, reference, key, model
+    )
+    dist_node = node.get("params_dist") or {}
+    if not isinstance(dist_node, dict):
+        raise ConfigError(
+            f"{key}.params_dist", dist_node, "expected a mapping {param: distribution}"
+        )
+    dists = {}
+    numeric = [
+        k
+        for k, v in reference.items()
+        if k not in NEURON_META and isinstance(v, (int, float)) and not isinstance(v, bool)
+    ]
+    for name, spec in dist_node.items():
+        if name not in numeric:
+            raise ConfigError(
+                f"{key}.params_dist.{name}",
+                spec,
+                f"not a numeric parameter of neuron={model}",
+                numeric,
+            )
+        dists[name] = check_distribution(spec, f"{key}.params_dist.{name}")
+    return model, params, dists
+
+
+def check_input(node: Any, key: str, size: int) -> Any:
+    if not isinstance(node, dict):
+        raise ConfigError(key, node, "expected an input mapping")
+    protocol = node.get("protocol")
+    if protocol not in INPUTS:
+        raise ConfigError(f"{key}.protocol", protocol, "unknown input protocol", INPUTS)
+    spec = check_node(node, INPUTS[protocol], key)
+    if hasattr(spec, "amplitude"):
+        spec.amplitude = number_or_list(spec.amplitude, f"{key}.amplitude", size)
+    for name in ("width", "period", "tau"):
+        value = getattr(spec, name, None)
+        if value is not None and value <= 0:
+            raise ConfigError(f"{key}.{name}", value, "must be > 0 ms")
+    return spec
+
+
+def check_encoder(node: Any, key: str) -> Any:
+    if not isinstance(node, dict):
+        raise ConfigError(key, node, "expected an encoder mapping")
+    name = node.get("name")
+    if name not in ENCODERS:
+        raise ConfigError(f"{key}.name", name, "unknown encoder", ENCODERS)
+    spec = check_node(node, ENCODERS[name], key)
+    if getattr(spec, "fan_in", 1) < 1:
+        raise ConfigError(f"{key}.fan_in", spec.fan_in, "must be >= 1")
+    window = getattr(spec, "window", None)
+    if window is not None and window <= 0:
+        raise ConfigError(f"{key}.window", window, "must be > 0 ms or null")
+    return spec
+
+
+def check_initial_state(node: Any, key: str, size: int) -> dict[str, Any]:
+    if node is None:
+        return {}
+    if not isinstance(node, dict):
+        raise ConfigError(key, node, "expected a mapping {variable: value}")
+    out = {}
+    for var, value in node.items():
+        full = f"{key}.{var}"
+        if isinstance(value, dict):
+            out[var] = check_distribution(value, full)
+        else:
+            out[var] = number_or_list(value, full, size)
+    return out
+
+
+def _population_from(
+    name: str,
+    preset: str,
+    neuron: dict,
+    inp: dict,
+    enc: dict,
+    sim: dict,
+    pop: dict,
+    key: str,
+    dirs: list[Path],
+    source: str = "",
+) -> PopulationSpec:
+    model, params, dists = check_neuron(neuron, f"{key}neuron", dirs)
+    size = check_value(pop.get("size", 1), int, f"{key}size" if key else "population.size")
+    if size < 1:
+        raise ConfigError(f"{key}size" if key else "population.size", size, "must be >= 1")
+    sim_key = key.rstrip(".") if key else "simulation"
+    dt = check_value(sim.get("dt"), float, f"{sim_key}.dt")
+    duration = check_value(sim.get("duration"), float, f"{sim_key}.duration")
+    include_end = check_value(sim.get("include_end", False), bool, f"{sim_key}.include_end")
+    steps = check_value(sim.get("steps"), int | None, f"{sim_key}.steps")
+    n_steps = _steps(dt, duration, include_end, steps, sim_key)
+    init_key = f"{key}initial_state" if key else "population.initial_state"
+    return PopulationSpec(
+        name=name,
+        model=model,
+        preset=preset,
+        size=size,
+        params=params,
+        params_dist=dists,
+        initial_state=check_initial_state(pop.get("initial_state"), init_key, size),
+        input=check_input(inp, f"{key}input", size),
+        encoder=check_encoder(enc, f"{key}encoder"),
+        dt=dt,
+        n_steps=n_steps,
+        source=source,
+    )
+
+
+def load_preset(name: str, dirs: list[Path], key: str = "preset") -> dict:
+    """A preset as a dict of nodes: ``preset_info``, ``neuron``, ``input``, ``simulation``,
+    ``population`` (each complete: group option merged with the preset's values)."""
+    data = load_option("preset", name, dirs, key=key)
+    info = data.get("preset_info") or {}
+    model = info.get("model", "")
+    over = preset_overrides(data)
+    neuron = _merge(
+        _strip(load_option("neuron", model, dirs, key=f"{key}(model)")), data.get("neuron") or {}
+    )
+    inp = data.get("input") or {}
+    if "input" in over:
+        inp = _merge(_strip(load_option("input", over["input"], dirs, key=f"{key}(input)")), inp)
+    enc = data.get("encoder") or {}
+    if "encoder" in over:
+        enc = _merge(
+            _strip(load_option("encoder", over["encoder"], dirs, key=f"{key}(encoder)")), enc
+        )
+    return {
+        "preset_info": {**info, "name": info.get("name") or name},
+        "neuron": neuron,
+        "input": inp or None,
+        "encoder": enc or None,
+        "simulation": data.get("simulation") or {},
+        "population": data.get("population") or {},
+    }
+
+
+def _node_or_option(
+    value: Any, group: str, base: dict, key: str, dirs: list[Path], tag: str
+) -> dict:
+    """An entry's ``neuron``/``input``/``encoder``: an option name or a mapping of overrides
+    (a mapping that changes the discriminator ``tag`` starts from that option's file)."""
+    if value is None:
+        return base
+    if isinstance(value, str):
+        return _strip(load_option(group, value, dirs, key=key))
+    if not isinstance(value, dict):
+        raise ConfigError(
+            key, value, f"expected a {group} option name or mapping", list_options(group, dirs)
+        )
+    if tag in value and value[tag] != base.get(tag):
+        if value[tag] not in list_options(group, dirs):
+            raise ConfigError(
+                f"{key}.{tag}", value[tag], f"unknown {group}", list_options(group, dirs)
+            )
+        base = _strip(load_option(group, value[tag], dirs, key=f"{key}.{tag}"))
+    return _merge(base, value)
+
+
+def resolve(cfg: dict, dirs: list[Path] | None = None, choices: dict | None = None) -> RunSpec:
+    """Validates a composed config (``OmegaConf.to_container(cfg, resolve=True)``)."""
+    dirs = dirs or search_dirs()
+    cfg = {k: v for k, v in cfg.items() if k != "hydra"}
+    for key, value in cfg.items():
+        if key not in ROOT_KEYS:
+            raise ConfigError(key, value, "unknown key", ROOT_KEYS)
+    info = check_node(cfg.get("preset_info") or {}, PresetInfo, "preset_info")
+    neuron = cfg.get("neuron") or {}
+    preset_choice = (choices or {}).get("preset") or info.name
+    if info.model and isinstance(neuron, dict) and neuron.get("model") != info.model:
+        presets = [
+            p for p in list_options("preset", dirs) if _preset_model(p, dirs) == neuron.get("model")
+        ]
+        raise ConfigError(
+            "preset",
+            preset_choice,
+            f"is a preset for neuron={info.model}, not neuron={neuron.get('model')}; "
+            f"drop preset= or use neuron={info.model}",
+            presets or None,
+        )
+    sim_node = cfg.get("simulation") or {}
+    simulation = check_node(sim_node, Simulation, "simulation")
+    record = check_node(cfg.get("record") or {}, Record, "record")
+    if record.every < 1:
+        raise ConfigError("record.every", record.every, "must be >= 1")
+    nrec = record.neurons
+    if not (
+        nrec == "all"
+        or (isinstance(nrec, int) and not isinstance(nrec, bool) and nrec >= 0)
+        or (isinstance(nrec, list) and all(isinstance(i, int) and i >= 0 for i in nrec))
+    ):
+        raise ConfigError("record.neurons", nrec, "expected a count, a list of neuron ids or 'all'")
+    plot = check_node(cfg.get("plot") or {}, Plot, "plot")
+    experiment = None
+    if cfg.get("experiment"):
+        experiment = check_node(cfg["experiment"], Experiment, "experiment")
+    population = cfg.get("population") or {}
+    check_node(
+        {k: v for k, v in population.items() if k != "initial_state"}, Population, "population"
+    )
+    pops_node = cfg.get("populations") or {}
+    if not isinstance(pops_node, dict):
+        raise ConfigError("populations", pops_node, "expected a mapping {name: population}")
+    top = {
+        "neuron": neuron,
+        "input": cfg.get("input") or {"protocol": "none"},
+        "encoder": cfg.get("encoder") or {"name": "none"},
+        "simulation": sim_node,
+        "population": population,
+    }
+    pops: list[PopulationSpec] = []
+    if not pops_node:
+        name = (
+            population.get("name")
+            or info.name
+            or (choices or {}).get("preset")
+            or neuron.get("model", "pop")
+        )
+        pops.append(
+            _population_from(
+                name,
+                info.name,
+                top["neuron"],
+                top["input"],
+                top["encoder"],
+                top["simulation"],
+                population,
+                "",
+                dirs,
+                info.source,
+            )
+        )
+    for name, entry in pops_node.items():
+        key = f"populations.{name}."
+        if entry is None:
+            entry = {}
+        if not isinstance(entry, dict):
+            raise ConfigError(key[:-1], entry, "expected a mapping", POPULATION_KEYS)
+        for k, v in entry.items():
+            if k not in POPULATION_KEYS:
+                raise ConfigError(f"{key}{k}", v, "unknown key in a population", POPULATION_KEYS)
+        base = dict(top)
+        preset = entry.get("preset") or ""
+        source = ""
+        if preset:
+            p = load_preset(preset, dirs, key=f"{key}preset")
+            model = p["preset_info"].get("model")
+            base = {
+                "neuron": p["neuron"],
+                "input": p["input"] or {"protocol": "none"},
+                "encoder": p["encoder"] or {"name": "none"},
+                "simulation": _merge(sim_node, p["simulation"]),
+                "population": p["population"],
+            }
+            source = p["preset_info"].get("source", "")
+            wanted = entry.get("neuron")
+            wanted = wanted if isinstance(wanted, str) else (wanted or {}).get("model", model)
+            if wanted != model:
+                raise ConfigError(
+                    f"{key}preset", preset, f"is a preset for neuron={model}, not neuron={wanted}"
+                )
+        neuron_node = _node_or_option(
+            entry.get("neuron"), "neuron", base["neuron"], f"{key}neuron", dirs, "model"
+        )
+        input_node = _node_or_option(
+            entry.get("input"), "input", base["input"], f"{key}input", dirs, "protocol"
+        )
+        enc_node = _node_or_option(
+            entry.get("encoder"), "encoder", base["encoder"], f"{key}encoder", dirs, "name"
+        )
+        sim = dict(base["simulation"])
+        for k in ("dt", "duration", "include_end", "steps"):
+            if k in entry:
+                sim[k] = entry[k]
+        if ("dt" in entry or "duration" in entry) and "steps" not in entry:
+            sim.pop("steps", None)  # a new grid: steps follow from dt and duration
+        pop = dict(base["population"])
+        for k in ("size", "initial_state"):
+            if k in entry:
+                pop[k] = entry[k]
+        pops.append(
+            _population_from(
+                str(name), preset, neuron_node, input_node, enc_node, sim, pop, key, dirs, source
+            )
+        )
+    return RunSpec(simulation, record, plot, pops, experiment, info)
+
+
+def _preset_model(name: str, dirs: list[Path]) -> str:
+    try:
+        return (load_option("preset", name, dirs).get("preset_info") or {}).get("model", "")
+    except ConfigError:
+        return ""
+
+
+def spec_to_dict(spec: Any) -> Any:
+    """A dataclass tree as plain data (for JSON attrs)."""
+    if dataclasses.is_dataclass(spec):
+        return {k: spec_to_dict(v) for k, v in dataclasses.asdict(spec).items()}
+    return spec

@@ -1,0 +1,337 @@
+"""Dataclass schemas of simctl's config groups (no torch, no Hydra at import).
+
+Every group node is checked against one of these dataclasses by :func:`simctl.config.validate`
+right after Hydra composes the config and before anything is built: an unknown key, a wrong
+type or a value outside an allowed set is a :class:`ConfigError` naming the key, the value and
+what is allowed.
+
+Units: times in ms, rates in Hz, voltages in mV; Izhikevich's current is dimensionless.
+
+Neuron nodes are the exception: their schema is the option's own YAML file
+(``configs/neuron/<model>.yaml``), which lists every parameter of the model with its default and
+unit, so the library's Parameters type and the config stay one source of truth.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+DEVICES = ("auto", "cpu", "cuda")
+DTYPES = ("float32", "float64")
+
+
+@dataclass
+class Simulation:
+    """``simulation.*``: the time grid and where it runs."""
+
+    dt: float = 0.25  #: ms, the integration step
+    duration: float = 500.0  #: ms; steps = duration/dt (+1 with include_end)
+    include_end: bool = False  #: MATLAB grid ``0:dt:duration`` inclusive (one more step)
+    steps: int | None = None  #: exact number of steps (overrides duration)
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    dtype: Literal["float32", "float64"] = "float32"
+    seed: int = 0
+    block_ms: float | None = None  #: ms simulated per block (None: ~20k steps·neurons adaptive)
+    progress: bool | None = None  #: tqdm bar: None = on for a TTY and runs > 1 s
+
+
+@dataclass
+class Record:
+    """``record.*``: what goes to ``/state`` and ``/input`` besides the spikes."""
+
+    variables: list[str] | None = None  #: state variables (None: all of the model's)
+    neurons: Any = 10  #: first N neurons (int), an explicit list of ids, or "all"
+    every: int = 1  #: record every k-th step
+    input: bool = True  #: write /input/<pop>/current
+
+
+@dataclass
+class Plot:
+    """``plot.*``: the figures written next to sim.h5."""
+
+    enabled: bool = True
+    raster: bool = True
+    traces: bool = True
+    max_traces: int = 3  #: at most this many neurons in traces.png
+    format: Literal["png", "pdf", "svg"] = "png"
+    dpi: int = 150
+    rate_bin_ms: float | None = None  #: population-rate bin (ms); None picks one
+
+
+@dataclass
+class Population:
+    """``population.*`` (short form) and the shared fields of ``populations.<name>``."""
+
+    name: str | None = None  #: defaults to the preset's name, else the neuron's
+    size: int = 1  #: number of neurons
+    initial_state: dict[str, Any] = field(default_factory=dict)  #: {var: value or distribution}
+
+
+@dataclass
+class PresetInfo:
+    """``preset_info``: what a preset says about itself."""
+
+    name: str = ""
+    model: str = ""
+    source: str = ""
+    description: str = ""
+
+
+@dataclass
+class Experiment:
+    """``experiment.*``: set by files of the ``experiment`` group."""
+
+    name: str = ""
+    description: str = ""
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------------------------------------
+# input protocols (discriminated by ``protocol``)
+
+
+@dataclass
+class InputNone:
+    protocol: Literal["none"] = "none"
+
+
+@dataclass
+class InputConstant:
+    protocol: Literal["constant"] = "constant"
+    amplitude: Any = 10.0  #: current (number, or one per neuron as a list)
+
+
+@dataclass
+class InputStep:
+    """``baseline`` everywhere, ``baseline + amplitude`` while start (<|≤) t (<|≤) stop."""
+
+    protocol: Literal["step"] = "step"
+    amplitude: Any = 10.0  #: current added during the step (number or per-neuron list)
+    start: float = 20.0  #: ms
+    stop: float | None = None  #: ms (None: until the end)
+    baseline: float = 0.0
+    include_start: bool = True  #: t ≥ start (True) or t > start (False)
+    include_stop: bool = False  #: t ≤ stop (True) or t < stop (False)
+
+
+@dataclass
+class InputPulses:
+    """``count`` pulses of ``width`` ms every ``period`` ms from ``start``."""
+
+    protocol: Literal["pulses"] = "pulses"
+    amplitude: Any = 10.0
+    start: float = 20.0  #: ms
+    width: float = 5.0  #: ms
+    period: float = 50.0  #: ms
+    count: int | None = None  #: None: until the end
+    baseline: float = 0.0
+
+
+@dataclass
+class InputRamp:
+    """``baseline`` before ``start``; ``baseline + slope·(t − start)`` from start to stop."""
+
+    protocol: Literal["ramp"] = "ramp"
+    slope: float = 0.05  #: current per ms
+    start: float = 20.0  #: ms
+    stop: float | None = None  #: ms (None: until the end)
+    baseline: float = 0.0
+    hold: bool = False  #: keep the final value after stop (else back to baseline)
+
+
+@dataclass
+class InputSine:
+    """``offset + amplitude·sin(2π·frequency·(t − start)/1000 + phase)`` from ``start``."""
+
+    protocol: Literal["sine"] = "sine"
+    amplitude: Any = 5.0
+    frequency: float = 10.0  #: Hz
+    phase: float = 0.0  #: rad
+    offset: float = 5.0
+    start: float = 0.0  #: ms
+
+
+@dataclass
+class InputNoise:
+    """White (a fresh N(mean, std) each step) or Ornstein-Uhlenbeck noise (time constant tau)."""
+
+    protocol: Literal["noise"] = "noise"
+    kind: Literal["white", "ou"] = "white"
+    mean: float = 5.0
+    std: float = 2.0  #: standard deviation (stationary, for OU)
+    tau: float = 10.0  #: ms (OU only)
+    start: float = 0.0  #: ms
+    shared: bool = False  #: one noise trace for all neurons
+
+
+@dataclass
+class Segment:
+    """One window of the piecewise protocol: ``value + slope·(t − origin)`` inside it.
+
+    ``start``/``end`` are ms (None: unbounded); ``include_start``/``include_end`` choose ≤ or <.
+    ``origin`` defaults to ``start`` (ramps relative to the onset). Later segments win where
+    windows overlap; outside every window the input is ``baseline``.
+    """
+
+    start: float | None = None
+    end: float | None = None
+    include_start: bool = False
+    include_end: bool = False
+    value: float = 0.0
+    slope: float = 0.0  #: current per ms
+    origin: float | None = None  #: ms
+
+
+@dataclass
+class InputPiecewise:
+    protocol: Literal["piecewise"] = "piecewise"
+    baseline: float = 0.0
+    scale: float = 1.0  #: multiplies the whole protocol (sweep it like an amplitude)
+    segments: list[Segment] = field(default_factory=list)
+
+
+INPUTS: dict[str, type] = {
+    "none": InputNone,
+    "constant": InputConstant,
+    "step": InputStep,
+    "pulses": InputPulses,
+    "ramp": InputRamp,
+    "sine": InputSine,
+    "noise": InputNoise,
+    "piecewise": InputPiecewise,
+}
+
+# ---------------------------------------------------------------------------------------------
+# encoders (discriminated by ``name``)
+
+
+@dataclass
+class EncoderNone:
+    name: Literal["none"] = "none"
+
+
+@dataclass
+class EncoderPoisson:
+    """Each neuron gets ``fan_in`` Poisson trains of rate ``f_max·x`` through ``weight``."""
+
+    name: Literal["poisson"] = "poisson"
+    f_max: float = 100.0  #: Hz at x = 1
+    fan_in: int = 50  #: encoder channels per neuron
+    weight: float = 10.0  #: current per input spike
+
+
+@dataclass
+class EncoderSignedPoisson:
+    name: Literal["signed_poisson"] = "signed_poisson"
+    f_max: float = 100.0  #: Hz at |x| = 1
+    fan_in: int = 50
+    weight: float = 10.0
+
+
+@dataclass
+class EncoderBernoulli:
+    """Every step spikes with probability x (x in [0, 1])."""
+
+    name: Literal["bernoulli"] = "bernoulli"
+    fan_in: int = 10
+    weight: float = 1.0
+
+
+@dataclass
+class EncoderConstantCurrentLIF:
+    """A LIF driven by x (constant within each ``window``) emits the spikes."""
+
+    name: Literal["constant_current_lif"] = "constant_current_lif"
+    tau_mem_inv: float = 0.1  #: 1/ms
+    v_leak: float = 0.0
+    v_th: float = 0.25  #: x must exceed it to spike
+    v_reset: float = 0.0
+    window: float | None = None  #: ms per presentation (None: the whole run)
+    fan_in: int = 1
+    weight: float = 60.0
+
+
+@dataclass
+class EncoderSpikeLatencyLIF:
+    """Like constant_current_lif but only the first spike of each window (latency code)."""
+
+    name: Literal["spike_latency_lif"] = "spike_latency_lif"
+    tau_mem_inv: float = 0.1  #: 1/ms
+    v_leak: float = 0.0
+    v_th: float = 0.25  #: x must exceed it to spike
+    v_reset: float = 0.0
+    window: float | None = 50.0  #: ms per presentation
+    fan_in: int = 1
+    weight: float = 20.0
+
+
+@dataclass
+class EncoderSpikeLatency:
+    """Poisson trains reduced to their first spike in each ``window`` (latency code)."""
+
+    name: Literal["spike_latency"] = "spike_latency"
+    f_max: float = 100.0  #: Hz at x = 1
+    window: float | None = 50.0  #: ms
+    fan_in: int = 10
+    weight: float = 20.0
+
+
+@dataclass
+class EncoderPopulation:
+    """A scalar x is spread over the population by Gaussian tuning curves (a current, not
+    spikes): neuron i gets ``weight·exp(-(x − c_i)²·scale²/2)`` with centres on [0, scale]."""
+
+    name: Literal["population"] = "population"
+    scale: float = 1.0  #: x range covered by the centres
+    weight: float = 10.0
+
+
+ENCODERS: dict[str, type] = {
+    "none": EncoderNone,
+    "poisson": EncoderPoisson,
+    "signed_poisson": EncoderSignedPoisson,
+    "bernoulli": EncoderBernoulli,
+    "constant_current_lif": EncoderConstantCurrentLIF,
+    "spike_latency_lif": EncoderSpikeLatencyLIF,
+    "spike_latency": EncoderSpikeLatency,
+    "population": EncoderPopulation,
+}
+
+#: per-neuron parameter distributions: ``{dist: name, ...fields}``
+DISTRIBUTIONS: dict[str, tuple[str, ...]] = {
+    "constant": ("value",),
+    "uniform": ("low", "high"),
+    "normal": ("mean", "std"),
+    "lognormal": ("mean", "std"),  #: of the underlying normal
+    "linspace": ("low", "high"),  #: evenly spaced over the population (deterministic)
+    "choice": ("values",),
+}
+
+#: keys of a ``populations.<name>`` entry
+POPULATION_KEYS = (
+    "preset",
+    "neuron",
+    "size",
+    "input",
+    "encoder",
+    "dt",
+    "duration",
+    "include_end",
+    "steps",
+    "initial_state",
+)
+
+#: keys of the primary config's root
+ROOT_KEYS = (
+    "neuron",
+    "input",
+    "encoder",
+    "simulation",
+    "population",
+    "populations",
+    "record",
+    "plot",
+    "preset_info",
+    "experiment",
+)

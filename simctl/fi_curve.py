@@ -1,0 +1,118 @@
+"""f-I curve of the leaky integrate-and-fire neuron with refractory period (textbook.md 4).
+
+Model: tau_m dV/dt = -(V - E_L) + R*I; a spike when V crosses theta; V <- V_r and clamped for
+t_ref. With V_inf = E_L + R*I (written ``drive`` below, in mV) the closed form is
+
+    nu(I) = 1 / (t_ref + tau_m * ln((V_inf - V_r) / (V_inf - theta)))   if V_inf > theta, else 0,
+
+and the rheobase is I_rh = (theta - E_L) / R.
+
+simctl's ``lif_refrac`` integrates with forward Euler on a grid of step dt: each free step does
+V <- V + (dt/tau_m)(V_inf - V); a spike is emitted when the new V is strictly above theta
+(``v > v_th``); V is reset to V_r and frozen for ``n_ref`` steps (``rho_reset``). From V_r the
+distance to V_inf shrinks by (1 - dt/tau_m) per step, so the number of free steps up to and
+including the spike step is the least n with (V_inf - V_r)(1 - x)^n < V_inf - theta,
+x = dt/tau_m:
+
+    n_int = floor(ln((V_inf - theta)/(V_inf - V_r)) / ln(1 - x)) + 1,
+    nu_Euler = 1 / ((n_int + n_ref) * dt).
+
+(With a non-strict threshold ``v >= theta`` it is ``ceil`` of the same ratio; the two differ only
+where the ratio is an integer.) Forward Euler keeps the rheobase exact and reaches threshold about
+(L/2)*dt early, L = ln((V_inf - V_r)/(V_inf - theta)); grid detection delays by up to one step;
+so |nu_Euler - nu| = O(dt): first order.
+
+Units: times in ms, voltages in mV, rates returned in Hz.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+__all__ = [
+    "rheobase",
+    "rate_closed_form",
+    "rate_euler",
+    "steps_to_threshold",
+    "isi_closed_form",
+]
+
+
+def rheobase(e_l: float, theta: float, r: float = 1.0) -> float:
+    """The least current that makes the LIF fire: (theta - E_L)/R (in the units of I)."""
+    return (theta - e_l) / r
+
+
+def isi_closed_form(
+    drive: np.ndarray | float, tau_m: float, theta: float, v_reset: float, t_ref: float
+) -> np.ndarray:
+    """Exact inter-spike interval (ms) for a steady potential ``drive`` = E_L + R*I (mV); inf
+    where ``drive <= theta``."""
+    v_inf = np.asarray(drive, dtype=np.float64)
+    out = np.full(v_inf.shape, np.inf)
+    m = v_inf > theta
+    out[m] = t_ref + tau_m * np.log((v_inf[m] - v_reset) / (v_inf[m] - theta))
+    return out
+
+
+def rate_closed_form(
+    current: np.ndarray | float,
+    tau_m: float,
+    theta: float,
+    v_reset: float,
+    t_ref: float,
+    e_l: float = 0.0,
+    r: float = 1.0,
+) -> np.ndarray:
+    """Closed-form rate (Hz) of the LIF with refractory period for a constant ``current``."""
+    drive = e_l + r * np.asarray(current, dtype=np.float64)
+    return 1000.0 / isi_closed_form(drive, tau_m, theta, v_reset, t_ref)
+
+
+def steps_to_threshold(
+    drive: np.ndarray | float,
+    tau_m: float,
+    theta: float,
+    v_reset: float,
+    dt: float,
+    strict: bool = True,
+) -> np.ndarray:
+    """Free forward-Euler steps from ``v_reset`` to the spike step (inclusive); inf below
+    rheobase. ``strict`` is the library's ``v > v_th``.
+
+    Requires ``dt < tau_m`` (otherwise forward Euler overshoots V_inf).
+    """
+    if not 0.0 < dt < tau_m:
+        raise ValueError(f"need 0 < dt < tau_m, got dt={dt} ms, tau_m={tau_m} ms")
+    v_inf = np.asarray(drive, dtype=np.float64)
+    out = np.full(v_inf.shape, np.inf)
+    m = v_inf > theta
+    if v_reset >= theta:
+        out[m] = 1.0
+        return out
+    ratio = np.log((v_inf[m] - theta) / (v_inf[m] - v_reset)) / math.log1p(-dt / tau_m)
+    out[m] = np.floor(ratio) + 1.0 if strict else np.maximum(np.ceil(ratio), 1.0)
+    return out
+
+
+def rate_euler(
+    current: np.ndarray | float,
+    tau_m: float,
+    theta: float,
+    v_reset: float,
+    t_ref: float,
+    dt: float,
+    e_l: float = 0.0,
+    r: float = 1.0,
+    strict: bool = True,
+) -> np.ndarray:
+    """Exact steady rate (Hz) of the forward-Euler LIF with ``n_ref = round(t_ref/dt)`` frozen
+    steps after each spike (simctl's ``lif_refrac`` driven directly by ``current``)."""
+    n_ref = round(t_ref / dt)
+    if abs(n_ref * dt - t_ref) > 1e-9 * max(1.0, t_ref):
+        raise ValueError(f"t_ref={t_ref} ms is not a whole number of steps of dt={dt} ms")
+    drive = e_l + r * np.asarray(current, dtype=np.float64)
+    n_int = steps_to_threshold(drive, tau_m, theta, v_reset, dt, strict)
+    return 1000.0 / ((n_int + n_ref) * dt)

@@ -1,0 +1,220 @@
+"""Figures of the textbook reproductions, built from plain arrays.
+
+Every function takes NumPy arrays (times in ms, voltages in mV) and a path, builds a
+:class:`matplotlib.figure.Figure` without pyplot (no global figure registry, headless) and saves
+it. Nothing here reads files or runs simulations, so the same code draws a fresh run and a
+``simctl plot`` of an old one.
+
+* :func:`trace_grid` - a grid of voltage traces in the style of Izhikevich (2004) Fig. 1: spikes
+  drawn to a peak (+30 mV), the input drawn beneath each trace, panel letter and name, axes
+  switched off and a time scale bar. Used for Fig. 1 (5 x 4), the 2003 classes and the AdEx
+  patterns.
+* :func:`fi_figure` - an f-I curve: simulation, closed form, exact discrete formula, rheobase.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["TracePanel", "trace_grid", "fi_figure", "spike_drawn_trace"]
+
+
+@dataclass
+class TracePanel:
+    """One panel: its label, the voltage trace, the spikes and the input.
+
+    ``time``/``v``: the recorded trace (ms, mV; v after the reset at spike samples);
+    ``spikes``: spike times (ms) - the trace is drawn up to ``peak`` there;
+    ``input_time``/``current``: the injected current (any unit; drawn scaled beneath the trace).
+    """
+
+    label: str
+    title: str
+    time: np.ndarray
+    v: np.ndarray
+    spikes: np.ndarray = field(default_factory=lambda: np.empty(0))
+    input_time: np.ndarray | None = None
+    current: np.ndarray | None = None
+    t_stop: float | None = None
+    ok: bool | None = None
+
+
+def spike_drawn_trace(
+    time: np.ndarray, v: np.ndarray, spikes: np.ndarray, peak: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """The trace with a vertical stroke to ``peak`` at each spike.
+
+    At each spike time t_s (the sample recorded after the reset) the curve goes from the last
+    value before the spike up to ``peak`` at t_s and down to the reset value, as Izhikevich's
+    figure stores +30 mV at the spike step.
+    """
+    t = np.asarray(time, dtype=np.float64)
+    y = np.asarray(v, dtype=np.float64)
+    s = np.sort(np.asarray(spikes, dtype=np.float64).ravel())
+    if s.size == 0 or t.size == 0:
+        return t, y
+    idx = np.clip(np.searchsorted(t, s - 1e-9 * max(1.0, abs(t[-1]))), 0, t.size - 1)
+    idx = np.unique(idx)
+    # insert (t_s, peak) just before each spike sample
+    t_out = np.insert(t, idx, t[idx])
+    y_out = np.insert(y, idx, peak)
+    return t_out, y_out
+
+
+def _scale_bar_length(duration: float) -> float:
+    for bar in (10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0):
+        if bar >= duration / 8.0:
+            return bar
+    return 10.0 ** np.ceil(np.log10(duration / 8.0))
+
+
+def trace_grid(
+    panels: Sequence[TracePanel],
+    path: str | Path,
+    nrows: int,
+    ncols: int,
+    title: str | None = None,
+    v_lim: tuple[float, float] = (-90.0, 30.0),
+    peak: float = 30.0,
+    scale_bar_ms: float | None = 20.0,
+    panel_size: tuple[float, float] = (1.9, 1.25),
+    dpi: int = 200,
+    mark_checks: bool = True,
+) -> Path:
+    """A grid of voltage traces in the style of Izhikevich (2004) Fig. 1 (see module docstring).
+
+    Each panel has its own time axis (its own duration, as in the paper) and one scale bar of
+    ``scale_bar_ms`` (drawn at that panel's scale; ``None`` picks a round length per panel); the
+    bar is labelled once, in the first panel, as in the paper. With ``mark_checks`` a panel whose
+    ``ok`` is False gets a red "x" after its title.
+    """
+    from matplotlib.figure import Figure
+    from matplotlib.gridspec import GridSpecFromSubplotSpec
+
+    if len(panels) > nrows * ncols:
+        raise ValueError(f"{len(panels)} panels do not fit a {nrows} x {ncols} grid")
+    fig = Figure(figsize=(panel_size[0] * ncols, panel_size[1] * nrows + (0.3 if title else 0)))
+    outer = fig.add_gridspec(
+        nrows,
+        ncols,
+        hspace=0.55,
+        wspace=0.12,
+        left=0.02,
+        right=0.98,
+        top=0.93 if title else 0.97,
+        bottom=0.03,
+    )
+    if title:
+        fig.suptitle(title, fontsize=9)
+    for n, p in enumerate(panels):
+        inner = GridSpecFromSubplotSpec(
+            2, 1, subplot_spec=outer[n // ncols, n % ncols], height_ratios=(8, 1.4), hspace=0.0
+        )
+        ax_v = fig.add_subplot(inner[0])
+        ax_i = fig.add_subplot(inner[1], sharex=ax_v)
+        t_end = p.t_stop if p.t_stop is not None else float(np.max(p.time)) if len(p.time) else 1
+        t, y = spike_drawn_trace(p.time, p.v, p.spikes, peak)
+        ax_v.plot(t, y, color="k", lw=0.6, solid_joinstyle="miter")
+        ax_v.set_ylim(*v_lim)
+        ax_v.set_xlim(0.0, t_end)
+        if p.current is not None and p.input_time is not None and len(p.current):
+            c = np.asarray(p.current, dtype=np.float64)
+            ax_i.plot(p.input_time, c, color="0.35", lw=0.6, drawstyle="steps-post")
+            lo, hi = float(np.min(c)), float(np.max(c))
+            pad = 0.15 * (hi - lo) if hi > lo else 1.0
+            ax_i.set_ylim(lo - pad, hi + pad)
+        for ax in (ax_v, ax_i):
+            ax.set_axis_off()
+        mark = ""
+        if mark_checks and p.ok is False:
+            mark = " (check fails)"
+        ax_v.set_title(
+            f"({p.label}) {p.title}{mark}" if p.label else p.title,
+            fontsize=7,
+            loc="left",
+            pad=2,
+            color="firebrick" if mark else "k",
+        )
+        bar = scale_bar_ms if scale_bar_ms is not None else _scale_bar_length(t_end)
+        x1 = t_end
+        x0 = x1 - bar
+        # bottom right, under the resting level and above the input trace
+        y_bar = v_lim[0] + 0.03 * (v_lim[1] - v_lim[0])
+        ax_v.plot([x0, x1], [y_bar, y_bar], color="k", lw=1.2, solid_capstyle="butt")
+        if n == 0 or scale_bar_ms is None:
+            ax_v.text(
+                x0 - 0.01 * t_end, y_bar, f"{bar:g} ms", fontsize=5.5, ha="right", va="center"
+            )
+    path = Path(path)
+    fig.savefig(path, dpi=dpi)
+    return path
+
+
+def fi_figure(
+    current: np.ndarray,
+    rate_sim: np.ndarray,
+    rate_theory: np.ndarray,
+    path: str | Path,
+    rheobase: float,
+    rate_discrete: np.ndarray | None = None,
+    current_fine: np.ndarray | None = None,
+    rate_theory_fine: np.ndarray | None = None,
+    xlabel: str = "input current R·I (mV)",
+    title: str = "LIF f-I curve",
+    note: str | None = None,
+    dpi: int = 200,
+) -> Path:
+    """Rate against current: simulation (markers), closed form (line), discrete formula (steps),
+    rheobase (dashed vertical line)."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(5.2, 3.6))
+    ax = fig.add_subplot(1, 1, 1)
+    if current_fine is not None and rate_theory_fine is not None:
+        ax.plot(current_fine, rate_theory_fine, color="tab:blue", lw=1.4, label="closed form")
+    else:
+        ax.plot(current, rate_theory, color="tab:blue", lw=1.4, label="closed form")
+    if rate_discrete is not None:
+        ax.plot(
+            current,
+            rate_discrete,
+            color="tab:orange",
+            lw=0.9,
+            ls="--",
+            label="exact forward-Euler formula",
+        )
+    ax.plot(current, rate_sim, "o", ms=3.2, mfc="none", mec="k", mew=0.8, label="simctl lif_refrac")
+    ax.axvline(rheobase, color="0.4", ls=":", lw=1.0)
+    ax.text(
+        rheobase,
+        ax.get_ylim()[1] * 0.96,
+        f" rheobase {rheobase:g}",
+        fontsize=7,
+        va="top",
+        color="0.3",
+    )
+    ax.set_xlabel(xlabel, fontsize=8)
+    ax.set_ylabel("firing rate (Hz)", fontsize=8)
+    ax.set_title(title, fontsize=9)
+    ax.tick_params(labelsize=7)
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(0.0, 0.9))
+    if note:
+        ax.text(
+            0.99,
+            0.02,
+            note,
+            transform=ax.transAxes,
+            fontsize=6.5,
+            ha="right",
+            va="bottom",
+            color="0.3",
+        )
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=dpi)
+    return path

@@ -1,0 +1,346 @@
+"""Figures from files (Agg, ``matplotlib.figure.Figure``; never pyplot's global state).
+
+* :func:`raster_figure`: spike raster of every population (one colour each) with the
+  population rate beneath; plain ``plot(t, i, "|")`` up to ~500 k spikes, a 2-D histogram
+  image above that, so millions of spikes draw in about a second.
+* :func:`traces_figure`: the membrane potential of a few recorded neurons per population
+  (spikes drawn up to their peak, as Izhikevich's figures do), other state variables beneath,
+  and the injected current at the bottom.
+* :func:`plot_run`: both, from a ``sim.h5``, into a directory (``simctl plot`` and ``run``).
+* :func:`collect_figure`: mean rate against each swept numeric parameter (``simctl collect``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["raster_figure", "traces_figure", "plot_run", "collect_figure", "new_figure", "COLORS"]
+
+COLORS = ["#1f4e79", "#c0392b", "#1e8449", "#7d3c98", "#b9770e", "#117a65", "#34495e", "#a93226"]
+_HIST_ABOVE = 500_000
+
+
+def _style() -> dict[str, Any]:
+    return {
+        "font.size": 9,
+        "axes.titlesize": 10,
+        "axes.labelsize": 9,
+        "axes.spines.top": False,
+        "axes.spines.right": False,
+        "axes.linewidth": 0.8,
+        "xtick.labelsize": 8,
+        "ytick.labelsize": 8,
+        "legend.fontsize": 8,
+        "legend.frameon": False,
+        "figure.dpi": 100,
+    }
+
+
+def new_figure(width: float, height: float):
+    """A stand-alone Agg figure (no pyplot)."""
+    import matplotlib
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    matplotlib.rcParams.update(_style())
+    fig = Figure(figsize=(width, height), layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _title(run: Any) -> str:
+    pops = list(run.populations.values())
+    if len(pops) == 1:
+        p = pops[0]
+        preset = p.attrs.get("preset") or ""
+        name = f"{p.name}" + (
+            f" ({p.attrs.get('model')})" if p.attrs.get("model") not in (p.name,) else ""
+        )
+        text = f"{name}: {p.size} neuron{'s' if p.size != 1 else ''}, dt {p.dt:g} ms"
+        if preset and p.attrs.get("source"):
+            text += f"\n{p.attrs['source']}"
+        return text
+    return f"{len(pops)} populations, {sum(p.size for p in pops)} neurons"
+
+
+def _rate_bin(t_stop: float, dt: float, requested: float | None) -> float:
+    if requested:
+        return float(requested)
+    nice = [0.1, 0.2, 0.25, 0.5, 1, 2, 2.5, 5, 10, 20, 25, 50, 100, 200, 500, 1000]
+    target = t_stop / 150.0
+    value = next((b for b in nice if b >= target), nice[-1])
+    return max(value, dt)
+
+
+def raster_figure(run: Any, rate_bin_ms: float | None = None, width: float = 8.0):
+    """Raster (top) and population rate in Hz (bottom) for every population of ``run``."""
+    pops = list(run.populations.values())
+    total_neurons = sum(p.size for p in pops)
+    t_stop = max((p.t_stop for p in pops), default=1.0) or 1.0
+    fig = new_figure(width, 4.6 if total_neurons > 1 else 3.6)
+    gs = fig.add_gridspec(2, 1, height_ratios=(3, 1.2))
+    ax = fig.add_subplot(gs[0])
+    ax_rate = fig.add_subplot(gs[1], sharex=ax)
+    offset = 0
+    n_spikes = sum(len(p.spike_times) for p in pops)
+    yticks, ylabels = [], []
+    for i, pop in enumerate(pops):
+        color = COLORS[i % len(COLORS)]
+        t, ids = pop.spike_times, pop.spike_ids + offset
+        if n_spikes > _HIST_ABOVE:
+            bins_t = min(2000, max(100, int(t_stop / max(pop.dt, 1e-9))))
+            hist, _, _ = np.histogram2d(
+                t,
+                ids,
+                bins=(bins_t, min(pop.size, 1000)),
+                range=((0, t_stop), (offset - 0.5, offset + pop.size - 0.5)),
+            )
+            from matplotlib.colors import LinearSegmentedColormap
+
+            cmap = LinearSegmentedColormap.from_list("pop", ["#ffffff00", color])
+            ax.imshow(
+                hist.T > 0,
+                aspect="auto",
+                origin="lower",
+                interpolation="nearest",
+                cmap=cmap,
+                extent=(0, t_stop, offset - 0.5, offset + pop.size - 0.5),
+                rasterized=True,
+            )
+        else:
+            ms = 6 if total_neurons <= 20 else (3 if total_neurons <= 200 else 1.2)
+            ax.plot(
+                t,
+                ids,
+                "|",
+                color=color,
+                ms=ms,
+                mew=0.9 if total_neurons <= 200 else 0.5,
+                rasterized=True,
+                label=pop.name,
+            )
+        yticks.append(offset + (pop.size - 1) / 2)
+        ylabels.append(pop.name)
+        if len(pops) > 1 and i:
+            ax.axhline(offset - 0.5, color="0.8", lw=0.6)
+        offset += pop.size
+        # population rate
+        width_ms = _rate_bin(t_stop, pop.dt, rate_bin_ms)
+        edges = np.arange(0.0, pop.t_stop + width_ms, width_ms)
+        if len(edges) > 1:
+            counts, _ = np.histogram(pop.spike_times, bins=edges)
+            rate = counts / (pop.size * width_ms / 1000.0)
+            ax_rate.stairs(
+                rate,
+                edges,
+                color=color,
+                lw=1.0,
+                fill=len(pops) == 1,
+                alpha=0.9 if len(pops) > 1 else 0.35,
+            )
+            if len(pops) == 1:
+                ax_rate.stairs(rate, edges, color=color, lw=1.0)
+    ax.set_xlim(0, t_stop)
+    ax.set_ylim(-0.5 - 0.02 * offset, offset - 0.5 + 0.02 * offset)
+    if len(pops) > 1 and len(pops) <= 30:
+        ax.set_yticks(yticks, ylabels)
+    else:
+        ax.set_ylabel("neuron")
+        if offset <= 12:
+            ax.set_yticks(range(offset))
+    ax.tick_params(labelbottom=False)
+    ax.set_title(_title(run), loc="left")
+    if not n_spikes:
+        ax.text(
+            0.5, 0.5, "no spikes", transform=ax.transAxes, ha="center", va="center", color="0.5"
+        )
+    ax_rate.set_xlabel("time (ms)")
+    bin_text = f"{_rate_bin(t_stop, pops[0].dt, rate_bin_ms) if pops else 0:g} ms bins"
+    ax_rate.set_ylabel(f"rate (Hz)\n{bin_text}")
+    ax_rate.set_ylim(bottom=0)
+    if not run.complete:
+        fig.text(0.99, 0.99, "incomplete run", ha="right", va="top", color="#c0392b", fontsize=8)
+    return fig
+
+
+def _voltage_for_plot(pop: Any, var: str, values: np.ndarray) -> np.ndarray:
+    """Recorded v with the spike samples raised to the spike peak (Izhikevich's convention)."""
+    peak = pop.attrs.get("spike_peak", math.nan)
+    if not pop.attrs.get("spiking", True) or not np.isfinite(peak) or pop.state_time is None:
+        return values
+    out = values.astype(float).copy()
+    every = int(pop.attrs.get("record_every", 1))
+    if every != 1:
+        return out
+    index = {t: i for i, t in enumerate(np.round(pop.state_time / pop.dt).astype(np.int64))}
+    steps = np.round(pop.spike_times / pop.dt).astype(np.int64)
+    column = {int(n): j for j, n in enumerate(pop.state_ids)}
+    for s, n in zip(steps, pop.spike_ids, strict=False):
+        j = column.get(int(n))
+        i = index.get(int(s))
+        if j is not None and i is not None:
+            out[i, j] = peak
+    return out
+
+
+def traces_figure(run: Any, max_traces: int = 4, max_populations: int = 8, width: float = 8.0):
+    """Per population: one voltage row per traced neuron (spikes drawn to their peak), the
+    other state variables overlaid beneath, then the injected current."""
+    pops = [p for p in run.populations.values() if p.state_time is not None and len(p.state_time)]
+    pops = pops[:max_populations]
+    if not pops:
+        fig = new_figure(width, 2.0)
+        fig.add_subplot().text(0.5, 0.5, "no state was recorded", ha="center", va="center")
+        return fig
+    rows: list[tuple[Any, str, Any, float]] = []  # (pop, kind, what, height)
+    for pop in pops:
+        voltage = pop.attrs.get("voltage", "v")
+        n = min(max_traces, len(pop.state_ids))
+        if voltage in pop.state:
+            rows += [(pop, "v", j, 1.6 if n > 1 else 2.6) for j in range(n)]
+        rows += [(pop, "var", var, 1.0) for var in pop.state if var != voltage]
+        if pop.input_current is not None and len(pop.input_current):
+            rows.append((pop, "input", None, 0.8))
+    fig = new_figure(width, min(1.2 + 0.95 * sum(h for *_, h in rows), 40))
+    gs = fig.add_gridspec(len(rows), 1, height_ratios=[h for *_, h in rows])
+    first: dict[str, Any] = {}
+    axes = []
+    for r, (pop, kind, what, _) in enumerate(rows):
+        ax = fig.add_subplot(gs[r], sharex=first.get(pop.name))
+        axes.append(ax)
+        n = min(max_traces, len(pop.state_ids))
+        if pop.name not in first:
+            first[pop.name] = ax
+            title = pop.name
+            if pop.attrs.get("source") and len(pops) == 1:
+                title += f": {pop.attrs['source']}"
+            ax.set_title(title, loc="left")
+        if kind == "v":
+            var = pop.attrs.get("voltage", "v")
+            values = _voltage_for_plot(pop, var, pop.state[var])[:, what]
+            ax.plot(pop.state_time, values, color=COLORS[what % len(COLORS)], lw=0.9)
+            unit = pop.state_units.get(var, "")
+            ax.set_ylabel(f"{var} ({unit})" if unit else var)
+            if n > 1:
+                ax.text(
+                    0.995,
+                    0.96,
+                    f"neuron {int(pop.state_ids[what])}",
+                    transform=ax.transAxes,
+                    ha="right",
+                    va="top",
+                    fontsize=8,
+                    color=COLORS[what % len(COLORS)],
+                )
+            lo, hi = float(np.nanmin(values)), float(np.nanmax(values))
+            if np.isfinite(lo) and np.isfinite(hi):
+                pad = 0.06 * (hi - lo) if hi > lo else 1.0
+                ax.set_ylim(lo - pad, hi + pad)
+        elif kind == "var":
+            for j in range(n):
+                ax.plot(
+                    pop.state_time, pop.state[what][:, j], color=COLORS[j % len(COLORS)], lw=0.8
+                )
+            unit = pop.state_units.get(what, "")
+            ax.set_ylabel(f"{what} ({unit})" if unit else what)
+        else:
+            current = pop.input_current[:, :n]
+            same = _same_columns(current)
+            for j in range(1 if same else n):
+                ax.step(
+                    pop.input_time,
+                    current[:, j],
+                    where="post",
+                    lw=1.0,
+                    color="0.25" if same else COLORS[j % len(COLORS)],
+                )
+            ax.set_ylabel("input I")
+            lo, hi = float(np.nanmin(current)), float(np.nanmax(current))
+            pad = 0.15 * (hi - lo) if hi > lo else max(1.0, abs(hi) * 0.2)
+            ax.set_ylim(lo - pad, hi + pad)
+        ax.set_xlim(0, pop.t_stop)
+        ax.tick_params(labelbottom=False)
+    for ax, row, nxt in zip(axes, rows, [*rows[1:], (None,)], strict=False):
+        if nxt[0] is not row[0]:
+            ax.tick_params(labelbottom=True)
+            ax.set_xlabel("time (ms)")
+    fig.align_ylabels(axes)
+    return fig
+
+
+def _same_columns(a: np.ndarray) -> bool:
+    return a.shape[1] <= 1 or bool(np.all(a == a[:, :1]))
+
+
+def plot_run(h5_path: str | Path, out_dir: str | Path, options: Any = None) -> list[Path]:
+    """Writes ``raster.<fmt>`` and ``traces.<fmt>`` for a run file; returns the paths."""
+    from simctl.config.schema import Plot
+    from simctl.recording import load_run
+
+    opts = options or Plot()
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    run = load_run(h5_path)
+    written = []
+    if opts.raster:
+        fig = raster_figure(run, opts.rate_bin_ms)
+        path = out_dir / f"raster.{opts.format}"
+        fig.savefig(path, dpi=opts.dpi)
+        written.append(path)
+    if opts.traces:
+        fig = traces_figure(run, opts.max_traces)
+        path = out_dir / f"traces.{opts.format}"
+        fig.savefig(path, dpi=opts.dpi)
+        written.append(path)
+    return written
+
+
+def collect_figure(
+    rows: Sequence[dict[str, Any]], params: Sequence[str], measure: str = "mean_rate_hz"
+):
+    """Mean rate (one line per population) against each swept numeric parameter."""
+    params = list(params)
+    n = max(1, len(params))
+    fig = new_figure(min(4.0 * n, 12.0), 3.2)
+    axes = [fig.add_subplot(1, n, i + 1) for i in range(n)]
+    if not params:
+        axes[0].text(0.5, 0.5, "no numeric parameter was swept", ha="center", va="center")
+        return fig
+    pops = sorted({k.split(":", 1)[1] for r in rows for k in r if k.startswith(f"{measure}:")})
+    for ax, param in zip(axes, params, strict=False):
+        for i, pop in enumerate(pops):
+            pts = sorted(
+                (float(r[param]), float(r[f"{measure}:{pop}"]))
+                for r in rows
+                if r.get("status") == "ok"
+                and _is_number(r.get(param))
+                and _is_number(r.get(f"{measure}:{pop}"))
+            )
+            if pts:
+                x, y = zip(*pts, strict=False)
+                ax.plot(x, y, "o-", color=COLORS[i % len(COLORS)], ms=4, lw=1.2, label=pop)
+        failed = [
+            float(r[param]) for r in rows if r.get("status") != "ok" and _is_number(r.get(param))
+        ]
+        for x in failed:
+            ax.axvline(x, color="#c0392b", lw=0.8, ls=":")
+        ax.set_xlabel(param)
+        ax.set_ylabel("mean rate (Hz)")
+        ax.set_ylim(bottom=0)
+        if len(pops) > 1:
+            ax.legend()
+        if failed:
+            ax.set_title("dotted: failed jobs", loc="right", fontsize=8, color="#c0392b")
+    return fig
+
+
+def _is_number(value: Any) -> bool:
+    try:
+        return value is not None and value != "" and math.isfinite(float(value))
+    except (TypeError, ValueError):
+        return False

@@ -1,0 +1,92 @@
+"""simctl.analysis on synthetic spike trains and traces."""
+
+import numpy as np
+import pytest
+
+from simctl import analysis as an
+
+
+def test_isis_rate_and_bursts():
+    s = [30.0, 10.0, 12.0, 14.0, 50.0]
+    np.testing.assert_allclose(an.isis(s), [2, 2, 16, 20])
+    assert an.firing_rate_hz(s, 0.0, 100.0) == pytest.approx(50.0)
+    assert an.firing_rate_hz(s, 10.0, 50.0) == pytest.approx(100.0)  # (10, 50]: 4 spikes
+    assert [list(g) for g in an.bursts(s, max_isi=5.0)] == [[10, 12, 14], [30], [50]]
+    assert an.bursts([]) == []
+    with pytest.raises(ValueError, match="empty window"):
+        an.firing_rate_hz(s, 5.0, 5.0)
+
+
+def test_isi_bimodal():
+    burst_train = [0, 2, 4, 50, 52, 54, 100, 102, 104]
+    assert an.isi_bimodal(an.isis(burst_train))
+    assert not an.isi_bimodal(an.isis(np.arange(0, 100, 10.0)))
+    assert not an.isi_bimodal([2.0, 40.0])  # each mode must recur
+
+
+def test_upward_crossings_clip_and_script_times():
+    t = np.arange(6) * 0.5
+    v = np.array([-70, -10, 5, -60, 0, 20])
+    np.testing.assert_allclose(an.upward_crossings(t, v), [1.0, 2.0])
+    clipped = an.clip_spikes(t, v, np.array([1.5]), 30.0)
+    assert clipped[3] == 30.0 and clipped[2] == 5.0
+    np.testing.assert_allclose(an.script_spike_times([1.5, 3.0], 0.25), [1.25, 2.75])
+
+
+def test_oscillation_extrema_and_aperiodic():
+    t = np.linspace(0, 100, 2001)
+    v = -60 + 5 * np.exp(-t / 30) * np.sin(2 * np.pi * t / 25)
+    _, ev = an.oscillation_extrema(t, v)
+    assert ev.size >= 7
+    assert np.all(np.diff(np.abs(np.diff(ev))) < 0)
+    assert not an.aperiodic([10.0] * 8)
+    assert not an.aperiodic([2, 3, 40] * 4)
+    rng = np.random.default_rng(0)
+    assert an.aperiodic(rng.uniform(5, 40, 20))
+
+
+def _panel(spikes, t_stop=100.0, dt=0.25):
+    return an.PanelData(spikes=np.asarray(spikes, float), dt=dt, t_stop=t_stop)
+
+
+def test_izhikevich_checks_accept_and_reject():
+    ok = an.check_izhikevich2004("A", _panel([13.25, 17.25, 31.75, 59.5, 87.0]))
+    assert ok.holds and ok.name == "tonic_spiking"
+    early = an.check_izhikevich2004("A", _panel([5.0, 13.25, 17.25, 31.75, 59.5, 87.0]))
+    assert early.holds is False
+    stops = an.check_izhikevich2004("A", _panel([13, 17, 20, 23, 26]))
+    assert stops.holds is False  # silent for the second half: not tonic
+    assert an.check_izhikevich2004("phasic_spiking", _panel([44.0], 200)).holds
+    assert not an.check_izhikevich2004("B", _panel([44.0, 90.0], 200)).holds
+    assert an.check_izhikevich2004("F", _panel([10, 12, 15, 20, 42, 71], 85)).holds
+    assert not an.check_izhikevich2004("F", _panel([10, 12, 14, 20, 42, 71], 85)).holds
+    assert an.check_izhikevich2004("accomodation", _panel([312.0], 400)).holds
+    skipped = an.check_izhikevich2004("Q", _panel([11.3], 50), robust_only=True)
+    assert skipped.holds is None
+    with pytest.raises(KeyError):
+        an.check_izhikevich2004("nonsense", _panel([]))
+
+
+def test_every_panel_has_a_rule_and_a_preset():
+    assert list(an.IZHIKEVICH_2004) == list("ABCDEFGHIJKLMNOPQRST")
+    assert an.ROBUST_PANELS < set(an.IZHIKEVICH_2004)
+    assert an.panel_for_preset("accommodation").letter == "R"
+
+
+def test_adex_signatures_on_synthetic_trains():
+    tonic = np.arange(10.0, 600.0, 10.0)
+    assert an.check_adex("adex_tonic", tonic, 0.1).holds
+    adapting = np.cumsum([10, 12, 15, 20, 30, 45, 60, 70, 75, 76])
+    assert an.check_adex("adex_adaptation", adapting, 0.1).holds
+    assert not an.check_adex("adex_adaptation", tonic, 0.1).holds
+    bursts = np.concatenate([b + np.array([0, 3, 7]) for b in (20, 150, 280, 410)])
+    assert an.check_adex("adex_regular_bursting", bursts, 0.1).holds
+    assert not an.check_adex("adex_regular_bursting", tonic, 0.1).holds
+    assert an.check_adex("adex_transient", [30.5], 0.1).holds
+    assert not an.check_adex("adex_transient", [30.5, 60.0], 0.1).holds
+    accel = 40 + np.cumsum([20, 18, 16, 15, 14, 13.5, 13])
+    assert an.check_adex("adex_delayed_accelerating", accel, 0.1).holds
+    assert an.check_adex("nd_delayed", [158.0], 0.025, onset=10.0, offset=251.0).holds
+    assert an.check_adex("adex_tonic", [], 0.1).holds is False
+    with pytest.raises(KeyError):
+        an.check_adex("no_such_pattern", tonic, 0.1)

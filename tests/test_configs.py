@@ -1,0 +1,191 @@
+"""Every option of every config group composes and validates; presets carry the paper's data."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+from conftest import resolve_overrides
+
+from simctl.config import ConfigError, list_options, load_preset, search_dirs
+from simctl.config.schema import ENCODERS, INPUTS
+
+NEURONS = list_options("neuron")
+PRESETS = list_options("preset")
+INPUT_OPTIONS = list_options("input")
+ENCODER_OPTIONS = list_options("encoder")
+SIMULATIONS = list_options("simulation")
+EXPERIMENTS = list_options("experiment")
+
+
+def _model_of(preset: str) -> str:
+    return load_preset(preset, search_dirs())["preset_info"]["model"]
+
+
+@pytest.mark.parametrize("name", NEURONS)
+def test_neuron_option_composes_and_matches_the_library(name):
+    spec = resolve_overrides(f"neuron={name}", "input=constant")
+    pop = spec.populations[0]
+    assert pop.model == name and pop.name == name
+    module = importlib.import_module(f"simctl.neurons.{name}")
+    model = getattr(module, "MODEL", None)
+    if model is None:
+        pytest.skip(f"simctl.neurons.{name} has no MODEL yet")
+    fields = set(model.parameters._fields)
+    assert set(pop.params) <= fields, f"neuron/{name}.yaml keys not in {model.parameters.__name__}"
+
+
+@pytest.mark.parametrize("name", PRESETS)
+def test_preset_composes_with_its_neuron(name):
+    model = _model_of(name)
+    spec = resolve_overrides(f"neuron={model}", f"preset={name}")
+    pop = spec.populations[0]
+    assert pop.preset == name and pop.model == model
+    assert pop.n_steps > 0 and pop.dt > 0
+    info = load_preset(name, search_dirs())["preset_info"]
+    assert info["source"], "every preset cites its source"
+
+
+@pytest.mark.parametrize("name", INPUT_OPTIONS)
+def test_input_option(name):
+    spec = resolve_overrides(f"input={name}")
+    assert spec.populations[0].input.protocol == name
+
+
+@pytest.mark.parametrize("name", ENCODER_OPTIONS)
+def test_encoder_option(name):
+    spec = resolve_overrides(f"encoder={name}", "input=constant", "input.amplitude=0.5")
+    assert spec.populations[0].encoder.name == name
+
+
+@pytest.mark.parametrize("name", SIMULATIONS)
+def test_simulation_option(name):
+    assert resolve_overrides(f"simulation={name}").simulation.dt > 0
+
+
+@pytest.mark.parametrize("name", EXPERIMENTS)
+def test_experiment_option(name):
+    spec = resolve_overrides(f"experiment={name}")
+    assert spec.experiment is not None and spec.populations
+
+
+def test_groups_cover_the_contract():
+    assert {
+        "izhikevich",
+        "lif",
+        "iaf",
+        "li",
+        "lif_box",
+        "coba_lif",
+        "lif_adex",
+        "lif_ex",
+        "lif_refrac",
+        "lif_mc",
+        "lsnn",
+    } <= set(NEURONS)
+    assert set(INPUTS) == set(INPUT_OPTIONS)
+    assert set(ENCODERS) == set(ENCODER_OPTIONS)
+    panels = [
+        "tonic_spiking",
+        "phasic_spiking",
+        "tonic_bursting",
+        "phasic_bursting",
+        "mixed_mode",
+        "spike_frequency_adaptation",
+        "class_1_exc",
+        "class_2_exc",
+        "spike_latency",
+        "subthreshold_oscillation",
+        "resonator",
+        "integrator",
+        "rebound_spike",
+        "rebound_burst",
+        "threshold_variability",
+        "bistability",
+        "dap",
+        "accomodation",
+        "accommodation",
+        "inhibition_induced_spiking",
+        "inhibition_induced_bursting",
+    ]
+    assert set(panels) | {"rs", "ib", "ch", "fs", "tc", "rz", "lts", "bursting"} <= set(PRESETS)
+
+
+def test_preset_values_and_overrides_win():
+    pop = resolve_overrides("preset=tonic_spiking").populations[0]
+    assert (pop.dt, pop.n_steps) == (0.25, 401)  # 0:0.25:100 inclusive
+    assert pop.params["a"] == 0.02 and pop.params["update_order"] == "sequential"
+    assert pop.initial_state == {"v": -70.0, "u": -14.0}
+    assert (pop.input.amplitude, pop.input.start, pop.input.include_start) == (14.0, 10.0, False)
+    pop = resolve_overrides(
+        "preset=tonic_spiking", "simulation.dt=0.1", "input.amplitude=5", "neuron.a=0.03"
+    ).populations[0]
+    assert (pop.dt, pop.n_steps, pop.input.amplitude, pop.params["a"]) == (0.1, 1001, 5.0, 0.03)
+    pop = resolve_overrides("preset=accommodation").populations[0]
+    assert pop.params["u_law"] == "accommodation" and pop.dt == 0.5
+    pop = resolve_overrides("preset=class_1_exc").populations[0]
+    assert (pop.params["mn"], pop.params["bias"]) == (4.1, 108.0)
+
+
+def test_published_step_sizes():
+    expected = {
+        "phasic_bursting": 0.2,
+        "spike_latency": 0.2,
+        "rebound_spike": 0.2,
+        "rebound_burst": 0.2,
+        "dap": 0.1,
+        "accommodation": 0.5,
+        "inhibition_induced_spiking": 0.5,
+        "inhibition_induced_bursting": 0.5,
+        "tonic_spiking": 0.25,
+    }
+    for name, dt in expected.items():
+        assert resolve_overrides(f"preset={name}").populations[0].dt == dt, name
+
+
+def test_populations_long_form_with_presets():
+    spec = resolve_overrides(
+        "+populations.a.preset=tonic_spiking",
+        "+populations.b.preset=dap",
+        "+populations.c.size=3",
+        "+populations.b.neuron.d=-20",
+    )
+    a, b, c = spec.populations
+    assert (a.name, a.dt, a.n_steps) == ("a", 0.25, 401)
+    assert (b.dt, b.params["d"], b.params["a"]) == (0.1, -20.0, 1.0)
+    assert c.size == 3 and c.preset == "" and c.model == "izhikevich"
+    with pytest.raises(ConfigError, match="populations.x.preset"):
+        resolve_overrides("+populations.x.preset=nope")
+    with pytest.raises(ConfigError, match="is a preset for neuron=izhikevich"):
+        resolve_overrides("+populations.x.preset=dap", "+populations.x.neuron=lif")
+
+
+def test_short_form_name_and_params_dist():
+    pop = resolve_overrides("preset=bursting").populations[0]
+    assert pop.name == "bursting" and pop.size == 10 and pop.params_dist["d"]["dist"] == "linspace"
+    pop = resolve_overrides("population.name=cells").populations[0]
+    assert pop.name == "cells"
+
+
+@pytest.mark.parametrize(
+    "overrides, key",
+    [
+        (["neuron=lif", "preset=tonic_spiking"], "preset=tonic_spiking"),
+        (["simulation.dt=-1"], "simulation.dt"),
+        (["simulation.duration=0"], "simulation.duration"),
+        (["simulation.dtype=float16"], "simulation.dtype"),
+        (["simulation.device=tpu"], "simulation.device"),
+        (["input.amplitude=abc"], "input.amplitude"),
+        (["record.every=0"], "record.every"),
+        (["neuron.update_order=sideways"], "neuron.update_order"),
+        (["+neuron.params_dist.a.dist=cauchy"], "neuron.params_dist.a.dist"),
+        (["input=noise", "input.kind=pink"], "input.kind"),
+        (["input=pulses", "input.width=0"], "input.width"),
+        (["+population.initial_state.v.dist=uniform"], "population.initial_state.v.low"),
+    ],
+)
+def test_bad_values_are_one_line_errors(overrides, key):
+    with pytest.raises(ConfigError) as info:
+        resolve_overrides(*overrides)
+    line = info.value.line()
+    assert "\n" not in line and key in line

@@ -1,0 +1,112 @@
+"""LIF f-I curve: closed form, the exact forward-Euler formula and simctl's ``lif_refrac``.
+
+textbook.md section 4. Parameter set (A): tau_m = 10 ms, E_L = 0, theta = 20 mV, V_r = 0,
+t_ref = 2 ms, R*I in mV. The library neuron is driven directly by the current: with
+``tau_syn_inv = 1/dt`` the synaptic current is emptied every step (``i2 = i1 - 1*i1 = 0``), so
+each step sees exactly the input ``I``.
+"""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from simctl.fi_curve import (
+    isi_closed_form,
+    rate_closed_form,
+    rate_euler,
+    rheobase,
+    steps_to_threshold,
+)
+from simctl.neurons.lif import LIFParameters
+from simctl.neurons.lif_refrac import (
+    LIFRefracParameters,
+    lif_refrac_feed_forward_step,
+    lif_refrac_initial_state,
+)
+
+TAU, THETA, V_R, T_REF = 10.0, 20.0, 0.0, 2.0
+
+
+def simulate_rates(currents: np.ndarray, dt: float, duration: float) -> np.ndarray:
+    """Steady rate (Hz) of lif_refrac from the last inter-spike interval, float64."""
+    p = LIFRefracParameters(
+        lif=LIFParameters(
+            tau_syn_inv=1.0 / dt, tau_mem_inv=1.0 / TAU, v_leak=0.0, v_th=THETA, v_reset=V_R
+        ),
+        rho_reset=round(T_REF / dt),
+    )
+    x = torch.as_tensor(currents, dtype=torch.float64)
+    state = lif_refrac_initial_state(x.shape, p, dtype=torch.float64)
+    last = np.full(x.shape, np.nan)
+    isi = np.full(x.shape, np.nan)
+    with torch.no_grad():
+        for k in range(round(duration / dt)):
+            z, state = lif_refrac_feed_forward_step(x, state, p, dt)
+            fired = z.numpy() > 0
+            t = (k + 1) * dt
+            isi[fired] = t - last[fired]
+            last[fired] = t
+    rate = 1000.0 / isi
+    return np.where(np.isnan(rate), 0.0, rate)
+
+
+def test_rheobase_and_closed_form_values():
+    assert rheobase(0.0, THETA, 1.0) == 20.0
+    # N set: E_L -70, theta -50, R 10 MOhm -> rheobase 2 nA (R*I in mV with I in nA: R=10)
+    assert rheobase(-70.0, -50.0, 10.0) == pytest.approx(2.0)
+    r = rate_closed_form(np.array([10.0, 20.0, 40.0]), TAU, THETA, V_R, T_REF)
+    expect = 1000.0 / (T_REF + TAU * math.log(40.0 / 20.0))
+    assert r[0] == 0.0 and r[1] == 0.0 and r[2] == pytest.approx(expect)
+    # large drive -> 1/t_ref
+    assert rate_closed_form(1e9, TAU, THETA, V_R, T_REF) == pytest.approx(500.0, rel=1e-6)
+    assert math.isinf(float(isi_closed_form(THETA, TAU, THETA, V_R, T_REF)))
+
+
+def test_steps_to_threshold_matches_a_direct_iteration():
+    dt = 0.1
+    for drive in (20.5, 25.0, 33.3, 80.0, 400.0):
+        v, n = V_R, 0
+        while True:
+            v = v + (dt / TAU) * (drive - v)
+            n += 1
+            if v > THETA:
+                break
+        assert steps_to_threshold(drive, TAU, THETA, V_R, dt) == n
+
+
+@pytest.mark.parametrize("dt", [0.1, 0.05, 0.025])
+def test_library_rate_equals_discrete_formula(dt):
+    currents = np.linspace(0.0, 100.0, 41)
+    sim = simulate_rates(currents, dt, duration=300.0)
+    theory = rate_euler(currents, TAU, THETA, V_R, T_REF, dt)
+    # near rheobase the interval exceeds the run: those neurons fire at most once
+    long = 1000.0 / np.where(theory > 0, theory, 1e-9) > 140.0
+    np.testing.assert_allclose(sim[~long], theory[~long], rtol=1e-12)
+    assert np.all(sim[currents <= THETA] == 0.0)
+
+
+def test_convergence_is_first_order_in_dt():
+    currents = np.linspace(22.0, 120.0, 197)
+    exact = rate_closed_form(currents, TAU, THETA, V_R, T_REF)
+    dts = [0.2, 0.1, 0.05, 0.025, 0.0125, 0.00625]
+    errors = [
+        float(np.sqrt(np.mean((rate_euler(currents, TAU, THETA, V_R, T_REF, dt) - exact) ** 2)))
+        for dt in dts
+    ]
+    slope = np.polyfit(np.log(dts), np.log(errors), 1)[0]
+    assert 0.85 < slope < 1.15, (slope, errors)
+    # the textbook bound |nu_E - nu| <~ nu^2 dt (1 + L/2), with a margin for the O(dt^2) terms
+    for dt in dts:
+        e = np.abs(rate_euler(currents, TAU, THETA, V_R, T_REF, dt) - exact)
+        L = np.log((currents - V_R) / (currents - THETA))
+        bound = (exact / 1000.0) ** 2 * dt * (1 + L / 2) * 1000.0
+        assert np.all(e <= 1.05 * bound + 1e-9)
+
+
+def test_rate_euler_rejects_inconsistent_steps():
+    with pytest.raises(ValueError, match="whole number"):
+        rate_euler(30.0, TAU, THETA, V_R, 2.0, 0.3)
+    with pytest.raises(ValueError, match="dt < tau_m"):
+        steps_to_threshold(30.0, TAU, THETA, V_R, 20.0)
