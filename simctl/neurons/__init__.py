@@ -8,25 +8,25 @@ bases of :mod:`simctl.neurons.base`, and one ``MODEL`` description for simulator
 """
 
 from .base import *  # noqa: F403
-from .threshold import *  # noqa: F403
+from .coba_lif import *  # noqa: F403
+from .containers import *  # noqa: F403
+from .conv import *  # noqa: F403
+from .encoders import *  # noqa: F403
 from .iaf import *  # noqa: F403
 from .izhikevich import *  # noqa: F403
 from .li import *  # noqa: F403
 from .li_box import *  # noqa: F403
 from .lif import *  # noqa: F403
-from .lif_box import *  # noqa: F403
-from .coba_lif import *  # noqa: F403
 from .lif_adex import *  # noqa: F403
 from .lif_adex_refrac import *  # noqa: F403
+from .lif_box import *  # noqa: F403
 from .lif_ex import *  # noqa: F403
-from .lif_refrac import *  # noqa: F403
 from .lif_mc import *  # noqa: F403
 from .lif_mc_refrac import *  # noqa: F403
+from .lif_refrac import *  # noqa: F403
 from .lsnn import *  # noqa: F403
-from .encoders import *  # noqa: F403
-from .containers import *  # noqa: F403
-from .conv import *  # noqa: F403
 from .receptive_fields import *  # noqa: F403
+from .threshold import *  # noqa: F403
 
 #: model files, in the order the registry lists them (each defines ``MODEL``)
 MODEL_MODULES = (
