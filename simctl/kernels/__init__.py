@@ -1,20 +1,57 @@
 """Time integration backends.
 
 :func:`integrate` advances a feed-forward population over a block of steps whose input is known
-in advance. The reference backend loops the model's pure step function; fused backends (chosen
-by problem size and device) must equal it, which the tests prove.
+in advance; :func:`fused_layer_forward` is the same fast path for the library's time layers
+(:class:`simctl.neurons.SNN`) when no gradient is needed. Backends:
+
+``"c"`` (CPU, the default there)
+    The model's own step function is traced once into an elementwise graph
+    (:mod:`simctl.kernels.trace`), turned into a C whole-loop kernel
+    (:mod:`simctl.kernels.codegen`), compiled with the system C compiler and cached on disk
+    (:mod:`simctl.kernels.cbuild`). One source of truth: no model is restated by hand, and the
+    tests prove every model's kernel equal to its step function.
+``"reference"``
+    :func:`integrate_reference`, the Python loop over the step function: CUDA and other devices,
+    models the tracer cannot express, a missing or failing compiler, single-step blocks, and
+    ``SIMCTL_KERNELS=reference``.
+``"compile"``
+    ``torch.compile`` of the step function, looped in Python; opt-in with
+    ``SIMCTL_KERNELS=compile`` (useful on CUDA); falls back to the reference on any error.
+
+Selection (:func:`select_backend`): ``$SIMCTL_KERNELS`` (``auto``, ``c``, ``reference``,
+``compile``) forces a choice; ``auto`` picks ``c`` on the CPU for float32/float64 blocks of two
+or more steps and ``reference`` otherwise. A fused backend that cannot run a problem falls back to
+the reference silently (the reason is logged at debug level and kept by :func:`last_backend`).
 """
 
 from __future__ import annotations
 
+import logging
+import os
 from collections.abc import Sequence
 from typing import Any
 
 import torch
 
-from simctl.neurons.base import NeuronModel, SNN
+from simctl.neurons.base import SNN, NeuronModel
 
-__all__ = ["integrate", "integrate_reference", "get_path", "fused_layer_forward"]
+from .fused import FusedUnavailable, run_fused
+from .trace import flatten, unflatten
+
+__all__ = [
+    "integrate",
+    "integrate_reference",
+    "get_path",
+    "fused_layer_forward",
+    "select_backend",
+    "last_backend",
+    "BACKENDS",
+]
+
+BACKENDS = ("auto", "c", "reference", "compile")
+
+_log = logging.getLogger(__name__)
+_last: dict[str, str] = {"backend": "reference", "reason": ""}
 
 
 def get_path(state: Any, path: str) -> Any:
@@ -22,6 +59,32 @@ def get_path(state: Any, path: str) -> Any:
     for part in path.split("."):
         state = getattr(state, part)
     return state
+
+
+def last_backend() -> tuple[str, str]:
+    """``(backend, reason)`` of the most recent :func:`integrate` / layer fast-path call."""
+    return _last["backend"], _last["reason"]
+
+
+def _requested() -> str:
+    value = os.environ.get("SIMCTL_KERNELS", "auto").strip().lower() or "auto"
+    if value not in BACKENDS:
+        raise ValueError(f"SIMCTL_KERNELS={value!r}: expected one of {', '.join(BACKENDS)}")
+    return value
+
+
+def select_backend(input_block: torch.Tensor) -> str:
+    """The backend for a block by device, dtype and size (see the module docstring)."""
+    requested = _requested()
+    if requested != "auto":
+        return requested
+    if input_block.device.type != "cpu":
+        return "reference"
+    if input_block.dtype not in (torch.float32, torch.float64):
+        return "reference"
+    if input_block.dim() < 1 or input_block.shape[0] < 2:
+        return "reference"  # one step: nothing to fuse, the loop costs one call
+    return "c"
 
 
 def integrate_reference(
@@ -37,7 +100,12 @@ def integrate_reference(
     Returns:
         ``(outputs (T, ...), {variable: (T, ...)} after each step, final state)``.
     """
-    step = model.feed_forward_step
+    return _loop(model.feed_forward_step, input_block, state, p, dt, record)
+
+
+def _loop(
+    step: Any, input_block: torch.Tensor, state: Any, p: Any, dt: Any, record: Sequence[str]
+) -> tuple[torch.Tensor, dict[str, torch.Tensor], Any]:
     outputs = []
     traces: dict[str, list[torch.Tensor]] = {name: [] for name in record}
     with torch.no_grad():
@@ -52,6 +120,46 @@ def integrate_reference(
     return torch.stack(outputs), stacked, state
 
 
+_compiled: dict[Any, Any] = {}
+
+
+def _compiled_loop(
+    step: Any, input_block: torch.Tensor, state: Any, p: Any, dt: Any, record: Sequence[str]
+) -> tuple[torch.Tensor, dict[str, torch.Tensor], Any]:
+    compiled = _compiled.get(step)
+    if compiled is None:
+        compiled = _compiled[step] = torch.compile(step, dynamic=False)
+    return _loop(compiled, input_block, state, p, dt, record)
+
+
+def _run(
+    step: Any, input_block: torch.Tensor, state: Any, p: Any, dt: Any, record: Sequence[str]
+) -> tuple[torch.Tensor, dict[str, torch.Tensor], Any]:
+    backend = select_backend(input_block)
+    if backend == "c":
+        try:
+            result = run_fused(step, input_block, state, p, dt, record)
+        except FusedUnavailable as error:
+            _log.debug("fused kernel unavailable, using the reference loop: %s", error)
+            _last.update(backend="reference", reason=str(error))
+        else:
+            _last.update(backend="c", reason="")
+            return result
+    elif backend == "compile":
+        try:
+            result = _compiled_loop(step, input_block, state, p, dt, record)
+        except Exception as error:  # noqa: BLE001 - any compile failure means: use the loop
+            _log.debug("torch.compile failed, using the reference loop: %s", error)
+            _compiled[step] = step
+            _last.update(backend="reference", reason=str(error))
+        else:
+            _last.update(backend="compile", reason="")
+            return result
+    else:
+        _last.update(backend="reference", reason="selected")
+    return _loop(step, input_block, state, p, dt, record)
+
+
 def integrate(
     model: NeuronModel,
     input_block: torch.Tensor,
@@ -62,12 +170,53 @@ def integrate(
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor], Any]:
     """Advances a feed-forward population over ``input_block`` (time is dim 0), no gradients.
 
-    Picks the fastest backend available for the model, size and device; falls back to
-    :func:`integrate_reference`.
+    Args:
+        model: the model description (its ``feed_forward_step`` is the source of truth).
+        input_block: ``(T, *shape)`` input, broadcastable against the state.
+        state: the state before the block (not modified).
+        p: the parameters; numeric fields may be per-neuron tensors.
+        dt: the integration step.
+        record: dotted state paths to return after every step.
+
+    Returns:
+        ``(outputs (T, *shape), {variable: (T, *shape)}, final state)``, equal to
+        :func:`integrate_reference` (proven in ``tests/test_kernels.py``).
     """
-    return integrate_reference(model, input_block, state, p, dt, record)
+    return _run(model.feed_forward_step, input_block, state, p, dt, record)
+
+
+def _needs_grad(input_tensor: torch.Tensor, state: Any, p: Any, layer: torch.nn.Module) -> bool:
+    if not torch.is_grad_enabled():
+        return False
+    if input_tensor.requires_grad:
+        return True
+    for _, leaf in [*flatten(state), *flatten(p)]:
+        if isinstance(leaf, torch.Tensor) and leaf.requires_grad:
+            return True
+    return any(param.requires_grad for param in layer.parameters())
 
 
 def fused_layer_forward(layer: SNN, input_tensor: torch.Tensor, state: Any, p: Any) -> Any | None:
-    """Fast path for :class:`simctl.neurons.SNN` layers; ``None`` means use the Python loop."""
-    return None
+    """Fast path for :class:`simctl.neurons.SNN` layers; ``None`` means use the Python loop.
+
+    Used only when no gradient is needed (``torch.no_grad()``, or nothing requires grad), so the
+    result equals the loop's ``(stacked outputs, final state)``; the tests prove it.
+    """
+    if _needs_grad(input_tensor, state, p, layer):
+        return None
+    if select_backend(input_tensor) != "c":
+        return None
+    record_states = bool(getattr(layer, "record_states", False))
+    record = tuple(path for path, _ in flatten(state)) if record_states else ()
+    try:
+        outputs, traces, final = run_fused(
+            layer.activation, input_tensor, state, p, layer.dt, record
+        )
+    except FusedUnavailable as error:
+        _log.debug("fused layer forward unavailable: %s", error)
+        _last.update(backend="reference", reason=str(error))
+        return None
+    _last.update(backend="c", reason="")
+    if record_states:  # every step's state, each field stacked along dim 0 (as the loop does)
+        return outputs, unflatten(state, [traces[path] for path in record])
+    return outputs, final

@@ -297,7 +297,7 @@ class SNN(_ParameterMixin, torch.nn.Module):
 
     def _fast_path(self, input_tensor: torch.Tensor, state: Any, p: Any) -> Any | None:
         """Hook for fused integration (``simctl.kernels``); ``None`` means use the loop."""
-        if self.record_states or input_tensor.is_sparse:
+        if input_tensor.is_sparse:
             return None
         try:
             from simctl.kernels import fused_layer_forward
@@ -376,7 +376,7 @@ class _RecurrentMixin(_ParameterMixin):
 
     def _remove_autapses(self) -> None:
         weights: torch.Tensor = self.recurrent_weights  # type: ignore[attr-defined]
-        if weights.is_sparse:
+        if weights.layout != torch.strided:  # sparse (COO/CSR) weights: no stored diagonal
             return
         with torch.no_grad():
             weights.fill_diagonal_(0.0)

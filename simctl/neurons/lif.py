@@ -131,17 +131,28 @@ def lif_step(
 ) -> tuple[torch.Tensor, LIFState]:
     """One Euler step of a recurrent LIF population: ``i1 = i + W_in·x + W_rec·z_old``.
 
-    The reset uses the detached spike, as in Norse.
+    The reset uses the detached spike, as in Norse. ``recurrent_weights`` may be a sparse (COO or
+    CSR) tensor: the product then goes through :func:`simctl.kernels.sparse.sparse_linear`
+    (event-driven when no gradient is needed, chosen by density).
     """
     i_jump = (
         state.i
         + torch.nn.functional.linear(input_tensor, input_weights)
-        + torch.nn.functional.linear(state.z, recurrent_weights)
+        + _recurrent_linear(state.z, recurrent_weights)
     )
     z_new, v_decayed, i_decayed = _lif_update(i_jump, state.v, p, dt)
     z_reset = z_new.detach()
     v_new = (1 - z_reset) * v_decayed + z_reset * p.v_reset
     return z_new, LIFState(z=z_new, v=v_new, i=i_decayed)
+
+
+def _recurrent_linear(z: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """``linear(z, weights)``; sparse weights use simctl's event-driven product."""
+    if weights.layout == torch.strided:
+        return torch.nn.functional.linear(z, weights)
+    from simctl.kernels.sparse import sparse_linear  # lazy: kernels import the library
+
+    return sparse_linear(z, weights)
 
 
 def _sparse_linear(x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,456 @@
+"""simctl's speed and memory benchmarks: ratios against a plain PyTorch eager loop.
+
+Every case runs in its own subprocess (so its peak RSS is its own), times simctl's fast path and
+an eager Euler loop of the same model written as simply as a user would write it, alternately in
+one process, and prints one JSON line::
+
+    {"case", "neurons", "steps", "neuron_steps_per_s", "eager_neuron_steps_per_s", "ratio",
+     "target", "met", "peak_rss_mb", "backend", ...}
+
+followed (in the driver) by a summary table. Timings are the best of ``--repeats`` alternating
+rounds, which is robust to other load on the machine. Benchmarks are never timed assertions in
+the tests.
+
+Usage::
+
+    python benchmarks/run.py                 # all cases
+    python benchmarks/run.py --quick         # smoke run: small sizes, one repeat
+    python benchmarks/run.py --case izhikevich_20x4000 --repeats 5
+    python benchmarks/run.py --list
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from typing import Any
+
+CASES: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {}
+
+
+def case(name: str) -> Callable[[Callable[..., dict[str, Any]]], Callable[..., dict[str, Any]]]:
+    def register(function: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
+        CASES[name] = function
+        return function
+
+    return register
+
+
+def _best(function: Callable[[], Any], repeats: int) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def _alternate(
+    fast: Callable[[], Any], eager: Callable[[], Any], repeats: int
+) -> tuple[float, float]:
+    """Best times of ``fast`` and ``eager``, measured in alternation (same load for both)."""
+    best_fast = best_eager = float("inf")
+    for _ in range(repeats):
+        best_eager = min(best_eager, _best(eager, 1))
+        best_fast = min(best_fast, _best(fast, 1))
+    return best_fast, best_eager
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _result(name, neurons, steps, t_fast, t_eager, eager_steps, target, **extra):
+    rate = neurons * steps / t_fast
+    eager_rate = neurons * eager_steps / t_eager
+    ratio = rate / eager_rate
+    return {
+        "case": name,
+        "neurons": neurons,
+        "steps": steps,
+        "neuron_steps_per_s": rate,
+        "eager_neuron_steps_per_s": eager_rate,
+        "ratio": ratio,
+        "target": target,
+        "met": ratio >= target if target else None,
+        "peak_rss_mb": _peak_rss_mb(),
+        **extra,
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# eager baselines: what a user writes
+
+
+def eager_lif(x, steps, dt=0.001, tau_syn_inv=200.0, tau_mem_inv=100.0, v_th=1.0):
+    import torch
+
+    n = x.shape[-1]
+    v = torch.zeros(n)
+    i = torch.zeros(n)
+    spikes = []
+    for t in range(steps):
+        i = i + x[t % x.shape[0]]
+        v = v + dt * tau_mem_inv * ((0.0 - v) + i)
+        i = i - dt * tau_syn_inv * i
+        z = (v > v_th).float()
+        v = (1 - z) * v + z * 0.0
+        spikes.append(z)
+    return torch.stack(spikes)
+
+
+def eager_izhikevich(current, a, b, c, d, dt=0.25):
+    import torch
+
+    v = torch.full((current.shape[1],), -70.0)
+    u = b * v
+    spikes = []
+    for t in range(current.shape[0]):
+        v_new = v + dt * (0.04 * v * v + 5 * v + 140 - u + current[t])
+        u = u + dt * a * (b * v_new - u)
+        z = (v_new > 30).float()
+        v = torch.where(z > 0, torch.tensor(c), v_new)
+        u = u + z * d
+        spikes.append(z)
+    return torch.stack(spikes)
+
+
+# --------------------------------------------------------------------------------------------
+# cases
+
+
+def _lif_case(name: str, neurons: int, steps: int, block: int, target: float, args) -> dict:
+    import torch
+
+    from simctl import kernels
+    from simctl.neurons import lif
+
+    torch.manual_seed(0)
+    x = 3.0 * torch.rand(block, neurons)
+    p = lif.LIFParameters()
+    state0 = lif.lif_initial_state((neurons,), p)
+
+    def fast():
+        state = state0
+        for _ in range(steps // block):  # blocks of input, as the runner streams them
+            out, _, state = kernels.integrate(lif.MODEL, x, state, p, 0.001)
+        return out
+
+    eager_steps = steps if neurons <= 10**5 else max(block, steps // 5)
+
+    def eager():
+        with torch.no_grad():
+            for _ in range(eager_steps // block):
+                eager_lif(x, block)
+
+    fast()  # build and load the kernel once (reported separately below)
+    t_fast, t_eager = _alternate(fast, eager, args.repeats)
+    return _result(
+        name,
+        neurons,
+        steps,
+        t_fast,
+        t_eager,
+        eager_steps,
+        target,
+        backend=kernels.last_backend()[0],
+        threads=torch.get_num_threads(),
+    )
+
+
+@case("lif_ff_1e3")
+def lif_small(args):
+    return _lif_case("lif_ff_1e3", 1000, 1000, 1000, 10.0, args)
+
+
+@case("lif_ff_1e6")
+def lif_large(args):
+    neurons = 10**5 if args.quick else 10**6
+    return _lif_case("lif_ff_1e6", neurons, 1000 if not args.quick else 200, 100, 3.0, args)
+
+
+@case("izhikevich_20x4000")
+def izhikevich_fig1(args):
+    import torch
+
+    from simctl import kernels
+    from simctl.neurons import izhikevich as iz
+
+    neurons, steps = 20, 4000
+    p = iz.IZHIKEVICH_PRESETS["tonic_spiking"].p._replace(tau_inv=1.0, update_order="sequential")
+    current = torch.full((steps, neurons), 10.0)
+    state0 = iz.izhikevich_initial_state((neurons,), p)
+    start = time.perf_counter()
+    out, _, _ = kernels.integrate(iz.MODEL, current, state0, p, 0.25, ("v",))
+    first_call = time.perf_counter() - start  # trace + (cached) compile + run
+
+    def fast():
+        kernels.integrate(iz.MODEL, current, state0, p, 0.25, ("v",))
+
+    def eager():
+        with torch.no_grad():
+            eager_izhikevich(current, p.a, p.b, p.c, p.d, 0.25)
+
+    spikes_fast = int(out.sum())
+    spikes_eager = int(eager_izhikevich(current, p.a, p.b, p.c, p.d, 0.25).sum())
+    t_fast = min(_best(fast, 20) for _ in range(max(1, args.repeats)))
+    t_eager = _best(eager, max(1, args.repeats))
+    return _result(
+        "izhikevich_20x4000",
+        neurons,
+        steps,
+        t_fast,
+        t_eager,
+        steps,
+        100.0,
+        backend=kernels.last_backend()[0],
+        us_per_step=1e6 * t_fast / steps,
+        eager_us_per_step=1e6 * t_eager / steps,
+        first_call_s=first_call,
+        spikes=spikes_fast,
+        eager_spikes=spikes_eager,
+    )
+
+
+@case("recurrent_lif_1e4_sparse")
+def recurrent_sparse(args):
+    import torch
+
+    from simctl.kernels.sparse import density, sparsify
+    from simctl.neurons import lif
+
+    torch.manual_seed(0)
+    neurons = 2000 if args.quick else 10**4
+    steps = 200 if args.quick else 1000
+    inputs = 100
+    mask = torch.rand(neurons, neurons) < 0.01
+    w_rec = mask.float() * torch.randn(neurons, neurons) * 0.2
+    w_rec.fill_diagonal_(0.0)
+    w_in = torch.rand(neurons, inputs) * 0.6
+    x = (torch.rand(steps, inputs) < 0.05).float() * 0.12  # about 3 % of neurons spike per step
+    layer = lif.LIFRecurrent(
+        inputs, neurons, input_weights=w_in, recurrent_weights=sparsify(w_rec), autapses=True
+    )
+    eager_steps = min(steps, 100)
+
+    def fast():
+        with torch.no_grad():
+            return layer(x)[0]
+
+    def eager():  # a user's loop with a dense recurrent matmul
+        with torch.no_grad():
+            v = torch.zeros(neurons)
+            i = torch.zeros(neurons)
+            z = torch.zeros(neurons)
+            for t in range(eager_steps):
+                i = i + x[t] @ w_in.T + z @ w_rec.T
+                v = v + 0.001 * 100.0 * ((0.0 - v) + i)
+                i = i - 0.001 * 200.0 * i
+                z = (v > 1.0).float()
+                v = (1 - z) * v
+
+    spikes = fast()
+    t_fast, t_eager = _alternate(fast, eager, args.repeats)
+    return _result(
+        "recurrent_lif_1e4_sparse",
+        neurons,
+        steps,
+        t_fast,
+        t_eager,
+        eager_steps,
+        3.0,
+        backend="event-driven",
+        density=density(w_rec),
+        spikes_per_step=float(spikes.sum() / steps),
+    )
+
+
+@case("izhikevich2004_cli")
+def izhikevich2004_cli(args):
+    """The whole `simctl run experiment=izhikevich2004` process (imports, plots, checks)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        timings = {}
+        for backend in ("auto", "reference"):
+            env = dict(os.environ, SIMCTL_KERNELS=backend)
+            start = time.perf_counter()
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "simctl.cli",
+                    "run",
+                    "experiment=izhikevich2004",
+                    f"hydra.run.dir={tmp}/{backend}",
+                ],
+                check=True,
+                env=env,
+                capture_output=True,
+            )
+            timings[backend] = time.perf_counter() - start
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {
+        "case": "izhikevich2004_cli",
+        "neurons": 20,
+        "steps": None,
+        "wall_s": timings["auto"],
+        "wall_s_reference_kernels": timings["reference"],
+        "target": "< 8 s",
+        "met": timings["auto"] < 8.0,
+        "peak_rss_mb": usage.ru_maxrss / 1024,
+    }
+
+
+@case("stream_1e5x1e5")
+def stream_memory(args):
+    """10^5 neurons × 10^5 steps through `simctl run`, spikes recorded: peak RSS of the run."""
+    neurons = 10**5
+    steps = 2000 if args.quick else 10**5
+    dt = 0.1
+    with tempfile.TemporaryDirectory() as tmp:
+        command = [
+            sys.executable,
+            "-m",
+            "simctl.cli",
+            "run",
+            "neuron=lif",
+            "input=constant",
+            f"population.size={neurons}",
+            f"simulation.dt={dt}",
+            f"simulation.duration={steps * dt}",
+            "plot.enabled=false",
+            f"hydra.run.dir={tmp}/run",
+            *args.stream_overrides,
+        ]
+        start = time.perf_counter()
+        result = subprocess.run(command, env=dict(os.environ), capture_output=True, text=True)
+        wall = time.perf_counter() - start
+        if result.returncode != 0:
+            raise RuntimeError(result.stderr[-3000:])
+        size = sum(
+            os.path.getsize(os.path.join(root, f)) for root, _, files in os.walk(tmp) for f in files
+        )
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {
+        "case": "stream_1e5x1e5",
+        "neurons": neurons,
+        "steps": steps,
+        "neuron_steps_per_s": neurons * steps / wall,
+        "wall_s": wall,
+        "file_mb": size / 2**20,
+        "target": "peak RSS < 2048 MB",
+        "met": usage.ru_maxrss / 1024 < 2048,
+        "peak_rss_mb": usage.ru_maxrss / 1024,
+        "command": " ".join(command[2:]),
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# driver
+
+
+def _machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    import torch
+
+    return f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__}, {platform.platform()}"
+
+
+def _table(rows: list[dict[str, Any]]) -> str:
+    lines = [
+        f"| {'case':26} | {'neurons':>8} | {'steps':>6} | {'neuron-steps/s':>14} | "
+        f"{'eager':>10} | {'ratio':>8} | {'target':>14} | met | {'peak MB':>7} |",
+        "|" + "|".join("-" * w for w in (28, 10, 8, 16, 12, 10, 16, 5, 9)) + "|",
+    ]
+    for row in rows:
+        if "error" in row:
+            lines.append(f"| {row['case']:26} | error: {row['error'][:80]} |")
+            continue
+        rate = row.get("neuron_steps_per_s")
+        eager = row.get("eager_neuron_steps_per_s")
+        ratio = row.get("ratio")
+        target = row["target"]
+        target = f">= {target:g}x" if isinstance(target, (int, float)) else str(target)
+        if row["case"] == "izhikevich2004_cli":
+            target = f"{row['wall_s']:.2f} s (<8 s)"
+        lines.append(
+            f"| {row['case']:26} | {row['neurons']:>8} | {row['steps'] or '':>6} | "
+            f"{(f'{rate:.3g}' if rate else ''):>14} | {(f'{eager:.3g}' if eager else ''):>10} | "
+            f"{(f'{ratio:.1f}x' if ratio else ''):>8} | {target:>14} | "
+            f"{'yes' if row['met'] else 'NO ':>3} | {row['peak_rss_mb']:>7.0f} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes, one repeat")
+    parser.add_argument("--case", action="append", help="run only this case (repeatable)")
+    parser.add_argument("--repeats", type=int, default=None, help="alternating rounds (3)")
+    parser.add_argument("--list", action="store_true", help="list the cases")
+    parser.add_argument("--in-process", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--stream-overrides",
+        nargs="*",
+        default=[],
+        help="extra `simctl run` overrides for stream_1e5x1e5 (e.g. input.amplitude=...)",
+    )
+    args = parser.parse_args(argv)
+    if args.repeats is None:
+        args.repeats = 1 if args.quick else 3
+    if args.list:
+        print("\n".join(CASES))
+        return 0
+    names = args.case or list(CASES)
+    unknown = [n for n in names if n not in CASES]
+    if unknown:
+        parser.error(f"unknown case(s) {unknown}; see --list")
+    if args.in_process:
+        for name in names:
+            print(json.dumps(CASES[name](args)), flush=True)
+        return 0
+    rows = []
+    print(f"# {_machine()}", file=sys.stderr)
+    for name in names:
+        command = [
+            sys.executable,
+            __file__,
+            "--in-process",
+            "--case",
+            name,
+            "--repeats",
+            str(args.repeats),
+        ]
+        if args.quick:
+            command.append("--quick")
+        if args.stream_overrides:
+            command += ["--stream-overrides", *args.stream_overrides]
+        result = subprocess.run(command, capture_output=True, text=True)
+        lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
+        if result.returncode != 0 or not lines:
+            row = {"case": name, "error": (result.stderr or result.stdout)[-500:]}
+        else:
+            row = json.loads(lines[-1])
+        print(json.dumps(row), flush=True)
+        rows.append(row)
+    print(_table(rows), file=sys.stderr)
+    return 0 if all("error" not in row for row in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,310 @@
+"""C source for a whole-loop kernel from a traced step graph (:mod:`simctl.kernels.trace`).
+
+The kernel advances a tile of ``LANES`` neurons through all ``T`` steps with the state held in
+small lane arrays (L1-resident), reading the input and writing the outputs of each step, so the
+memory traffic per neuron-step is the input, the output and the recorded variables, and no
+interpreter runs between steps. Each traced ATen operation becomes one C expression computed in
+the dtype torch computes it in (operands cast first, scalars rounded to that dtype as torch
+does). The compiler runs with ``-ffp-contract=off`` and without ``-ffast-math``, so additions and
+multiplications round exactly as torch's eager kernels do and float64 results are identical;
+transcendental functions (``exp``, ``tanh``...) come from the C library instead of torch's
+vectorised SLEEF code and may differ in the last bit.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from .trace import Graph, Unsupported
+
+__all__ = ["CTYPES", "generate", "LANES"]
+
+LANES = 256
+
+CTYPES = {
+    torch.float32: "float",
+    torch.float64: "double",
+    torch.bool: "int",  # in registers: an int vectorises with float lanes, uint8_t does not
+    torch.int64: "int64_t",
+    torch.int32: "int32_t",
+    torch.int16: "int16_t",
+    torch.int8: "int8_t",
+    torch.uint8: "uint8_t",
+}
+#: element types of the arrays in memory (torch stores bools as bytes)
+STORAGE = {**CTYPES, torch.bool: "uint8_t"}
+_FLOATS = (torch.float32, torch.float64)
+_MATH = {
+    "exp": "exp",
+    "log": "log",
+    "sqrt": "sqrt",
+    "tanh": "tanh",
+    "expm1": "expm1",
+    "log1p": "log1p",
+    "sin": "sin",
+    "cos": "cos",
+    "atan": "atan",
+    "erf": "erf",
+    "erfc": "erfc",
+    "floor": "floor",
+    "ceil": "ceil",
+    "round": "nearbyint",
+    "trunc": "trunc",
+    "abs": "fabs",
+}
+
+
+def _fn(name: str, dtype: torch.dtype) -> str:
+    return name + ("f" if dtype == torch.float32 else "")
+
+
+def _cast(expr: str, src: torch.dtype, dst: torch.dtype) -> str:
+    if src == dst:
+        return expr
+    if dst == torch.bool:
+        return f"((int)(({expr}) != 0))"
+    return f"(({CTYPES[dst]})({expr}))"
+
+
+def _op_expr(op: str, a: list[str], t: torch.dtype, attrs: tuple[Any, ...]) -> str:
+    is_float = t in _FLOATS
+    binary = {"add": "+", "sub": "-", "mul": "*", "div": "/"}
+    if op in binary:
+        return f"({a[0]} {binary[op]} {a[1]})"
+    if op == "rsub":
+        return f"({a[1]} - {a[0]})"
+    if op in ("gt", "ge", "lt", "le", "eq", "ne"):
+        symbol = {"gt": ">", "ge": ">=", "lt": "<", "le": "<=", "eq": "==", "ne": "!="}[op]
+        return f"((int)({a[0]} {symbol} {a[1]}))"
+    if op in ("maximum", "minimum"):
+        symbol = ">" if op == "maximum" else "<"
+        if is_float:  # NaN propagates, as in torch
+            return (
+                f"(({a[0]} != {a[0]}) ? {a[0]} : (({a[1]} != {a[1]}) ? {a[1]} : "
+                f"(({a[0]} {symbol} {a[1]}) ? {a[0]} : {a[1]})))"
+            )
+        return f"(({a[0]} {symbol} {a[1]}) ? {a[0]} : {a[1]})"
+    if op == "pow":
+        if not is_float:
+            raise Unsupported("integer pow")
+        e = attrs[0]
+        special = {
+            2: f"({a[0]} * {a[0]})",
+            3: f"({a[0]} * {a[0]} * {a[0]})",
+            0.5: f"{_fn('sqrt', t)}({a[0]})",
+            -0.5: f"(({CTYPES[t]})1 / {_fn('sqrt', t)}({a[0]}))",
+            -1: f"(({CTYPES[t]})1 / {a[0]})",
+            -2: f"(({CTYPES[t]})1 / ({a[0]} * {a[0]}))",
+        }
+        if e in special:
+            return special[e]
+        return f"{_fn('pow', t)}({a[0]}, ({CTYPES[t]}){float(e)!r})"
+    if op in ("logical_and", "logical_or", "logical_xor"):
+        symbol = {"logical_and": "&&", "logical_or": "||", "logical_xor": "!="}[op]
+        return f"((int)(({a[0]} != 0) {symbol} ({a[1]} != 0)))"
+    if op in ("bitwise_and", "bitwise_or", "bitwise_xor"):
+        if is_float:
+            raise Unsupported("bitwise op on floats")
+        symbol = {"bitwise_and": "&", "bitwise_or": "|", "bitwise_xor": "^"}[op]
+        return f"(({CTYPES[t]})({a[0]} {symbol} {a[1]}))"
+    if op == "logical_not":
+        return f"((int)({a[0]} == 0))"
+    if op == "bitwise_not":
+        return f"((int)({a[0]} == 0))" if t == torch.bool else f"(({CTYPES[t]})(~{a[0]}))"
+    if op == "neg":
+        return f"(-{a[0]})"
+    if op == "square":
+        return f"({a[0]} * {a[0]})"
+    if op == "reciprocal":
+        return f"(({CTYPES[t]})1 / {a[0]})"
+    if op == "rsqrt":
+        return f"(({CTYPES[t]})1 / {_fn('sqrt', t)}({a[0]}))"
+    if op == "sigmoid":
+        return f"(({CTYPES[t]})1 / (({CTYPES[t]})1 + {_fn('exp', t)}(-{a[0]})))"
+    if op == "relu":
+        return f"((({a[0]} != {a[0]}) || {a[0]} > 0) ? {a[0]} : ({CTYPES[t]})0)"
+    if op == "sign":
+        return f"(({CTYPES[t]})(({a[0]} > 0) - ({a[0]} < 0)))"
+    if op in _MATH:
+        if not is_float:
+            if op == "abs":
+                return f"(({a[0]} < 0) ? -{a[0]} : {a[0]})"
+            if op in ("floor", "ceil", "round", "trunc"):
+                return a[0]
+            raise Unsupported(f"{op} on integers")
+        return f"{_fn(_MATH[op], t)}({a[0]})"
+    raise Unsupported(f"no C form for {op}")
+
+
+def generate(graph: Graph, output_dtype: torch.dtype, record: list[int]) -> str:
+    """The C source of ``simctl_kernel`` for ``graph``, recording the state leaves ``record``.
+
+    Pointer table (``void** ptrs``): the input (T·N), each state leaf (N, read at the start of a
+    tile and written back at its end), each per-neuron parameter (N), the output (T·N), each
+    recorded leaf (T·N). Constants come in ``const double* c`` at run time, so one compiled
+    kernel serves every parameter value of the same model structure.
+    """
+    inputs = graph.inputs
+    n_state = sum(1 for name, _ in inputs if name.startswith("s:"))
+    dtypes_of_input = [dtype for _, dtype in inputs]
+
+    def dtype_of(ref: tuple[str, int]) -> torch.dtype | None:
+        kind, k = ref
+        if kind == "in":
+            return dtypes_of_input[k]
+        if kind == "n":
+            return graph.nodes[k].dtype
+        return None  # a constant: a double, cast where it is used
+
+    # keep only the nodes the outputs need
+    needed: set[int] = set()
+    stack = [graph.output, *graph.state_out]
+    while stack:
+        kind, k = stack.pop()
+        if kind == "n" and k not in needed:
+            needed.add(k)
+            stack.extend(arg for arg in graph.nodes[k].args if isinstance(arg, tuple))
+
+    const_uses: dict[tuple[int, torch.dtype], str] = {}
+
+    def operand(ref: tuple[str, int], dtype: torch.dtype) -> str:
+        kind, k = ref
+        if kind == "c":
+            name = f"c{k}_{CTYPES[dtype].replace('_t', '')}"
+            const_uses[(k, dtype)] = name
+            return name
+        name = f"in{k}" if kind == "in" else f"n{k}"
+        src = dtype_of(ref)
+        assert src is not None
+        return _cast(name, src, dtype)
+
+    body: list[str] = []
+    for k, node in enumerate(graph.nodes):
+        if k not in needed:
+            continue
+        if node.op == "cast":
+            ref = node.args[0]
+            src = dtype_of(ref)
+            expr = (
+                operand(ref, node.dtype)
+                if src is None
+                else _cast(operand(ref, src), src, node.dtype)
+            )
+        elif node.op == "where":
+            cond = operand(node.args[0], torch.bool)
+            a = operand(node.args[1], node.compute)
+            b = operand(node.args[2], node.compute)
+            expr = _cast(f"({cond} ? {a} : {b})", node.compute, node.dtype)
+        elif node.op == "clamp":
+            x = operand(node.args[0], node.compute)
+            refs = list(node.args[1:])
+            expr = x
+            has_lo, has_hi = node.attrs
+            if has_lo:
+                lo = operand(refs.pop(0), node.compute)
+                expr = f"(({expr} < {lo}) ? {lo} : {expr})"
+                body.append(f"        const {CTYPES[node.compute]} n{k}_lo = {expr};")
+                expr = f"n{k}_lo"
+            if has_hi:
+                hi = operand(refs.pop(0), node.compute)
+                expr = f"(({expr} > {hi}) ? {hi} : {expr})"
+        else:
+            args = [operand(ref, node.compute) for ref in node.args]
+            result = (
+                node.compute
+                if node.op
+                not in (
+                    "gt",
+                    "ge",
+                    "lt",
+                    "le",
+                    "eq",
+                    "ne",
+                    "logical_and",
+                    "logical_or",
+                    "logical_xor",
+                    "logical_not",
+                )
+                else torch.bool
+            )
+            expr = _cast(_op_expr(node.op, args, node.compute, node.attrs), result, node.dtype)
+        body.append(f"        const {CTYPES[node.dtype]} n{k} = {expr};")
+
+    state_ids = list(range(1, 1 + n_state))
+
+    def value(ref: tuple[str, int], dtype: torch.dtype) -> str:
+        kind, k = ref
+        if kind == "c":
+            return operand(ref, dtype)
+        src = dtype_of(ref)
+        assert src is not None
+        return _cast(f"{'in' if kind == 'in' else 'n'}{k}", src, dtype)
+
+    tail: list[str] = []
+    tail.append(f"        out[o + j] = {value(graph.output, output_dtype)};")
+    for r, leaf in enumerate(record):
+        tail.append(f"        r{r}[o + j] = {value(graph.state_out[leaf], inputs[1 + leaf][1])};")
+    for leaf, k in enumerate(state_ids):
+        tail.append(f"        l{k}[j] = {value(graph.state_out[leaf], inputs[k][1])};")
+
+    lines = [
+        "#include <stdint.h>",
+        "#include <math.h>",
+        f"#define W {LANES}",
+        "void simctl_kernel(int64_t T, int64_t N, int64_t lo, int64_t hi,",
+        "                   const double* restrict c, void** ptrs) {",
+    ]
+    pointer = 0
+    decl: list[str] = []
+    for k, (name, dtype) in enumerate(inputs):
+        ctype = STORAGE[dtype]
+        const = "" if name.startswith("s:") else "const "
+        decl.append(f"  {const}{ctype}* restrict a{k} = ({const}{ctype}*)ptrs[{pointer}];")
+        pointer += 1
+    decl.append(
+        f"  {STORAGE[output_dtype]}* restrict out = ({STORAGE[output_dtype]}*)ptrs[{pointer}];"
+    )
+    pointer += 1
+    for r, leaf in enumerate(record):
+        ctype = STORAGE[inputs[1 + leaf][1]]
+        decl.append(f"  {ctype}* restrict r{r} = ({ctype}*)ptrs[{pointer}];")
+        pointer += 1
+    lines.extend(decl)
+    for (k, dtype), name in sorted(const_uses.items(), key=lambda item: item[1]):
+        if dtype == torch.bool:  # torch: any nonzero value is True
+            lines.append(f"  const int {name} = (int)(c[{k}] != 0);")
+        else:
+            lines.append(f"  const {CTYPES[dtype]} {name} = ({CTYPES[dtype]})c[{k}];")
+    lines.append("  for (int64_t b0 = lo; b0 < hi; b0 += W) {")
+    lines.append("    const int64_t w = (hi - b0) < W ? (hi - b0) : W;")
+    for k in state_ids:
+        lines.append(f"    {CTYPES[inputs[k][1]]} l{k}[W];")
+    lines.append("    for (int64_t j = 0; j < w; ++j) {")
+    for k in state_ids:
+        lines.append(f"      l{k}[j] = a{k}[b0 + j];")
+    lines.append("    }")
+    lines.append("    for (int64_t t = 0; t < T; ++t) {")
+    lines.append("      const int64_t o = t * N + b0;")
+    lines.append("      for (int64_t j = 0; j < w; ++j) {")
+    for k, (name, dtype) in enumerate(inputs):
+        ctype = CTYPES[dtype]
+        if k == 0:
+            lines.append(f"        const {ctype} in0 = a0[o + j];")
+        elif name.startswith("s:"):
+            lines.append(f"        const {ctype} in{k} = l{k}[j];")
+        else:
+            lines.append(f"        const {ctype} in{k} = a{k}[b0 + j];")
+    lines.extend(body)
+
+    lines.extend(tail)
+    lines.append("      }")
+    lines.append("    }")
+    lines.append("    for (int64_t j = 0; j < w; ++j) {")
+    for k in state_ids:
+        lines.append(f"      a{k}[b0 + j] = l{k}[j];")
+    lines.append("    }")
+    lines.append("  }")
+    lines.append("}")
+    return "\n".join(lines) + "\n"

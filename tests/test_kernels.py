@@ -1,0 +1,413 @@
+"""The fused integration backends equal the reference loop over each model's step function.
+
+Equality is exact (``torch.equal``) in float64 and float32 for models made of arithmetic and
+comparisons (LIF, Izhikevich, ...): the C kernels compute every operation in the dtype torch
+computes it in, without FMA contraction. Models whose step calls a transcendental function
+(``exp`` in lif_ex / AdEx) may differ in the last bit (libm against torch's SLEEF); for those the
+test asks for 1e-12 relative in float64, float32 rounding otherwise, and identical spikes.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import pytest
+import torch
+
+from simctl import kernels
+from simctl.kernels import fused
+from simctl.kernels.cbuild import compiler
+from simctl.neurons import MODEL_MODULES, lif
+from simctl.neurons.base import NeuronModel
+
+needs_cc = pytest.mark.skipif(compiler() is None, reason="no C compiler")
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path_factory, monkeypatch):
+    # one kernel cache per test session, away from the user's
+    monkeypatch.setenv("SIMCTL_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "kernels"))
+    monkeypatch.delenv("SIMCTL_KERNELS", raising=False)
+
+
+def _compare(fast, ref, exact: bool = True) -> None:
+    out, traces, final = fast
+    out_r, traces_r, final_r = ref
+    assert out.shape == out_r.shape and out.dtype == out_r.dtype
+    assert traces.keys() == traces_r.keys()
+    pairs = [(out, out_r)] + [(traces[k], traces_r[k]) for k in traces]
+    pairs += list(zip(final, final_r, strict=True)) if isinstance(final, tuple) else []
+    for a, b in pairs:
+        if isinstance(a, tuple):
+            for x, y in zip(a, b, strict=True):
+                _compare_tensor(x, y, exact)
+        else:
+            _compare_tensor(a, b, exact)
+    assert torch.equal(out, out_r)  # spike trains are identical in every case
+
+
+def _compare_tensor(a: torch.Tensor, b: torch.Tensor, exact: bool) -> None:
+    b = b.expand(a.shape) if b.shape != a.shape else b
+    assert a.dtype == b.dtype
+    if exact:
+        assert torch.equal(a, b), (a - b).abs().max()
+    else:
+        rtol = 1e-12 if a.dtype == torch.float64 else 1e-5
+        torch.testing.assert_close(a, b, rtol=rtol, atol=rtol)
+
+
+def _run_both(model: NeuronModel, x, state, p, dt, record=()):
+    fast = kernels.integrate(model, x, state, p, dt, record)
+    backend = kernels.last_backend()
+    ref = kernels.integrate_reference(model, x, state, p, dt, record)
+    return fast, ref, backend
+
+
+# --------------------------------------------------------------------------------------------
+# LIF
+
+
+@needs_cc
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_lif_fused_equals_reference(dtype):
+    torch.manual_seed(0)
+    n, steps = 300, 200
+    x = torch.rand(steps, n, dtype=dtype) * 4
+    p = lif.LIFParameters()
+    state = lif.lif_initial_state((n,), p, dtype)
+    fast, ref, backend = _run_both(lif.MODEL, x, state, p, 0.001, ("v", "i"))
+    assert backend[0] == "c", backend
+    _compare(fast, ref)
+    assert fast[0].sum() > 0  # it spiked
+
+
+@needs_cc
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_lif_per_neuron_parameters_broadcast(dtype):
+    torch.manual_seed(1)
+    batch, n, steps = 3, 50, 100
+    p = lif.LIFParameters(
+        tau_mem_inv=100 + 50 * torch.rand(n, dtype=dtype),
+        v_th=torch.linspace(0.5, 1.5, n, dtype=dtype),
+        v_reset=torch.tensor(-0.1, dtype=dtype),  # a 0-dim tensor parameter
+    )
+    x = torch.rand(steps, batch, n, dtype=dtype) * 4
+    state = lif.lif_initial_state((batch, n), p, dtype)
+    fast, ref, backend = _run_both(lif.MODEL, x, state, p, 0.001, ("v",))
+    assert backend[0] == "c", backend
+    _compare(fast, ref)
+
+
+@needs_cc
+def test_state_is_not_modified_and_blocks_chain():
+    torch.manual_seed(2)
+    x = torch.rand(40, 20) * 4
+    p = lif.LIFParameters()
+    state = lif.lif_initial_state((20,), p)
+    before = [t.clone() for t in state]
+    out_a, _, mid = kernels.integrate(lif.MODEL, x[:25], state, p, 0.001)
+    out_b, _, end = kernels.integrate(lif.MODEL, x[25:], mid, p, 0.001)
+    assert all(torch.equal(a, b) for a, b in zip(state, before, strict=True))
+    out_r, _, end_r = kernels.integrate_reference(lif.MODEL, x, state, p, 0.001)
+    assert torch.equal(torch.cat([out_a, out_b]), out_r)
+    assert torch.equal(end.v, end_r.v) and torch.equal(end.i, end_r.i)
+
+
+@needs_cc
+def test_parallel_split_equals_single(monkeypatch):
+    monkeypatch.setattr(fused, "PARALLEL_MIN_WORK", 0)
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 3)
+    torch.manual_seed(3)
+    n = 3 * 256 + 17
+    x = torch.rand(30, n) * 4
+    p = lif.LIFParameters()
+    state = lif.lif_initial_state((n,), p)
+    fast, ref, backend = _run_both(lif.MODEL, x, state, p, 0.001, ("v",))
+    assert backend[0] == "c"
+    _compare(fast, ref)
+
+
+# --------------------------------------------------------------------------------------------
+# Izhikevich: both update orders, both u laws, the class-1 variant (mn = 4.1, bias = 108)
+
+
+@needs_cc
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("order", ["simultaneous", "sequential"])
+@pytest.mark.parametrize("law", ["standard", "accommodation"])
+@pytest.mark.parametrize("variant", ["tonic_spiking", "class_1_exc"])
+def test_izhikevich_fused_equals_reference(dtype, order, law, variant):
+    from simctl.neurons import izhikevich as iz
+
+    torch.manual_seed(4)
+    n = 20
+    p = iz.IZHIKEVICH_PRESETS[variant].p._replace(update_order=order, u_law=law)
+    if variant == "tonic_spiking":  # a per-neuron parameter, broadcast in the kernel
+        p = p._replace(a=torch.linspace(0.01, 0.03, n, dtype=dtype))
+    x = 15 * torch.rand(1000, n, dtype=dtype)
+    state = iz.izhikevich_initial_state((n,), p, dtype)
+    fast, ref, backend = _run_both(iz.MODEL, x, state, p, 0.001, ("v", "u"))
+    assert backend[0] == "c", backend
+    _compare(fast, ref)
+    assert fast[0].sum() > 0
+
+
+@needs_cc
+def test_izhikevich_every_preset_in_config_units():
+    """All presets with the configs' units (tau_inv = 1/ms, dt = 0.25 ms) and their own state."""
+    from simctl.neurons import izhikevich as iz
+
+    for name, behaviour in iz.IZHIKEVICH_PRESETS.items():
+        p = behaviour.p._replace(tau_inv=1.0, update_order="sequential")
+        state = iz.IzhikevichState(*[t.detach().reshape(1).double() for t in behaviour.s])
+        x = torch.full((800, 1), 10.0, dtype=torch.float64)
+        fast, ref, backend = _run_both(iz.MODEL, x, state, p, 0.25, ("v",))
+        assert backend[0] == "c", (name, backend)
+        _compare(fast, ref)
+
+
+# --------------------------------------------------------------------------------------------
+# every model of the library
+
+
+def _library_models() -> list[Any]:
+    found = []
+    for name in MODEL_MODULES:
+        module = importlib.import_module(f"simctl.neurons.{name}")
+        if isinstance(getattr(module, "MODEL", None), NeuronModel):
+            found.append(pytest.param(module.MODEL, id=name))
+        else:
+            raise AssertionError(f"simctl.neurons.{name} defines no MODEL")
+    return found
+
+
+_TRANSCENDENTAL = ("exp(", "expf(", "log", "tanh", "sqrt", "pow", "erf", "sin(", "cos(")
+
+
+@needs_cc
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("model", _library_models())
+def test_every_library_model_fused_equals_reference(model, dtype):
+    torch.manual_seed(5)
+    p = _default_parameters(model)
+    n, steps = 40, 300
+    state = model.initial_state((n,), p, dtype)
+    scale = float(model.extra.get("benchmark_input", 0)) or _input_scale(model, p, state, dtype)
+    x = scale * torch.rand(steps, n, dtype=dtype)
+    record = tuple(model.variables)
+    fast, ref, backend = _run_both(model, x, state, p, _dt(model), record)
+    if backend[0] != "c":
+        # only the compartment models (sums over neurons) are beyond the C kernel; their
+        # fallback must still give the reference result exactly
+        assert model.name in {"lif_mc", "lif_mc_refrac"}, (model.name, backend)
+        _compare(fast, ref, exact=True)
+        return
+    source = _last_source()
+    exact = not any(token in source for token in _TRANSCENDENTAL)
+    _compare(fast, ref, exact=exact)
+
+
+def _default_parameters(model: NeuronModel) -> Any:
+    try:
+        return model.parameters()
+    except TypeError:  # required fields: take the model's first preset
+        presets = model.extra.get("presets")
+        if not presets:
+            pytest.skip(f"{model.name}: no default parameters")
+        return next(iter(presets.values())).p
+
+
+def _last_source() -> str:
+    plans = [v for v in fused._plans.values() if not isinstance(v, str)]
+    return plans[-1].source
+
+
+def _dt(model: NeuronModel) -> float:
+    return float(model.extra.get("dt", 0.001))
+
+
+def _input_scale(model, p, state, dtype) -> float:
+    """An input amplitude that makes the model active: the smallest of a ladder that spikes."""
+    if not model.spiking:
+        return 1.0
+    for scale in (1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0):
+        x = scale * torch.ones(200, 4, dtype=dtype)
+        out, _, _ = kernels.integrate_reference(
+            model, x, model.initial_state((4,), p, dtype), p, _dt(model)
+        )
+        if out.sum() > 0:
+            return 2 * scale
+    return 1.0
+
+
+# --------------------------------------------------------------------------------------------
+# the layer fast path
+
+
+@needs_cc
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_layer_outputs_identical_with_and_without_fast_path(monkeypatch, dtype):
+    torch.manual_seed(6)
+    layer = lif.LIF(lif.LIFParameters(v_th=torch.linspace(0.2, 1.0, 16))).to(dtype)
+    x = torch.rand(50, 4, 16, dtype=dtype) * 4
+    with torch.no_grad():
+        z_fast, s_fast = layer(x)
+        assert kernels.last_backend()[0] == "c"
+        monkeypatch.setenv("SIMCTL_KERNELS", "reference")
+        z_loop, s_loop = layer(x)
+    assert torch.equal(z_fast, z_loop)
+    assert torch.equal(s_fast.v, s_loop.v) and torch.equal(s_fast.i, s_loop.i)
+
+
+@needs_cc
+def test_layer_record_states_identical(monkeypatch):
+    from simctl.neurons import izhikevich as iz
+
+    layer = iz.Izhikevich(iz.IZHIKEVICH_PRESETS["tonic_spiking"], record_states=True)
+    layer = layer.to(torch.float64)
+    x = 10 * torch.rand(300, 3, 5, dtype=torch.float64)
+    with torch.no_grad():
+        z_fast, states_fast = layer(x)
+        assert kernels.last_backend()[0] == "c"
+        monkeypatch.setenv("SIMCTL_KERNELS", "reference")
+        z_loop, states_loop = layer(x)
+    assert torch.equal(z_fast, z_loop)
+    for a, b in zip(states_fast, states_loop, strict=True):
+        assert a.shape == b.shape and torch.equal(a, b)
+
+
+@needs_cc
+def test_layer_fast_path_without_no_grad_when_nothing_requires_grad():
+    layer = lif.LIF()
+    x = torch.rand(20, 8) * 4
+    state = lif.lif_initial_state((8,), layer.p)  # no requires_grad
+    z, s = layer(x, state)
+    assert kernels.last_backend()[0] == "c"
+    with torch.no_grad():
+        z_ref, s_ref = lif.lif_feed_forward_integral(x, state, layer.p, layer.dt)
+    assert torch.equal(z, z_ref) and torch.equal(s.v, s_ref.v)
+
+
+def test_layer_keeps_the_loop_when_a_gradient_is_needed():
+    layer = lif.LIF()
+    x = (torch.rand(20, 8) * 4).requires_grad_(True)
+    z, _ = layer(x)
+    assert z.requires_grad
+    z.sum().backward()
+    assert x.grad is not None
+
+
+# --------------------------------------------------------------------------------------------
+# fallbacks
+
+
+def _fresh(monkeypatch):
+    monkeypatch.setattr(fused, "_plans", type(fused._plans)())
+    from simctl.kernels import cbuild
+
+    monkeypatch.setattr(cbuild, "_loaded", {})
+
+
+def test_fallback_without_compiler(monkeypatch, tmp_path):
+    _fresh(monkeypatch)
+    monkeypatch.setenv("CC", "/nonexistent/cc")
+    monkeypatch.setenv("SIMCTL_CACHE_DIR", str(tmp_path / "empty"))
+    x = torch.rand(30, 10) * 4
+    p = lif.LIFParameters()
+    state = lif.lif_initial_state((10,), p)
+    fast, ref, backend = _run_both(lif.MODEL, x, state, p, 0.001, ("v",))
+    assert backend[0] == "reference" and "compiler" in backend[1]
+    _compare(fast, ref)
+    with torch.no_grad():
+        z, _ = lif.LIF()(x)
+    assert torch.equal(z, ref[0])
+
+
+def test_fallback_when_the_compiler_fails(monkeypatch, tmp_path):
+    _fresh(monkeypatch)
+    monkeypatch.setenv("CC", "false")  # exists, always fails
+    monkeypatch.setenv("SIMCTL_CACHE_DIR", str(tmp_path / "empty"))
+    x = torch.rand(30, 10) * 4
+    p = lif.LIFParameters()
+    fast, ref, backend = _run_both(lif.MODEL, x, lif.lif_initial_state((10,), p), p, 0.001)
+    assert backend[0] == "reference"
+    _compare(fast, ref)
+
+
+def test_forced_reference(monkeypatch):
+    monkeypatch.setenv("SIMCTL_KERNELS", "reference")
+    x = torch.rand(30, 10) * 4
+    p = lif.LIFParameters()
+    fast, ref, backend = _run_both(lif.MODEL, x, lif.lif_initial_state((10,), p), p, 0.001)
+    assert backend == ("reference", "selected")
+    _compare(fast, ref)
+
+
+def test_bad_backend_name(monkeypatch):
+    monkeypatch.setenv("SIMCTL_KERNELS", "fastest")
+    with pytest.raises(ValueError, match="SIMCTL_KERNELS"):
+        kernels.select_backend(torch.zeros(3, 2))
+
+
+@needs_cc
+def test_untraceable_step_falls_back():
+    def step(x, s, p, dt):  # a population-wide mean: not elementwise
+        v = s.v + dt * (x - s.v.mean())
+        return (v > 1).float(), lif.LIFFeedForwardState(v=v, i=s.i)
+
+    model = NeuronModel(
+        "mean", lif.LIFParameters, lif.LIFFeedForwardState, step, lif.lif_initial_state, ("v",)
+    )
+    x = torch.rand(20, 10) * 4
+    p = lif.LIFParameters()
+    fast, ref, backend = _run_both(model, x, lif.lif_initial_state((10,), p), p, 0.5)
+    assert backend[0] == "reference" and "mean" in backend[1]
+    _compare(fast, ref)
+
+
+@needs_cc
+def test_kernel_is_cached_on_disk(monkeypatch, tmp_path):
+    _fresh(monkeypatch)
+    monkeypatch.setenv("SIMCTL_CACHE_DIR", str(tmp_path / "cache"))
+    p = lif.LIFParameters()
+    kernels.integrate(lif.MODEL, torch.rand(5, 3), lif.lif_initial_state((3,), p), p, 0.001)
+    assert kernels.last_backend()[0] == "c"
+    assert len(list((tmp_path / "cache").glob("k_*.so"))) == 1
+
+
+def test_selection_by_size_and_device():
+    assert kernels.select_backend(torch.zeros(1, 10)) == "reference"
+    assert kernels.select_backend(torch.zeros(5, 10, dtype=torch.float16)) == "reference"
+    assert kernels.select_backend(torch.zeros(5, 10)) == "c"
+    assert kernels.select_backend(torch.zeros(5, 10, device="meta")) == "reference"
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_integrate_equals_cpu_reference():
+    torch.manual_seed(7)
+    x = torch.rand(100, 64, dtype=torch.float64) * 4
+    p = lif.LIFParameters()
+    state = lif.lif_initial_state((64,), p, torch.float64)
+    gpu_state = lif.LIFFeedForwardState(*[t.cuda() for t in state])
+    out, traces, final = kernels.integrate(lif.MODEL, x.cuda(), gpu_state, p, 0.001, ("v",))
+    ref = kernels.integrate_reference(lif.MODEL, x, state, p, 0.001, ("v",))
+    assert torch.equal(out.cpu(), ref[0])
+    torch.testing.assert_close(traces["v"].cpu(), ref[1]["v"])
+
+
+def test_compile_backend_falls_back_when_torch_compile_fails(monkeypatch):
+    from simctl import kernels as k
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("no inductor here")
+
+    monkeypatch.setenv("SIMCTL_KERNELS", "compile")
+    monkeypatch.setattr(k, "_compiled", {})
+    monkeypatch.setattr(torch, "compile", broken)
+    x = torch.rand(10, 6) * 4
+    p = lif.LIFParameters()
+    fast, ref, backend = _run_both(lif.MODEL, x, lif.lif_initial_state((6,), p), p, 0.001)
+    assert backend[0] == "reference" and "inductor" in backend[1]
+    _compare(fast, ref)
