@@ -157,7 +157,7 @@ def simulate(
                 units,
                 pop.record_ids,
                 pop.record_input,
-                input_units="" if s.model == "izhikevich" else "model current",
+                input_units=s.input_units,
             )
         try:
             runner.run(pops, writer, sim.block_ms, sim.progress)

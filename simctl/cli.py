@@ -286,6 +286,23 @@ def cmd_run(args: list[str]) -> int:
     return 0
 
 
+def _physical_shown(preset: dict, dirs: list) -> dict:
+    """A preset in physical units (``neuron.physical``) shows its physical keys and the library
+    fields converted from them, not the option file's library defaults."""
+    from simctl.config import ConfigError
+    from simctl.config.resolve import check_neuron
+
+    try:
+        spec = check_neuron(preset.get("neuron"), "neuron", dirs)
+    except ConfigError:
+        return preset
+    if not spec.physical:
+        return preset
+    neuron = {"model": spec.model, "physical": spec.physical, "synapse": spec.synapse}
+    neuron.update({k: v for k, v in spec.params.items() if k not in ("tau_syn_inv",)})
+    return {**preset, "neuron": neuron}
+
+
 def cmd_presets(args: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="simctl presets", description="List the presets, or show one."
@@ -303,6 +320,7 @@ def cmd_presets(args: list[str]) -> int:
         from omegaconf import OmegaConf
 
         info = p["preset_info"]
+        p = _physical_shown(p, dirs)
         print(f"{ns.name}: {info.get('description', '')}")
         print(f"  model:  {info.get('model', '')}")
         print(f"  source: {info.get('source', '')}")

@@ -11,6 +11,7 @@ runner's :class:`~simctl.runner.Population` (tensors on the chosen device and dt
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import json
 from collections.abc import Callable
@@ -30,6 +31,7 @@ __all__ = [
     "build_parameters",
     "build_initial_state",
     "build_population",
+    "direct_drive",
 ]
 
 
@@ -175,8 +177,53 @@ def _state_paths(state: Any, prefix: str = "") -> list[str]:
 
 
 def parameters_json(spec: PopulationSpec) -> str:
-    """The population's parameters (and distributions) as JSON for the HDF5 attrs."""
-    return json.dumps({**spec.params, "params_dist": spec.params_dist}, default=str)
+    """The population's parameters (and distributions) as JSON for the HDF5 attrs; the
+    physical form adds ``physical`` (as given) next to the library fields it set."""
+    extra: dict[str, Any] = {"synapse": spec.synapse}
+    if spec.physical:
+        extra["physical"] = spec.physical
+    return json.dumps({**spec.params, **extra, "params_dist": spec.params_dist}, default=str)
+
+
+_DIRECT: dict[str, NeuronModel] = {}
+
+
+def _synaptic_current(model: NeuronModel) -> str:
+    paths = [v for v in model.variables if v.split(".")[-1] == "i"]
+    if len(paths) != 1:
+        raise ConfigError(
+            "neuron.synapse", "none", f"neuron={model.name} has no synaptic current to bypass"
+        )
+    return paths[0]
+
+
+def direct_drive(model: NeuronModel) -> NeuronModel:
+    """``model`` with its synaptic filter bypassed (``synapse: none``): the input drives the
+    membrane directly, exactly, for any ``dt``.
+
+    The current-based models add the step's input to the synaptic current first
+    (``i1 = i + I``), update ``v`` with ``i1``, then decay ``i``. Zeroing ``i`` before and after
+    every step makes ``i1 = I`` exactly (``0 + I = I``) and leaves no current behind, whatever
+    ``tau_syn_inv`` and ``dt`` are (``tau_syn_inv = 1/dt`` only does so where
+    ``dt·(1/dt)`` rounds to 1). The recorded ``i`` is 0. One wrapper per model (the fused
+    kernels memoise per step function).
+    """
+    cached = _DIRECT.get(model.name)
+    if cached is not None and cached.parameters is model.parameters:
+        return cached
+    path = _synaptic_current(model).split(".")
+    step = model.feed_forward_step
+
+    def step_direct(input_tensor, state, p, dt):
+        state = _set_path(state, path, _get_path(state, path) * 0.0)
+        out, state = step(input_tensor, state, p, dt)
+        return out, _set_path(state, path, _get_path(state, path) * 0.0)
+
+    step_direct.__name__ = f"{getattr(step, '__name__', 'step')}_direct"
+    step_direct.__doc__ = f"{model.name} driven directly by the input (no synaptic filter)."
+    wrapped = dataclasses.replace(model, feed_forward_step=step_direct)
+    _DIRECT[model.name] = wrapped
+    return wrapped
 
 
 def build_population(
@@ -187,6 +234,8 @@ def build_population(
     from simctl.stimuli import build_encoder, build_stimulus
 
     model = get_model(spec.model)
+    if spec.synapse == "none":
+        model = direct_drive(model)
     seed = (int(sim.seed) * 1_000_003 + 7919 * index) % (2**63 - 1)
     cpu_gen = torch.Generator().manual_seed(seed)
     dev_gen = torch.Generator(device=device).manual_seed(seed + 1)

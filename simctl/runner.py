@@ -132,7 +132,13 @@ def advance(pop: Population, n: int, writer: Any) -> None:
     dt = pop.spec.dt
     current = pop.input_block(k0, k1)
     record = pop.variables if len(pop.record_ids) else []
-    out, traces, state = integrate(pop.model, current, pop.state, pop.p, dt, record)
+    drive = current
+    if getattr(pop.spec, "input_divisor", None) is not None:
+        # the protocol speaks physical units (pA); the model's input is I/g_L (mV)
+        from simctl.units import adex_current_to_library
+
+        drive = adex_current_to_library(current, pop.spec.input_divisor)
+    out, traces, state = integrate(pop.model, drive, pop.state, pop.p, dt, record)
     pop.state = state
     steps = torch.arange(k0, k1, device=pop.device)
     rows = torch.nonzero((steps + 1) % pop.every == 0).flatten()

@@ -225,7 +225,9 @@ class _Rate(Encoder):
 
     def __call__(self, stimulus, k0, k1):
         x = self.expand(stimulus.block(k0, k1).to(self.dtype))
-        return self.spec.weight * self.encode(x).sum(-1)
+        # the library's encoders return float32 spike trains (as Norse's): count in the run's
+        # dtype before weighting, so a float64 run stays float64
+        return self.spec.weight * self.encode(x).to(self.dtype).sum(-1)
 
 
 class _FirstInWindow(Encoder):
@@ -296,7 +298,7 @@ class _Population(Encoder):
         from simctl.neurons.encoders import population_encode
 
         x = stimulus.block(k0, k1).to(self.dtype)[:, 0]
-        return self.spec.weight * population_encode(x, self.size, self.spec.scale)
+        return self.spec.weight * population_encode(x, self.size, self.spec.scale).to(self.dtype)
 
 
 ENCODERS: dict[str, type[Encoder]] = {

@@ -29,7 +29,12 @@ so, exactly (pA/nS = mV, pF/nS = ms):
 | state ``a``          | w / g_L             |
 
 Neuronal Dynamics (Gerstner et al. 2014) writes the same model with tau_m and R = 1/g_L;
-:func:`neuronal_dynamics_to_physical` converts that form.
+:func:`neuronal_dynamics_to_physical` converts that form, and :func:`adex_physical_to_library`
+accepts ``tau_m`` (ms) and ``R`` (MOhm) in place of C and g_L (g_L = 1000/R nS, C = tau_m·g_L).
+
+simctl's config layer uses these functions for ``neuron=lif_adex`` with a ``physical:`` node
+(:mod:`simctl.config.resolve`) and the runner divides the injected current (pA) by g_L with
+:func:`adex_current_to_library`, so the conversion has one source of truth.
 """
 
 from __future__ import annotations
@@ -39,6 +44,9 @@ from typing import Any
 
 __all__ = [
     "ADEX_PHYSICAL_KEYS",
+    "ADEX_ALTERNATIVE_KEYS",
+    "AdExParameterError",
+    "adex_leak_conductance",
     "adex_physical_to_library",
     "adex_current_to_library",
     "neuronal_dynamics_to_physical",
@@ -58,32 +66,68 @@ ADEX_PHYSICAL_KEYS: dict[str, str] = {
     "b": "pA",
 }
 
+#: Neuronal Dynamics' alternatives: ``tau_m`` in place of C, ``R`` in place of g_L.
+ADEX_ALTERNATIVE_KEYS: dict[str, tuple[str, str]] = {"tau_m": ("ms", "C"), "R": ("MOhm", "g_L")}
+
+
+class AdExParameterError(ValueError):
+    """A missing, unknown, doubled or out-of-range physical AdEx parameter (``key``)."""
+
+    def __init__(self, key: str, problem: str):
+        self.key = key
+        self.problem = problem
+        super().__init__(f"AdEx {key}: {problem}")
+
+
+def _check_keys(params: Mapping[str, Any]) -> None:
+    allowed = [*ADEX_PHYSICAL_KEYS, *ADEX_ALTERNATIVE_KEYS]
+    for k in params:
+        if k not in allowed:
+            raise AdExParameterError(k, f"unknown key; allowed: {', '.join(allowed)}")
+    for alt, (_, key) in ADEX_ALTERNATIVE_KEYS.items():
+        if params.get(alt) is not None and params.get(key) is not None:
+            raise AdExParameterError(alt, f"give {key} or {alt}, not both")
+    for k, unit in ADEX_PHYSICAL_KEYS.items():
+        alts = [a for a, (_, m) in ADEX_ALTERNATIVE_KEYS.items() if m == k]
+        if k != "V_peak" and params.get(k) is None and all(params.get(a) is None for a in alts):
+            needs = f"{k} ({unit})" + "".join(f" or {a}" for a in alts)
+            raise AdExParameterError(k, f"missing: the physical form needs {needs}")
+    for k in ("C", "g_L", "tau_w", "tau_m", "R"):
+        if params.get(k) is not None and not float(params[k]) > 0:
+            unit = ADEX_PHYSICAL_KEYS.get(k) or ADEX_ALTERNATIVE_KEYS[k][0]
+            raise AdExParameterError(k, f"must be > 0 {unit}")
+
+
+def adex_leak_conductance(params: Mapping[str, Any]) -> float:
+    """g_L in nS: ``params["g_L"]``, or ``1000/R`` for R in MOhm."""
+    if params.get("g_L") is not None:
+        return float(params["g_L"])
+    return 1000.0 / float(params["R"])
+
 
 def adex_physical_to_library(params: Mapping[str, Any]) -> dict[str, float]:
     """Physical AdEx parameters (:data:`ADEX_PHYSICAL_KEYS`) to ``LIFAdExParameters`` fields.
 
-    ``V_peak`` may be ``None`` (spike at ``v > v_th``, the library default). Raises
-    ``ValueError`` naming the key for a missing key, an unknown key or a non-positive C, g_L or
-    tau_w.
+    ``tau_m`` (ms) may replace C and ``R`` (MOhm) may replace g_L (Neuronal Dynamics' form:
+    g_L = 1000/R, C = tau_m·g_L). ``V_peak`` may be ``None`` (spike at ``v > v_th``, the library
+    default). Raises :class:`AdExParameterError` (a ``ValueError``) naming the key for a missing
+    key, an unknown key, a key given twice (C and tau_m) or a non-positive C, g_L, tau_w, tau_m
+    or R.
 
     >>> p = adex_physical_to_library(dict(C=281, g_L=30, E_L=-70.6, V_T=-50.4, Delta_T=2,
     ...     V_peak=-40.4, V_r=-70.6, a=4, tau_w=144, b=80.5))
     >>> round(1 / p["tau_mem_inv"], 4), round(p["adaptation_spike"], 4)
     (9.3667, 2.6833)
+    >>> adex_physical_to_library(dict(tau_m=20, R=500, E_L=-70, V_T=-50, Delta_T=2,
+    ...     V_r=-55, a=0, tau_w=30, b=60))["tau_mem_inv"]
+    0.05
     """
-    unknown = sorted(set(params) - set(ADEX_PHYSICAL_KEYS))
-    if unknown:
-        raise ValueError(f"unknown AdEx key(s) {unknown}; allowed: {', '.join(ADEX_PHYSICAL_KEYS)}")
-    missing = [k for k in ADEX_PHYSICAL_KEYS if k not in params and k != "V_peak"]
-    if missing:
-        raise ValueError(f"missing AdEx key(s) {missing} ({', '.join(ADEX_PHYSICAL_KEYS)})")
-    for k in ("C", "g_L", "tau_w"):
-        if not float(params[k]) > 0:
-            raise ValueError(f"AdEx {k}={params[k]} {ADEX_PHYSICAL_KEYS[k]}: must be > 0")
-    g_l = float(params["g_L"])
+    _check_keys(params)
+    g_l = adex_leak_conductance(params)
+    c = float(params["C"]) if params.get("C") is not None else float(params["tau_m"]) * g_l
     v_peak = params.get("V_peak")
     return {
-        "tau_mem_inv": g_l / float(params["C"]),
+        "tau_mem_inv": g_l / c,
         "v_leak": float(params["E_L"]),
         "v_th": float(params["V_T"]),
         "delta_T": float(params["Delta_T"]),
@@ -95,9 +139,11 @@ def adex_physical_to_library(params: Mapping[str, Any]) -> dict[str, float]:
     }
 
 
-def adex_current_to_library(current_pA: float, g_L: float) -> float:
-    """An injected current in pA to the library's input in mV (I/g_L)."""
-    return float(current_pA) / float(g_L)
+def adex_current_to_library(current_pA: Any, g_L: float) -> Any:
+    """An injected current in pA to the library's input in mV (I/g_L); a number or a tensor."""
+    if isinstance(current_pA, (int, float)):
+        return float(current_pA) / float(g_L)
+    return current_pA / float(g_L)
 
 
 def neuronal_dynamics_to_physical(

@@ -189,3 +189,78 @@ def test_bad_values_are_one_line_errors(overrides, key):
         resolve_overrides(*overrides)
     line = info.value.line()
     assert "\n" not in line and key in line
+
+
+# --- AdEx in physical units (neuron.physical) ------------------------------------------------
+
+ADEX_PRESETS = [p for p in PRESETS if p.startswith(("adex_", "nd_"))]
+PHYS = "neuron.physical"
+
+
+@pytest.mark.parametrize("name", ADEX_PRESETS)
+def test_adex_presets_are_physical_and_converted_exactly(name):
+    from simctl.units import adex_leak_conductance, adex_physical_to_library
+
+    pop = resolve_overrides(f"preset={name}").populations[0]
+    given = load_preset(name, search_dirs())["neuron"]["physical"]
+    physical = {k: v for k, v in given.items() if v is not None}
+    assert pop.physical == physical
+    assert {k: pop.params[k] for k in adex_physical_to_library(physical)} == (
+        adex_physical_to_library(physical)
+    )
+    assert pop.synapse == "none" and pop.input_units == "pA"
+    assert pop.input_divisor == adex_leak_conductance(physical)
+    assert pop.input.amplitude in (500.0, 400.0, 300.0, 210.0, 180.0, 160.0, 110.0, 65.0, 25.0)
+
+
+def test_adex_physical_from_the_command_line():
+    table = dict(C=200, g_L=10, E_L=-70, V_T=-50, Delta_T=2, V_peak=0, V_r=-58, a=2, tau_w=30, b=0)
+    pop = resolve_overrides(
+        "neuron=lif_adex",
+        *(f"{PHYS}.{k}={v}" for k, v in table.items()),
+        "input=constant",
+        "input.amplitude=500",
+    ).populations[0]
+    assert pop.params["tau_mem_inv"] == 10 / 200 and pop.params["adaptation_current"] == 2 / 10
+    assert pop.params["v_peak"] == 0.0 and pop.params["tau_ada_inv"] == 1 / 30
+    assert (pop.input.amplitude, pop.input_units, pop.input_divisor) == (500.0, "pA", 10.0)
+    # Neuronal Dynamics' tau_m and R instead of C and g_L
+    pop = resolve_overrides("preset=nd_tonic").populations[0]
+    assert pop.params["tau_mem_inv"] == 1 / 20 and pop.input_divisor == 2.0
+    # the library form is unchanged
+    pop = resolve_overrides("neuron=lif_adex", "input=constant").populations[0]
+    assert pop.physical == {} and pop.synapse == "exponential" and pop.input_divisor is None
+    assert pop.input_units == "model current"
+
+
+@pytest.mark.parametrize(
+    "overrides, key, problem",
+    [
+        ([f"{PHYS}.C=200"], f"{PHYS}.g_L", "missing"),
+        (["preset=adex_tonic", f"{PHYS}.tau_m=20"], f"{PHYS}.tau_m", "not both"),
+        (["preset=adex_tonic", f"{PHYS}.tau_w=0"], f"{PHYS}.tau_w", "> 0 ms"),
+        (["preset=adex_tonic", "neuron.tau_mem_inv=0.2"], "neuron.tau_mem_inv", "physical"),
+        (["preset=adex_tonic", f"+{PHYS}.Cm=200"], f"{PHYS}.Cm", "unknown"),
+        (
+            ["preset=adex_tonic", "+neuron.params_dist.v_th={dist:uniform,low:-51,high:-49}"],
+            "neuron.params_dist.v_th",
+            "physical",
+        ),
+    ],
+)
+def test_adex_physical_errors_are_one_line(overrides, key, problem):
+    if not any(o.startswith("preset=") for o in overrides):
+        overrides = ["neuron=lif_adex", *overrides]
+    with pytest.raises(ConfigError) as info:
+        resolve_overrides(*overrides)
+    line = info.value.line()
+    assert "\n" not in line and line.startswith(key) and problem in line, line
+
+
+def test_synapse_option():
+    pop = resolve_overrides("neuron=lif_refrac", "neuron.synapse=none").populations[0]
+    assert pop.synapse == "none" and "synapse" not in pop.params
+    with pytest.raises(ConfigError, match="neuron.synapse=fast"):
+        resolve_overrides("neuron=lif", "neuron.synapse=fast")
+    with pytest.raises(ConfigError, match="neuron.synapse"):
+        resolve_overrides("neuron=izhikevich", "+neuron.synapse=none")

@@ -110,3 +110,78 @@ def test_rate_euler_rejects_inconsistent_steps():
         rate_euler(30.0, TAU, THETA, V_R, 2.0, 0.3)
     with pytest.raises(ValueError, match="dt < tau_m"):
         steps_to_threshold(30.0, TAU, THETA, V_R, 20.0)
+
+
+def _fi_experiment(tmp_path, *overrides):
+    """``experiment=lif_fi_curve`` in-process (run and finish); returns the rows of fi_curve.csv
+    and the run's dt."""
+    import csv
+
+    from conftest import compose_cfg
+
+    from simctl.app import simulate
+    from simctl.experiments import finish
+    from simctl.recording import load_run
+
+    cfg = compose_cfg("experiment=lif_fi_curve", "plot.enabled=false", *overrides)
+    h5 = simulate(cfg, tmp_path, {}, config_dirs=[])
+    finish(cfg, tmp_path, h5)
+    with open(tmp_path / "fi_curve.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    pop = load_run(h5).populations["lif"]
+    assert "synapse" in pop.attrs["parameters_json"]
+    return rows, pop.dt
+
+
+@pytest.mark.parametrize(
+    "overrides, t_ref",
+    [
+        # t_ref stays 2 ms: rho_reset counts steps
+        (("simulation.dt=0.05", "populations.lif.neuron.rho_reset=40"), 2.0),
+        # dt*(1/dt) rounds below 1 here: the old tau_syn_inv = 1/dt trick left a residue
+        (("simulation.dt=0.09",), 20 * 0.09),
+    ],
+)
+def test_fi_experiment_is_direct_drive_for_any_dt(tmp_path, overrides, t_ref):
+    """``synapse: none`` makes the drive exact for any dt: the experiment's rates equal the
+    exact forward-Euler formula on the new grid."""
+    rows, dt = _fi_experiment(tmp_path, *overrides)
+    assert dt == float(overrides[0].split("=")[1])
+    current = np.array([float(r["current"]) for r in rows])
+    rate = np.array([float(r["rate_hz"]) for r in rows])
+    np.testing.assert_allclose(rate, rate_euler(current, TAU, THETA, V_R, t_ref, dt), rtol=1e-9)
+    assert np.all(rate[current <= THETA] == 0.0)
+
+
+def test_direct_drive_ignores_tau_syn_and_zeroes_the_current():
+    """The registry's ``synapse: none`` wrapper: whatever tau_syn_inv, each step sees exactly the
+    input and no current is left behind (the same as the old 1/dt trick where that is exact)."""
+    from simctl.registry import direct_drive, get_model
+
+    model = direct_drive(get_model("lif_refrac"))
+    assert model is direct_drive(get_model("lif_refrac"))  # one wrapper: kernels memoise on it
+    dt = 0.1
+    x = torch.linspace(0.0, 80.0, 81, dtype=torch.float64)
+    outs = []
+    for tau_syn_inv in (0.5, 1.0 / dt):
+        p = LIFRefracParameters(
+            lif=LIFParameters(
+                tau_syn_inv=tau_syn_inv, tau_mem_inv=0.1, v_leak=0.0, v_th=THETA, v_reset=V_R
+            ),
+            rho_reset=20.0,
+        )
+        state = model.initial_state(x.shape, p, torch.float64, "cpu")
+        zs = []
+        for _ in range(300):
+            z, state = model.feed_forward_step(x, state, p, dt)
+            zs.append(z)
+            assert torch.all(state.lif.i == 0)
+        outs.append((torch.stack(zs), state.lif.v))
+        # the plain model with tau_syn_inv = 1/dt (exact at dt = 0.1) gives the same numbers
+    ref_state = lif_refrac_initial_state(x.shape, p, dtype=torch.float64)
+    ref = []
+    for _ in range(300):
+        z, ref_state = lif_refrac_feed_forward_step(x, ref_state, p, dt)
+        ref.append(z)
+    for zs, v in outs:
+        assert torch.equal(zs, torch.stack(ref)) and torch.equal(v, ref_state.lif.v)

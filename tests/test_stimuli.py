@@ -160,3 +160,60 @@ def test_encoders_drive_currents(name):
     if name in ("spike_latency_lif", "spike_latency"):
         per_window = (current[:50] != 0).sum(0)
         assert int(per_window.max()) <= pop.encoder.fan_in
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "poisson",
+        "signed_poisson",
+        "bernoulli",
+        "constant_current_lif",
+        "spike_latency_lif",
+        "spike_latency",
+        "population",
+    ],
+)
+def test_encoders_return_the_run_dtype(name):
+    """The library's Poisson encoders return float32 spikes (as Norse's); a float64 run must
+    still get float64 currents."""
+    pop = resolve_overrides(
+        f"encoder={name}", "input=constant", "input.amplitude=0.8", "population.size=4"
+    ).populations[0]
+    stim = build_stimulus(pop.input, 4, 1.0, torch.float64, "cpu")
+    enc = build_encoder(
+        pop.encoder, 4, 1.0, 20, torch.float64, "cpu", torch.Generator().manual_seed(0)
+    )
+    assert enc(stim, 0, 20).dtype == torch.float64
+
+
+def test_float64_run_with_an_encoder_is_float64_and_reproducible(tmp_path):
+    from conftest import simulate
+
+    from simctl import registry
+    from simctl.recording import load_run
+
+    overrides = (
+        "neuron=lif",
+        "encoder=poisson",
+        "input=constant",
+        "input.amplitude=0.5",
+        "population.size=20",
+        "simulation.dtype=float64",
+        "simulation.dt=0.5",
+        "simulation.duration=200",
+        "simulation.device=cpu",
+    )
+    spec = resolve_overrides(*overrides)
+    pop = registry.build_population(
+        spec.populations[0], 0, spec.simulation, spec.record, "cpu", torch.float64
+    )
+    block = pop.input_block(0, 10)
+    assert block.dtype == torch.float64 and float(block.abs().sum()) > 0
+    runs = [load_run(simulate(tmp_path / f"run{k}", *overrides)) for k in range(2)]
+    a, b = (r.populations["lif"] for r in runs)
+    assert runs[0].attrs["dtype"] == "float64"
+    assert a.spike_times.size > 0
+    np.testing.assert_array_equal(a.spike_times, b.spike_times)
+    np.testing.assert_array_equal(a.spike_ids, b.spike_ids)
+    np.testing.assert_array_equal(a.input_current, b.input_current)

@@ -260,3 +260,32 @@ def test_neuronal_dynamics_type_signature(name):
     s = run_adex(phys, cur, 0.025, 400.0, on=10.0, off=251.0)
     check = an.check_adex(name, s, 0.025, onset=10.0, offset=251.0)
     assert check.holds, (name, check.detail)
+
+
+@pytest.mark.parametrize("name", ["adex_adaptation", "nd_initial_burst"])
+def test_physical_preset_run_equals_the_library_and_records_pA(sim, name):
+    """``simctl run preset=<adex/nd>`` (physical keys, pA input) in float64 gives the spike times
+    of the independent library-level run above, and /input/<pop>/current is in pA."""
+    import h5py
+
+    from simctl.recording import load_run
+
+    path = sim(f"preset={name}", "simulation.dtype=float64", "simulation.duration=300")
+    pop = load_run(path).populations[name]
+    if name in NAUD:
+        C, g_l, e_l, a, tau_w, b, v_r, cur = NAUD[name]
+        phys = dict(C=C, g_L=g_l, E_L=e_l, V_T=-50.0, Delta_T=2.0, V_peak=0.0, V_r=v_r, a=a,
+                    tau_w=tau_w, b=b)  # fmt: skip
+        expected = run_adex(phys, cur, 0.1, 300.0)
+    else:
+        tau_m, a, tau_w, b, u_reset, cur = ND[name]
+        phys = neuronal_dynamics_to_physical(tau_m=tau_m, R=500.0, u_rest=-70.0, theta_rh=-50.0,
+                                             Delta_T=2.0, a=a, tau_w=tau_w, b=b, u_reset=u_reset,
+                                             V_peak=-30.0)  # fmt: skip
+        expected = run_adex(phys, cur, 0.025, 300.0, on=10.0, off=251.0)
+    assert expected.size > 3
+    np.testing.assert_allclose(pop.spike_times, expected, rtol=0, atol=1e-9)
+    with h5py.File(path) as f:
+        current = f[f"input/{name}/current"]
+        assert current.attrs["units"] == "pA"
+        assert set(np.unique(current[:])) <= {0.0, float(cur)}

@@ -37,10 +37,27 @@ NEURON_CHOICES: dict[str, tuple[str, ...]] = {
     "method": ("heaviside", "super", "triangle", "tanh", "circ", "heavi_erfc"),
     "update_order": ("simultaneous", "sequential"),
     "u_law": ("standard", "accommodation"),
+    "synapse": ("exponential", "none"),
 }
 
 #: node keys of a neuron option that are not model parameters
 NEURON_META = ("model", "params_dist")
+
+#: neuron options with a ``physical:`` node -> the library fields it sets (simctl.units)
+PHYSICAL_FORMS: dict[str, tuple[str, ...]] = {
+    "lif_adex": (
+        "tau_mem_inv",
+        "v_leak",
+        "v_th",
+        "delta_T",
+        "v_reset",
+        "v_peak",
+        "tau_ada_inv",
+        "adaptation_current",
+        "adaptation_spike",
+        "tau_syn_inv",  # not used: the physical form drives V directly
+    )
+}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -146,6 +163,14 @@ class PopulationSpec:
     dt: float  #: ms
     n_steps: int
     source: str = ""
+    #: ``exponential`` (the input jumps into the synaptic current ``i``) or ``none`` (the input
+    #: drives the membrane directly, see :func:`simctl.registry.direct_drive`)
+    synapse: str = "exponential"
+    #: the physical parameters as given (``neuron.physical``), empty in the library form
+    physical: dict[str, Any] = field(default_factory=dict)
+    input_units: str = "model current"  #: units of the protocol's values (HDF5 attr)
+    #: the model's input is ``current / input_divisor`` (g_L in nS for pA: pA/nS = mV)
+    input_divisor: float | None = None
 
     @property
     def t_stop(self) -> float:
@@ -188,6 +213,8 @@ def _check_params(node: dict, reference: dict, key: str, model: str) -> dict:
             raise ConfigError(full, value, f"unknown parameter of neuron={model}", allowed)
         default = reference[name]
         if isinstance(default, dict):
+            if value is None and all(v is None for v in default.values()):
+                value = {}  # an optional node such as ``physical`` (all null: unused)
             if not isinstance(value, dict):
                 raise ConfigError(full, value, "expected a mapping", list(default))
             value = _check_params(value, default, full, model)
@@ -205,8 +232,21 @@ def _check_params(node: dict, reference: dict, key: str, model: str) -> dict:
     return params
 
 
-def check_neuron(node: Any, key: str, dirs: list[Path]) -> tuple[str, dict, dict]:
-    """``(model, params, params_dist)`` of a neuron node, checked against its option file."""
+@dataclass
+class NeuronSpec:
+    """A checked neuron node: the library model and parameters plus how the input arrives."""
+
+    model: str
+    params: dict[str, Any]
+    dists: dict[str, dict]
+    synapse: str = "exponential"
+    physical: dict[str, Any] = field(default_factory=dict)
+    input_units: str = "model current"
+    input_divisor: float | None = None
+
+
+def check_neuron(node: Any, key: str, dirs: list[Path]) -> NeuronSpec:
+    """The :class:`NeuronSpec` of a neuron node, checked against its option file."""
     if not isinstance(node, dict):
         raise ConfigError(key, node, "expected a neuron mapping")
     model = node.get("model")
@@ -237,7 +277,50 @@ def check_neuron(node: Any, key: str, dirs: list[Path]) -> tuple[str, dict, dict
                 numeric,
             )
         dists[name] = check_distribution(spec, f"{key}.params_dist.{name}")
-    return model, params, dists
+    out = NeuronSpec(model, params, dists, synapse=params.pop("synapse", "exponential"))
+    out.input_units = "" if model == "izhikevich" else "model current"
+    physical = {k: v for k, v in (params.pop("physical", None) or {}).items() if v is not None}
+    if physical:
+        _apply_physical(out, physical, reference, key)
+    return out
+
+
+def _apply_physical(out: NeuronSpec, physical: dict, reference: dict, key: str) -> None:
+    """Sets the library fields from ``neuron.physical`` (simctl.units, exact) and the input
+    to pA through g_L, driving V directly."""
+    from simctl.units import (
+        AdExParameterError,
+        adex_leak_conductance,
+        adex_physical_to_library,
+    )
+
+    model = out.model
+    for name in PHYSICAL_FORMS.get(model, ()):
+        if name in out.params and out.params[name] != reference.get(name):
+            raise ConfigError(
+                f"{key}.{name}",
+                out.params[name],
+                f"is set by {key}.physical (the physical form); change {key}.physical.* "
+                "or drop physical",
+            )
+    if out.dists:
+        name = next(iter(out.dists))
+        raise ConfigError(
+            f"{key}.params_dist.{name}",
+            out.dists[name],
+            f"per-neuron distributions are not available with {key}.physical",
+        )
+    try:
+        library = adex_physical_to_library(physical)
+    except AdExParameterError as error:
+        raise ConfigError(
+            f"{key}.physical.{error.key}", physical.get(error.key), error.problem
+        ) from None
+    out.params.update(library)
+    out.physical = physical
+    out.synapse = "none"  # Brette & Gerstner's current form: I enters C dV/dt directly
+    out.input_units = "pA"
+    out.input_divisor = adex_leak_conductance(physical)
 
 
 def check_input(node: Any, key: str, size: int) -> Any:
@@ -298,7 +381,7 @@ def _population_from(
     dirs: list[Path],
     source: str = "",
 ) -> PopulationSpec:
-    model, params, dists = check_neuron(neuron, f"{key}neuron", dirs)
+    nspec = check_neuron(neuron, f"{key}neuron", dirs)
     size = check_value(pop.get("size", 1), int, f"{key}size" if key else "population.size")
     if size < 1:
         raise ConfigError(f"{key}size" if key else "population.size", size, "must be >= 1")
@@ -311,17 +394,21 @@ def _population_from(
     init_key = f"{key}initial_state" if key else "population.initial_state"
     return PopulationSpec(
         name=name,
-        model=model,
+        model=nspec.model,
         preset=preset,
         size=size,
-        params=params,
-        params_dist=dists,
+        params=nspec.params,
+        params_dist=nspec.dists,
         initial_state=check_initial_state(pop.get("initial_state"), init_key, size),
         input=check_input(inp, f"{key}input", size),
         encoder=check_encoder(enc, f"{key}encoder"),
         dt=dt,
         n_steps=n_steps,
         source=source,
+        synapse=nspec.synapse,
+        physical=nspec.physical,
+        input_units=nspec.input_units,
+        input_divisor=nspec.input_divisor,
     )
 
 
