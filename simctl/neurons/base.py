@@ -118,6 +118,7 @@ class _ParameterMixin:
                 [(f, self._flatten_p(getattr(p, f), f"{prefix}__{f}", names)) for f in p._fields],
             )
         if _is_numeric(p):
+            given = p if not isinstance(p, torch.Tensor) else None  # a number, for the repr
             if isinstance(p, torch.Tensor) and not torch.is_floating_point(p):
                 p = p.to(torch.get_default_dtype())
             tensor = _to_tensor(p)
@@ -126,19 +127,29 @@ class _ParameterMixin:
             else:
                 module.register_buffer(prefix, tensor)
             names.append(prefix)
-            return ("tensor", prefix)
+            return ("tensor", prefix, given)
         return ("const", p)
 
-    def _rebuild_p(self, spec: Any) -> Any:
+    def _rebuild_p(self, spec: Any, as_given: bool = False) -> Any:
         module: torch.nn.Module = self  # type: ignore[assignment]
         if spec[0] == "tensor":
-            name = spec[1]
+            name, given = spec[1], spec[2]
             value = module._parameters.get(name)
-            return value if value is not None else module._buffers[name]
+            value = value if value is not None else module._buffers[name]
+            if as_given and given is not None and value.dim() == 0:
+                # a number given by the user is shown as given while the buffer still holds it
+                if value.item() == torch.as_tensor(float(given), dtype=value.dtype).item():
+                    return given
+            return value
         if spec[0] == "const":
             return spec[1]
         cls, fields = spec
-        return cls(**{f: self._rebuild_p(s) for f, s in fields})
+        return cls(**{f: self._rebuild_p(s, as_given) for f, s in fields})
+
+    def _p_repr(self) -> str:
+        """``p`` as the user gave it (numbers stay numbers), so that
+        ``str(LIFCell(p=p)) == f"LIFCell(p={p}, dt=0.001)"`` as in Norse."""
+        return repr(self._rebuild_p(self._p_spec, as_given=True))
 
     def _per_neuron_shapes(self) -> list[tuple[str, tuple[int, ...]]]:
         module: torch.nn.Module = self  # type: ignore[assignment]
@@ -249,7 +260,7 @@ class SNNCell(_ParameterMixin, torch.nn.Module):
         self.dt = dt
 
     def extra_repr(self) -> str:
-        return f"p={self.p}, dt={_fmt_dt(self.dt)}"
+        return f"p={self._p_repr()}, dt={_fmt_dt(self.dt)}"
 
     def forward(self, input_tensor: torch.Tensor, state: Any | None = None) -> tuple[Any, Any]:
         if not isinstance(input_tensor, torch.Tensor):
@@ -293,7 +304,7 @@ class SNN(_ParameterMixin, torch.nn.Module):
         self.record_states = record_states
 
     def extra_repr(self) -> str:
-        return f"p={self.p}, dt={_fmt_dt(self.dt)}"
+        return f"p={self._p_repr()}, dt={_fmt_dt(self.dt)}"
 
     def _fast_path(self, input_tensor: torch.Tensor, state: Any, p: Any) -> Any | None:
         """Hook for fused integration (``simctl.kernels``); ``None`` means use the loop."""
@@ -327,9 +338,9 @@ class SNN(_ParameterMixin, torch.nn.Module):
             outputs.append(out)
             if self.record_states:
                 states.append(state)
-        if use_sparse:
+        if use_sparse and not all(o.is_sparse for o in outputs):
             outputs = [o.to_dense() if o.is_sparse else o for o in outputs]
-        stacked = torch.stack(outputs)
+        stacked = torch.stack(outputs)  # sparse spikes stay sparse, as in Norse
         if self.record_states:
             return stacked, stack_states(states)
         return stacked, state
@@ -410,7 +421,7 @@ class _RecurrentMixin(_ParameterMixin):
     def extra_repr(self) -> str:
         return (
             f"input_size={int(self.input_size)}, hidden_size={int(self.hidden_size)}, "
-            f"p={self.p}, autapses={self.autapses}, dt={_fmt_dt(self.dt)}"
+            f"p={self._p_repr()}, autapses={self.autapses}, dt={_fmt_dt(self.dt)}"
         )
 
 
@@ -499,10 +510,12 @@ class SNNRecurrent(_RecurrentMixin, torch.nn.Module):
             out, state = step(
                 input_tensor[ts], state, self.input_weights, self.recurrent_weights, p, self.dt
             )
-            outputs.append(out.to_dense() if out.is_sparse else out)
+            outputs.append(out)
             if self.record_states:
                 states.append(state)
-        stacked = torch.stack(outputs)
+        if use_sparse and not all(o.is_sparse for o in outputs):
+            outputs = [o.to_dense() if o.is_sparse else o for o in outputs]
+        stacked = torch.stack(outputs)  # sparse spikes stay sparse, as in Norse
         if self.record_states:
             return stacked, stack_states(states)
         return stacked, state

@@ -58,8 +58,17 @@ def is_stateful(module: Any) -> bool:
     forward = getattr(module, "forward", None)
     if forward is None:
         return False
+    function = getattr(forward, "__func__", forward)
+    if _is_compiling():  # dynamo warns about lru_cache wrappers: trace the plain check
+        return _takes_state.__wrapped__(function)
     # SequentialState asks on every step: cache per underlying function, not per call
-    return _takes_state(getattr(forward, "__func__", forward))
+    return _takes_state(function)
+
+
+def _is_compiling() -> bool:
+    compiler = getattr(torch, "compiler", None)
+    check = getattr(compiler, "is_compiling", None)
+    return bool(check()) if check is not None else False
 
 
 @functools.lru_cache(maxsize=1024)
@@ -103,7 +112,7 @@ class Lift(torch.nn.Module):
     def __init__(self, module: torch.nn.Module):
         super().__init__()
         self.lifted_module = module
-        self.stateful = is_stateful(module)
+        self.is_stateful = is_stateful(module)  # Norse's attribute name
 
     def forward(self, input_tensor: Any) -> Any:
         x, state = _split_input(input_tensor)
@@ -111,13 +120,13 @@ class Lift(torch.nn.Module):
             raise ValueError("Lift expects an input of shape (time, ...) with time as dim 0")
         outputs = []
         for x_t in x:
-            if self.stateful:
+            if self.is_stateful:
                 out, state = self.lifted_module(x_t, state)
             else:
                 out = self.lifted_module(x_t)
             outputs.append(out)
         stacked = torch.stack(outputs)
-        if self.stateful:
+        if self.is_stateful:
             return stacked, state
         return stacked
 
@@ -286,11 +295,12 @@ class RecurrentSequential(torch.nn.Module):
 
     def __init__(self, *modules: torch.nn.Module, output_modules: int | Sequence[int] = -1):
         super().__init__()
-        self.sequential = SequentialState(*modules, return_hidden=True)
+        # named ``module`` as in Norse, so state_dict keys match (``module.0.weight``)
+        self.module = SequentialState(*modules, return_hidden=True)
         indices = [output_modules] if isinstance(output_modules, int) else list(output_modules)
         if not indices:
             raise ValueError("output_modules must select at least one layer")
-        n_layers = len(self.sequential)
+        n_layers = len(self.module)
         for index in indices:
             if not -n_layers <= index < n_layers:
                 raise ValueError(f"output module {index} out of range for {n_layers} layers")
@@ -302,7 +312,7 @@ class RecurrentSequential(torch.nn.Module):
     ) -> tuple[Any, RecurrentSequentialState]:
         state = RecurrentSequentialState() if state is None else state
         x = input_tensor if state.cache is None else input_tensor + state.cache
-        hidden, layer_states = self.sequential(x, state.state)
+        hidden, layer_states = self.module(x, state.state)
         cache = hidden[self.output_modules[0]]
         for index in self.output_modules[1:]:
             cache = cache + hidden[index]

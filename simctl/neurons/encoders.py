@@ -398,7 +398,7 @@ class ConstantCurrentLIFEncoder(_ParameterMixin, torch.nn.Module):
         self.dt = dt
 
     def extra_repr(self) -> str:
-        return f"seq_length={self.seq_length}, p={self.p}, dt={self.dt}"
+        return f"seq_length={self.seq_length}, p={self._p_repr()}, dt={self.dt}"
 
     def forward(self, input_currents: torch.Tensor) -> torch.Tensor:
         return constant_current_lif_encode(input_currents, self.seq_length, self.p, self.dt)
@@ -420,7 +420,7 @@ class SpikeLatencyLIFEncoder(_ParameterMixin, torch.nn.Module):
         self.dt = dt
 
     def extra_repr(self) -> str:
-        return f"seq_length={self.seq_length}, p={self.p}, dt={self.dt}"
+        return f"seq_length={self.seq_length}, p={self._p_repr()}, dt={self.dt}"
 
     def forward(self, input_current: torch.Tensor) -> torch.Tensor:
         return spike_latency_lif_encode(input_current, self.seq_length, self.p, self.dt)

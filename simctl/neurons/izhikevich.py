@@ -402,6 +402,7 @@ class _PresetStateMixin:
 
     def _store_initial(self, spiking_method: IzhikevichSpikingBehavior) -> None:
         module: torch.nn.Module = self  # type: ignore[assignment]
+        module.spiking_method = spiking_method  # as Norse (read only: states are fresh copies)
         v0 = torch.as_tensor(spiking_method.s.v).detach().clone()
         u0 = torch.as_tensor(spiking_method.s.u).detach().clone()
         dtype = torch.get_default_dtype()

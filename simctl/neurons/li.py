@@ -208,7 +208,7 @@ class LILinearCell(_ParameterMixin, torch.nn.Module):
     def extra_repr(self) -> str:
         return (
             f"input_size={int(self.input_size)}, hidden_size={int(self.hidden_size)}, "
-            f"p={self.p}, dt={_fmt_dt(self.dt)}"
+            f"p={self._p_repr()}, dt={_fmt_dt(self.dt)}"
         )
 
     def initial_state(self, input_tensor: torch.Tensor) -> LIState:
