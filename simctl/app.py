@@ -95,10 +95,24 @@ def simulate(
     device = runner.resolve_device(sim.device)
     dtype = {"float32": torch.float32, "float64": torch.float64}[sim.dtype]
     torch.manual_seed(sim.seed)
-    pops = [
-        registry.build_population(p, i, sim, spec.record, device, dtype)
-        for i, p in enumerate(spec.populations)
-    ]
+    _check_memory(spec, device, dtype, data)
+    pops = []
+    for i, p in enumerate(spec.populations):
+        try:
+            pops.append(registry.build_population(p, i, sim, spec.record, device, dtype))
+        except (MemoryError, RuntimeError) as error:
+            text = str(error)
+            if not isinstance(error, MemoryError) and not (
+                "allocate" in text or "out of memory" in text
+            ):
+                raise
+            key = f"populations.{p.name}.size" if data.get("populations") else "population.size"
+            raise ConfigError(
+                key,
+                p.size,
+                f"not enough memory for {p.size} x {p.model} neurons on {device}",
+                "a smaller population",
+            ) from None
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
         probe = run_dir / ".write_test"
@@ -182,6 +196,37 @@ def simulate(
         for path in plot_run(h5_path, run_dir, spec.plot):
             log.info("wrote %s", path)
     return h5_path
+
+
+def _check_memory(spec: Any, device: Any, dtype: Any, data: dict) -> None:
+    """A one-line error for a population that cannot fit in memory (the state alone), rather
+    than an allocation failure or the kernel's OOM killer half-way through building it."""
+    import os
+
+    import torch
+
+    from simctl import registry
+
+    if device.type == "cuda":
+        total = torch.cuda.get_device_properties(device).total_memory
+    else:
+        try:
+            total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        except (ValueError, OSError, AttributeError):  # pragma: no cover - not POSIX
+            return
+    itemsize = torch.empty((), dtype=dtype).element_size()
+    for p in spec.populations:
+        n_vars = len(registry.get_model(p.model).variables)
+        need = p.size * itemsize * (n_vars + 2)  # state, input and spikes of one step
+        if need > total:
+            key = f"populations.{p.name}.size" if data.get("populations") else "population.size"
+            raise ConfigError(
+                key,
+                p.size,
+                f"{p.size} x {p.model} neurons need at least {need / 2**30:.0f} GiB, "
+                f"more than the {total / 2**30:.0f} GiB of memory on {device}",
+                "a smaller population",
+            )
 
 
 def _units(model: Any, var: str) -> str:

@@ -64,6 +64,69 @@ _NO_CHECK = {
 }
 
 
+#: every flag of Hydra's ``simctl run`` command line, and the values some of them take
+_KNOWN_FLAGS = {
+    "--help",
+    "-h",
+    "--hydra-help",
+    "--version",
+    "--cfg",
+    "-c",
+    "--resolve",
+    "--package",
+    "-p",
+    "--run",
+    "-r",
+    "--multirun",
+    "-m",
+    "--shell-completion",
+    "-sc",
+    "--config-path",
+    "-cp",
+    "--config-name",
+    "-cn",
+    "--config-dir",
+    "-cd",
+    "--experimental-rerun",
+    "--info",
+    "-i",
+}
+_CFG_VALUES = ("job", "hydra", "all")
+_INFO_VALUES = ("all", "config", "defaults", "defaults-tree", "plugins", "searchpath")
+
+
+def _check_flags(flags: dict[str, str | None]) -> str:
+    """A one-line problem with the ``--flags`` of ``simctl run``, else ''."""
+    for flag, value in flags.items():
+        if flag not in _KNOWN_FLAGS:
+            return (
+                f"{flag}: unknown option of simctl run; allowed: -m, --help, --hydra-help, "
+                "--cfg job|hydra|all, --resolve, --package, --info, --config-dir, "
+                "--config-name, --version, --shell-completion, --experimental-rerun"
+            )
+        if flag in ("--cfg", "-c") and value not in _CFG_VALUES:
+            return f"{flag}={value or ''}: not a valid choice; allowed: {', '.join(_CFG_VALUES)}"
+        if flag in ("--info", "-i") and value is not None and value not in _INFO_VALUES:
+            return f"{flag}={value}: not a valid choice; allowed: {', '.join(_INFO_VALUES)}"
+    return ""
+
+
+def _first_job_args(args: Sequence[str]) -> list[str]:
+    """``args`` of a sweep (``-m``) as the arguments of its first job: Hydra refuses
+    ``--cfg``/``--info`` together with ``-m``, so these print the first job's config."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    overrides, _, _ = _split_args(args)
+    first = {}
+    parser = OverridesParser.create()
+    for text in overrides:
+        (o,) = parser.parse_overrides([text])
+        if o.is_sweep_override():
+            values = list(o.sweep_string_iterator())
+            first[text] = f"{o.input_line.split('=', 1)[0]}={values[0]}" if values else text
+    return [first.get(a, a) for a in args if a not in ("-m", "--multirun")]
+
+
 def _error(message: str) -> int:
     print(f"simctl: error: {message}", file=sys.stderr)
     return EXIT_CONFIG
@@ -135,7 +198,7 @@ def _translate(error: BaseException, overrides: list[str]) -> str:
         or "Could not find" in text
         or "Could not load" in text
     ):
-        m = re.search(r"Could not (?:find|load) '([^']+)/([^'/]+)'", text)
+        m = re.search(r"Could not (?:find|load) '([^']+)/([^'/]*)'", text)
         if m:
             group, option = m.group(1), m.group(2)
             from simctl.config import list_options
@@ -153,11 +216,20 @@ def _translate(error: BaseException, overrides: list[str]) -> str:
         value = next(
             (o.split("=", 1)[1] for o in overrides if o.split("=", 1)[0].lstrip("+~") == key), ""
         )
-        parent, _, leaf = key.rpartition(".")
-        allowed = _keys_at(parent, [o for o in overrides if o.split("=", 1)[0].lstrip("+~") != key])
-        line = f"{key}={value}: unknown key"
-        if key.startswith("populations.") and not allowed:
-            line += f"; add a population with +{key}={value}"
+        if "already at" in text:
+            return f"+{key}={value}: {key} is already in the config; allowed: {key}={value}"
+        # the key that is missing: the override's own, or one inside a mapping value
+        cause = str(getattr(error, "__cause__", None) or "")
+        km = re.search(r"full_key: (\S+)", cause)
+        missing = km.group(1) if km and km.group(1).startswith(key) else key
+        parent, _, leaf = missing.rpartition(".")
+        others = [o for o in overrides if o.split("=", 1)[0].lstrip("+~") != key]
+        allowed = _keys_at(parent, others)
+        shown = missing if missing == key else f"{key}={value} ({missing}"
+        line = f"{key}={value}: unknown key" if missing == key else f"{shown}): unknown key"
+        if parent in _OPEN_MAPPINGS or (parent.startswith("populations") and not allowed):
+            add = f"+{key}={value}" if missing == key else f"+{missing}=..."
+            line = f"{key}={value}: {missing} is not in the config yet; allowed: add it with {add}"
         elif allowed:
             line += f"; allowed: {', '.join(allowed)}"
         return line
@@ -165,14 +237,27 @@ def _translate(error: BaseException, overrides: list[str]) -> str:
         "mismatched input" in text
         or "no viable alternative" in text
         or "Error parsing override" in text
+        or "LexerNoViableAltException" in text
+        or "Config group override must be" in text
     ):
         first = text.strip().splitlines()[0]
-        return f"cannot parse the override: {first}"
+        bad = next((o for o in overrides if o in text), None) or next(
+            (o for o in overrides if o.startswith("=")), None
+        )
+        where = f" {bad!r}" if bad and bad not in first else ""
+        return (
+            f"cannot parse the override{where}: {first}; allowed: key=value, +key=value, "
+            "~key, group=option (quote values with spaces, e.g. 'key={a: 1}')"
+        )
     m = re.search(r"full_key: (\S+)", text)
     first = text.strip().splitlines()[0] if text.strip() else type(error).__name__
     if m:
         return f"{m.group(1)}: {first}"
     return first
+
+
+#: mappings whose keys are the user's to choose (state variables, parameters, populations)
+_OPEN_MAPPINGS = ("population.initial_state", "neuron.params_dist", "populations")
 
 
 def _keys_at(path: str, overrides: list[str]) -> list[str]:
@@ -201,6 +286,9 @@ def _compose(overrides: list[str], config_dir: str | None = None):
 def preflight(args: Sequence[str]) -> int:
     """Composes and validates ``simctl run`` arguments without torch; 0 or exit code 2."""
     overrides, flags, multirun = _split_args(args)
+    problem = _check_flags(flags)
+    if problem:
+        return _error(problem)
     if any(f in _NO_CHECK for f in flags):
         return 0
     config_dir = flags.get("--config-dir") or flags.get("-cd")
@@ -279,6 +367,10 @@ def cmd_run(args: list[str]) -> int:
     code = preflight(args)
     if code:
         return code
+    _, flags, multirun = _split_args(args)
+    if multirun and any(f in flags for f in ("--cfg", "-c", "--info", "-i")):
+        args = _first_job_args(args)
+        print("simctl: note: with -m, --cfg and --info show the first job", file=sys.stderr)
     from simctl import app
 
     sys.argv = ["simctl", *args]
@@ -441,7 +533,11 @@ def cmd_plot(args: list[str]) -> int:
     path = Path(ns.file)
     if not path.is_file():
         return _error(f"{ns.file}: no such file")
-    for out in plot_run(path, Path(ns.out) if ns.out else path.parent, Plot(format=ns.format)):
+    try:
+        outs = plot_run(path, Path(ns.out) if ns.out else path.parent, Plot(format=ns.format))
+    except (OSError, ValueError, KeyError) as error:
+        return _error(f"{ns.file}: cannot plot ({error}); allowed: a sim.h5 written by simctl")
+    for out in outs:
         print(out)
     return 0
 

@@ -2,10 +2,11 @@
 
 A job is a numbered sub-directory with ``.hydra/overrides.yaml``. Its status comes from
 ``summary.json`` (written by every job, failed ones included) and the ``complete`` flag of its
-``sim.h5``; its measures from the file's ``/summary`` group. Writes ``collect.csv`` (overrides,
-status, error, and per population ``spikes:<pop>`` and ``mean_rate_hz:<pop>``) and
-``collect.png`` (mean rate against each swept numeric parameter); prints the failed jobs.
-Reads files only: no simulation code, no torch.
+``sim.h5``; its measures from the file's ``/summary`` group. Writes ``collect.csv`` (``job``,
+``overrides`` (space-separated), one column per override key, status, error, and per
+population ``spikes:<pop>`` and ``mean_rate_hz:<pop>``) and ``collect.png`` (mean rate
+against each swept numeric parameter); prints the failed jobs. Reads files only: no simulation
+code, no torch.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ def collect_rows(sweep_dir: Path) -> tuple[list[dict[str, Any]], list[str]]:
                 keys.append(k)
         row: dict[str, Any] = {
             "job": str(job.relative_to(sweep_dir)),
+            "overrides": " ".join(f"{k}={v}" for k, v in over.items()),
             **over,
             "status": "",
             "error": "",
@@ -104,7 +106,7 @@ def collect(sweep_dir: Path) -> int:
         print(f"simctl: error: {sweep_dir}: no jobs (no */.hydra/overrides.yaml)", file=sys.stderr)
         return 1
     measures = sorted({k for r in rows for k in r if k.startswith(("spikes:", "mean_rate_hz:"))})
-    columns = ["job", *keys, "status", *measures, "error"]
+    columns = ["job", "overrides", *keys, "status", *measures, "error"]
     with open(sweep_dir / "collect.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore")
         writer.writeheader()
@@ -122,16 +124,15 @@ def collect(sweep_dir: Path) -> int:
         f"{sweep_dir / 'collect.csv'}, {sweep_dir / 'collect.png'}"
     )
     widths = {
-        c: max(len(c), *(len(_fmt(r.get(c, ""))) for r in rows)) for c in columns if c != "error"
+        c: max(len(c), *(len(_fmt(r.get(c, ""))) for r in rows))
+        for c in columns
+        if c not in ("error", "overrides")
     }
     print("  ".join(c.ljust(w) for c, w in widths.items()))
     for r in rows:
         print("  ".join(_fmt(r.get(c, "")).ljust(w) for c, w in widths.items()))
     for r in failed:
-        print(
-            f"failed job {r['job']} ({' '.join(f'{k}={r.get(k)}' for k in keys)}): "
-            f"{r['status']}: {r['error']}"
-        )
+        print(f"failed job {r['job']} ({r['overrides']}): {r['status']}: {r['error']}")
     return 0
 
 

@@ -119,6 +119,7 @@ class SimWriter:
             shuffle=True,
         )
         ts.attrs["units"] = "ms"
+        ts.attrs["sorting"] = "by_time"
         size = int(attrs["size"])
         id_dtype = "u2" if size <= 2**16 else "u4"
         ids = spikes.create_dataset(

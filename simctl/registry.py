@@ -239,7 +239,7 @@ def build_population(
     seed = (int(sim.seed) * 1_000_003 + 7919 * index) % (2**63 - 1)
     cpu_gen = torch.Generator().manual_seed(seed)
     dev_gen = torch.Generator(device=device).manual_seed(seed + 1)
-    key = f"populations.{spec.name}" if spec.name else "population"
+    key = spec.key or (f"populations.{spec.name}" if spec.name else "population")
     p = build_parameters(model, spec.params, spec.params_dist, spec.size, dtype, device, cpu_gen)
     try:
         state = build_initial_state(model, spec, p, dtype, device, cpu_gen, f"{key}.initial_state")

@@ -46,6 +46,7 @@ def check_file(path: Path) -> None:
             ts, ids = f[f"spikes/{name}/timestamps"], f[f"spikes/{name}/node_ids"]
             assert ts.dtype == np.float64 and ts.attrs["units"] == "ms"
             assert f[f"spikes/{name}"].attrs["sorting"] == "by_time"
+            assert ts.attrs["sorting"] == "by_time"
             t = ts[:]
             assert len(t) == len(ids) and np.all(np.diff(t) >= 0)
             steps = t / dt
@@ -239,6 +240,12 @@ def test_sweep_with_a_failing_job_and_collect(tmp_path):
     assert [float(r["input.amplitude"]) for r in rows] == [5, 15, 1e39]
     assert float(rows[0]["mean_rate_hz:izhikevich"]) < float(rows[1]["mean_rate_hz:izhikevich"])
     assert "NaN or infinite" in rows[2]["error"] and "failed job 2" in out.stdout
+    over = rows[2]["overrides"].split()
+    assert float(over[0].split("=")[1]) == 1e39 and [o.lower() for o in over[1:]] == [
+        "simulation.duration=100",
+        "plot.enabled=false",
+    ]
+    assert f"failed job 2 ({rows[2]['overrides']})" in out.stdout
     assert (sweep / "collect.png").stat().st_size > 5000
 
 

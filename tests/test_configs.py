@@ -182,6 +182,23 @@ def test_short_form_name_and_params_dist():
         (["input=noise", "input.kind=pink"], "input.kind"),
         (["input=pulses", "input.width=0"], "input.width"),
         (["+population.initial_state.v.dist=uniform"], "population.initial_state.v.low"),
+        # negative rates and widths, infinities, impossible record/plot settings
+        (["input.amplitude=inf"], "input.amplitude=inf"),
+        (["encoder=poisson", "encoder.f_max=-5"], "encoder.f_max"),
+        (["input=noise", "input.std=-1"], "input.std"),
+        (["input=sine", "input.frequency=-1"], "input.frequency"),
+        (["input=pulses", "input.count=-1"], "input.count"),
+        (["encoder=constant_current_lif", "encoder.tau_mem_inv=0"], "encoder.tau_mem_inv"),
+        (["simulation.block_ms=0"], "simulation.block_ms"),
+        (["plot.dpi=0"], "plot.dpi"),
+        (["plot.max_traces=-1"], "plot.max_traces"),
+        (["plot.rate_bin_ms=-1"], "plot.rate_bin_ms"),
+        (["record.neurons=[5]"], "record.neurons=[5]"),
+        (["population.size=3", "record.neurons=[1,1]"], "record.neurons"),
+        (["population.size=1e12"], "population.size=1000000000000"),
+        (["population.name=a/b"], "population.name=a/b"),
+        (["simulation.seed=99999999999999999999999"], "simulation.seed"),
+        (["+neuron.params_dist.d={dist: choice, values: []}"], "neuron.params_dist.d.values"),
     ],
 )
 def test_bad_values_are_one_line_errors(overrides, key):
@@ -264,3 +281,18 @@ def test_synapse_option():
         resolve_overrides("neuron=lif", "neuron.synapse=fast")
     with pytest.raises(ConfigError, match="neuron.synapse"):
         resolve_overrides("neuron=izhikevich", "+neuron.synapse=none")
+
+
+def test_readme_mapping_forms_of_initial_state_and_params_dist():
+    """README: ``population.initial_state={v: -70, u: -14}`` and ``neuron.params_dist={d: …}``
+    (no ``+``) work as written, and still merge over a preset's values."""
+    pop = resolve_overrides("population.initial_state={v: -70, u: -14}").populations[0]
+    assert pop.initial_state == {"v": -70.0, "u": -14.0}
+    pop = resolve_overrides(
+        "population.size=5", "neuron.params_dist={d: {dist: uniform, low: 2, high: 8}}"
+    ).populations[0]
+    assert pop.params_dist["d"] == {"dist": "uniform", "low": 2.0, "high": 8.0}
+    pop = resolve_overrides("preset=rs", "population.initial_state={v: -60}").populations[0]
+    assert pop.initial_state == {"v": -60.0, "u": -12.6}
+    pop = resolve_overrides("+population.initial_state.v=-61").populations[0]
+    assert pop.initial_state == {"v": -61.0}

@@ -13,6 +13,7 @@ import copy
 import dataclasses
 import math
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,9 @@ NEURON_CHOICES: dict[str, tuple[str, ...]] = {
     "u_law": ("standard", "accommodation"),
     "synapse": ("exponential", "none"),
 }
+
+#: the largest population (``/spikes/<pop>/node_ids`` are uint32)
+MAX_SIZE = 2**32 - 1
 
 #: node keys of a neuron option that are not model parameters
 NEURON_META = ("model", "params_dist")
@@ -171,6 +175,8 @@ class PopulationSpec:
     input_units: str = "model current"  #: units of the protocol's values (HDF5 attr)
     #: the model's input is ``current / input_divisor`` (g_L in nS for pA: pA/nS = mV)
     input_divisor: float | None = None
+    #: where the population is configured: ``population`` (short form) or ``populations.<name>``
+    key: str = ""
 
     @property
     def t_stop(self) -> float:
@@ -336,6 +342,10 @@ def check_input(node: Any, key: str, size: int) -> Any:
         value = getattr(spec, name, None)
         if value is not None and value <= 0:
             raise ConfigError(f"{key}.{name}", value, "must be > 0 ms")
+    for name, unit in (("std", ""), ("frequency", " Hz"), ("count", "")):
+        value = getattr(spec, name, None)
+        if value is not None and value < 0:
+            raise ConfigError(f"{key}.{name}", value, f"must be >= 0{unit}")
     return spec
 
 
@@ -348,6 +358,10 @@ def check_encoder(node: Any, key: str) -> Any:
     spec = check_node(node, ENCODERS[name], key)
     if getattr(spec, "fan_in", 1) < 1:
         raise ConfigError(f"{key}.fan_in", spec.fan_in, "must be >= 1")
+    if getattr(spec, "f_max", 0.0) < 0:
+        raise ConfigError(f"{key}.f_max", spec.f_max, "must be >= 0 Hz (a firing rate)")
+    if getattr(spec, "tau_mem_inv", 1.0) <= 0:
+        raise ConfigError(f"{key}.tau_mem_inv", spec.tau_mem_inv, "must be > 0 1/ms")
     window = getattr(spec, "window", None)
     if window is not None and window <= 0:
         raise ConfigError(f"{key}.window", window, "must be > 0 ms or null")
@@ -369,6 +383,18 @@ def check_initial_state(node: Any, key: str, size: int) -> dict[str, Any]:
     return out
 
 
+_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*")
+
+
+def check_population_name(name: Any, key: str) -> str:
+    """A population name usable as an HDF5 group name (``/populations/<name>``)."""
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise ConfigError(
+            key, name, "not a usable population name", "letters, digits, _ - . (not first)"
+        )
+    return name
+
+
 def _population_from(
     name: str,
     preset: str,
@@ -381,10 +407,15 @@ def _population_from(
     dirs: list[Path],
     source: str = "",
 ) -> PopulationSpec:
+    check_population_name(name, f"{key.rstrip('.')}" if key else "population.name")
     nspec = check_neuron(neuron, f"{key}neuron", dirs)
     size = check_value(pop.get("size", 1), int, f"{key}size" if key else "population.size")
-    if size < 1:
-        raise ConfigError(f"{key}size" if key else "population.size", size, "must be >= 1")
+    if not 1 <= size <= MAX_SIZE:
+        raise ConfigError(
+            f"{key}size" if key else "population.size",
+            size,
+            "must be >= 1" if size < 1 else f"must be <= {MAX_SIZE} (node ids are uint32)",
+        )
     sim_key = key.rstrip(".") if key else "simulation"
     dt = check_value(sim.get("dt"), float, f"{sim_key}.dt")
     duration = check_value(sim.get("duration"), float, f"{sim_key}.duration")
@@ -409,6 +440,7 @@ def _population_from(
         physical=nspec.physical,
         input_units=nspec.input_units,
         input_divisor=nspec.input_divisor,
+        key=key.rstrip(".") if key else "population",
     )
 
 
@@ -485,6 +517,12 @@ def resolve(cfg: dict, dirs: list[Path] | None = None, choices: dict | None = No
         )
     sim_node = cfg.get("simulation") or {}
     simulation = check_node(sim_node, Simulation, "simulation")
+    if not -(2**63) <= simulation.seed < 2**64:
+        raise ConfigError(
+            "simulation.seed", simulation.seed, "out of range", "an integer from -2**63 to 2**64-1"
+        )
+    if simulation.block_ms is not None and simulation.block_ms <= 0:
+        raise ConfigError("simulation.block_ms", simulation.block_ms, "must be > 0 ms or null")
     record = check_node(cfg.get("record") or {}, Record, "record")
     if record.every < 1:
         raise ConfigError("record.every", record.every, "must be >= 1")
@@ -496,6 +534,12 @@ def resolve(cfg: dict, dirs: list[Path] | None = None, choices: dict | None = No
     ):
         raise ConfigError("record.neurons", nrec, "expected a count, a list of neuron ids or 'all'")
     plot = check_node(cfg.get("plot") or {}, Plot, "plot")
+    if plot.dpi < 1:
+        raise ConfigError("plot.dpi", plot.dpi, "must be >= 1")
+    if plot.max_traces < 0:
+        raise ConfigError("plot.max_traces", plot.max_traces, "must be >= 0")
+    if plot.rate_bin_ms is not None and plot.rate_bin_ms <= 0:
+        raise ConfigError("plot.rate_bin_ms", plot.rate_bin_ms, "must be > 0 ms or null")
     experiment = None
     if cfg.get("experiment"):
         experiment = check_node(cfg["experiment"], Experiment, "experiment")
@@ -588,6 +632,19 @@ def resolve(cfg: dict, dirs: list[Path] | None = None, choices: dict | None = No
                 str(name), preset, neuron_node, input_node, enc_node, sim, pop, key, dirs, source
             )
         )
+    if isinstance(nrec, list):
+        if len(set(nrec)) != len(nrec):
+            raise ConfigError(
+                "record.neurons", nrec, "lists a neuron id twice", "a list of distinct ids"
+            )
+        largest = max(p.size for p in pops)
+        if nrec and max(nrec) >= largest:
+            raise ConfigError(
+                "record.neurons",
+                nrec,
+                f"neuron id {max(nrec)} is not in any population",
+                f"ids from 0 to {largest - 1}",
+            )
     return RunSpec(simulation, record, plot, pops, experiment, info)
 
 

@@ -74,7 +74,7 @@ def check_value(value: Any, tp: Any, key: str) -> Any:
     if tp is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             value = float(value)
-            if math.isnan(value):
+            if not math.isfinite(value):
                 raise ConfigError(key, value, "expected a finite number")
             return value
         raise ConfigError(key, value, "expected a number")
@@ -148,6 +148,8 @@ def check_distribution(spec: Any, key: str) -> dict[str, Any]:
     for name in needed:
         if name not in out:
             raise ConfigError(f"{key}.{name}", None, f"missing for dist={dist}", needed)
+    if dist == "choice" and not out["values"]:
+        raise ConfigError(f"{key}.values", [], "needs at least one value", "a non-empty list")
     if dist in ("normal", "lognormal") and out["std"] < 0:
         raise ConfigError(f"{key}.std", out["std"], "must be >= 0")
     return out
