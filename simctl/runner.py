@@ -23,10 +23,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import torch
 
 from simctl.config.errors import SimulationError
-from simctl.kernels import integrate
+from simctl.kernels import integrate, integrate_spikes
 
 __all__ = ["Population", "Interrupted", "run", "handle_sigterm", "resolve_device"]
 
@@ -106,13 +107,15 @@ class Population:
         """ms simulated so far."""
         return self.k * self.spec.dt
 
-    def input_block(self, k0: int, k1: int) -> torch.Tensor:
-        """The current injected during steps k0 … k1−1, ``(T, size)``."""
+    def input_block(self, k0: int, k1: int, expand: bool = True) -> torch.Tensor:
+        """The current injected during steps k0 … k1−1, ``(T, size)`` (a stride-0 view when
+        every neuron gets the same current); ``expand=False`` leaves it ``(T, 1)`` then."""
         if self.encoder is not None:
             current = self.encoder(self.stimulus, k0, k1)
         else:
             current = self.stimulus.block(k0, k1)
-        return current.to(self.dtype).expand(k1 - k0, self.spec.size)
+        current = current.to(self.dtype)
+        return current.expand(k1 - k0, self.spec.size) if expand else current
 
 
 def _nonfinite(state: Any) -> bool:
@@ -121,61 +124,143 @@ def _nonfinite(state: Any) -> bool:
             if _nonfinite(value):
                 return True
         elif isinstance(value, torch.Tensor) and torch.is_floating_point(value):
-            if not bool(torch.isfinite(value).all()):
+            if value.device.type == "cpu" and value.dtype in (torch.float32, torch.float64):
+                # numpy: one pass on this thread; torch's parallel reduction waits for its
+                # worker threads, which costs milliseconds per call on a busy machine
+                finite = bool(np.isfinite(value.detach().numpy()).all())
+            else:
+                finite = bool(torch.isfinite(value).all())
+            if not finite:
                 return True
     return False
 
 
 def advance(pop: Population, n: int, writer: Any) -> None:
-    """Integrates ``n`` steps of one population and writes what it records."""
+    """Integrates ``n`` steps of one population and writes what it records.
+
+    Beyond the kernel, the cost per block is proportional to what is written, not to
+    ``n × size``: the kernel keeps only the recorded neurons' traces (``record_index``), reads
+    a per-step input without materialising the ``(n, size)`` block, and hands back the spikes
+    as (step, neuron) indices in time order (:func:`simctl.kernels.integrate_spikes`: the C
+    kernel never stores the output block); counts and first spikes come from that list.
+    """
     k0, k1 = pop.k, pop.k + n
     dt = pop.spec.dt
-    current = pop.input_block(k0, k1)
+    compact = pop.input_block(k0, k1, expand=False)
+    if compact.dim() == 1:
+        compact = compact[:, None]
     record = pop.variables if len(pop.record_ids) else []
-    drive = current
+    drive = compact
     if getattr(pop.spec, "input_divisor", None) is not None:
         # the protocol speaks physical units (pA); the model's input is I/g_L (mV)
         from simctl.units import adex_current_to_library
 
-        drive = adex_current_to_library(current, pop.spec.input_divisor)
-    out, traces, state = integrate(pop.model, drive, pop.state, pop.p, dt, record)
-    pop.state = state
-    steps = torch.arange(k0, k1, device=pop.device)
-    rows = torch.nonzero((steps + 1) % pop.every == 0).flatten()
+        drive = adex_current_to_library(compact, pop.spec.input_divisor)
+    # a stride-0 view: the kernel reads one value per step, nothing (n, size) is allocated
+    drive = drive.expand(n, pop.spec.size)
+    before = pop.state
+    index = pop.ids_t if record else None
     if pop.model.spiking:
-        z = out.reshape(n, -1) != 0
-        pop.spike_count += z.sum(0)
-        step_idx, neuron = torch.nonzero(z, as_tuple=True)
-        if step_idx.numel():
-            times = (k0 + step_idx + 1).to(torch.float64) * dt
-            first = torch.full_like(pop.first_spike, math.inf).scatter_reduce(
-                0, neuron, times, "amin"
-            )
-            pop.first_spike = torch.where(
-                torch.isnan(pop.first_spike) & torch.isfinite(first), first, pop.first_spike
-            )
-            writer.append_spikes(pop.name, times.cpu().numpy(), neuron.cpu().numpy())
-    if record and rows.numel():
-        time = ((k0 + rows + 1).to(torch.float64) * dt).cpu().numpy()
-        values = {
-            var: traces[var].reshape(n, -1)[rows][:, pop.ids_t].cpu().numpy() for var in record
-        }
-        writer.append_state(pop.name, time, values)
-    if pop.record_input and len(pop.record_ids) and rows.numel():
-        itime = ((k0 + rows).to(torch.float64) * dt).cpu().numpy()
-        writer.append_input(pop.name, itime, current[rows][:, pop.ids_t].cpu().numpy())
+        step_idx, neuron, traces, state = integrate_spikes(
+            pop.model, drive, before, pop.p, dt, record, record_index=index
+        )
+        _spikes(pop, step_idx, neuron, k0, writer)
+    else:
+        _, traces, state = integrate(pop.model, drive, before, pop.p, dt, record, index)
+    pop.state = state
+    if record or (pop.record_input and len(pop.record_ids)):
+        steps = torch.arange(k0, k1, device=pop.device)
+        rows = torch.nonzero((steps + 1) % pop.every == 0).flatten()
+        if record and rows.numel():
+            time = ((k0 + rows + 1).to(torch.float64) * dt).cpu().numpy()
+            values = {var: traces[var].reshape(n, -1)[rows].cpu().numpy() for var in record}
+            writer.append_state(pop.name, time, values)
+        if pop.record_input and len(pop.record_ids) and rows.numel():
+            itime = ((k0 + rows).to(torch.float64) * dt).cpu().numpy()
+            # from the compact block, columns first: indexing an expanded (n, size) view would
+            # copy it whole
+            columns = pop.ids_t if compact.shape[-1] != 1 else torch.zeros_like(pop.ids_t)
+            sampled = compact[:, columns][rows]
+            writer.append_input(pop.name, itime, sampled.cpu().numpy())
     pop.k = k1
     if _nonfinite(state):
         where = f"between t = {k0 * dt:g} and {k1 * dt:g} ms"
-        voltage = pop.model.voltage
-        if voltage in traces:
-            bad = ~torch.isfinite(traces[voltage].reshape(n, -1)).all(1)
-            first = int(torch.nonzero(bad).flatten()[0])
+        first = _first_nonfinite_step(pop, drive, before, dt)
+        if first is not None:
             where = f"at t = {(k0 + first + 1) * dt:g} ms"
         raise SimulationError(
             f"population {pop.name}: the state became NaN or infinite {where}; "
             f"hint: use a smaller simulation.dt (now {dt:g} ms) or a weaker input"
         )
+
+
+def _spikes(
+    pop: Population, step_idx: torch.Tensor, neuron: torch.Tensor, k0: int, writer: Any
+) -> None:
+    """Counts, first spikes and the spike list of one block, from its spikes in time order.
+
+    O(spikes), in numpy on the CPU: nothing here touches the ``(n, size)`` block, and no
+    torch op that would wait for its worker threads runs per block.
+    """
+    if not neuron.numel():
+        return
+    steps = step_idx.cpu().numpy()
+    ids = neuron.cpu().numpy()
+    times = (k0 + steps + 1).astype(np.float64) * pop.spec.dt
+    on_cpu = pop.spike_count.device.type == "cpu"
+    if on_cpu:
+        counts = pop.spike_count.numpy()  # shares memory: updated in place
+        counts += np.bincount(ids, minlength=counts.size)
+        unseen = np.isnan(pop.first_spike.numpy()[ids])
+    else:
+        pop.spike_count += torch.bincount(neuron, minlength=pop.spec.size)
+        unseen = torch.isnan(pop.first_spike[neuron]).cpu().numpy()
+    if unseen.any():  # only until every neuron has spiked once
+        # times ascend, so a neuron's first occurrence is its earliest spike
+        new_ids, where = np.unique(ids[unseen], return_index=True)
+        values = times[unseen][where]
+        if on_cpu:
+            pop.first_spike.numpy()[new_ids] = values
+        else:
+            device = pop.first_spike.device
+            pop.first_spike[torch.as_tensor(new_ids, device=device)] = torch.as_tensor(
+                values, device=device
+            )
+    writer.append_spikes(pop.name, times, ids)
+
+
+def _first_nonfinite_step(pop: Population, drive: torch.Tensor, before: Any, dt: float) -> Any:
+    """The first step of the block whose membrane voltage is NaN or infinite in any neuron
+    (the block is integrated again with the full voltage trace: only when a run fails)."""
+    voltage = pop.model.voltage
+    try:
+        _, traces, _ = integrate(pop.model, drive, before, pop.p, dt, [voltage])
+    except Exception:  # noqa: BLE001 - the message without the time is still useful
+        return None
+    n = drive.shape[0]
+    bad = ~torch.isfinite(traces[voltage].reshape(n, -1)).all(1)
+    hits = torch.nonzero(bad).flatten()
+    return int(hits[0]) if hits.numel() else None
+
+
+def _show_progress() -> bool:
+    """The default for the bar: stderr is a terminal and this is not a job of a sweep (``-m``
+    runs its jobs one after another, or in joblib workers, whose bars would garble the
+    launcher's output)."""
+    try:
+        if not sys.stderr.isatty():
+            return False
+    except (AttributeError, ValueError):  # replaced or closed stderr
+        return False
+    try:
+        from hydra.core.hydra_config import HydraConfig
+        from hydra.types import RunMode
+
+        if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
+            return False
+    except Exception:  # noqa: BLE001 - no Hydra, or no config: decide by the terminal alone
+        pass
+    return True
 
 
 def block_steps(pops: list[Population], block_ms: float | None) -> dict[str, int]:
@@ -193,15 +278,15 @@ def run(
     """Advances every population to its end, writing as it goes.
 
     Args:
-        progress: True/False forces the tqdm bar on/off; None shows it on a terminal when the
-            run takes longer than a second.
+        progress: True/False forces the tqdm bar on/off; None shows it when stderr is a
+            terminal, the run takes longer than a second and it is not a sweep's job.
     """
     from tqdm.auto import tqdm
     from tqdm.contrib.logging import logging_redirect_tqdm
 
     steps = block_steps(pops, block_ms)
     total = max(p.spec.t_stop for p in pops)
-    disable = (not sys.stderr.isatty()) if progress is None else not progress
+    disable = not _show_progress() if progress is None else not progress
     bar = tqdm(
         total=round(total, 6),
         unit="ms",
@@ -219,8 +304,9 @@ def run(
                 if not pop.done:
                     advance(pop, min(steps[pop.name], pop.spec.n_steps - pop.k), writer)
             writer.flush()
-            bar.n = round(min(max(p.t for p in pops), total), 6)
-            bar.refresh() if not disable else None
+            # update(), not refresh(): it honours `delay`, so a run shorter than a second
+            # never draws the bar, and `mininterval` (redraws at most 10 per second)
+            bar.update(round(min(max(p.t for p in pops), total), 6) - bar.n)
 
 
 def write_summaries(pops: list[Population], writer: Any) -> None:

@@ -411,3 +411,219 @@ def test_compile_backend_falls_back_when_torch_compile_fails(monkeypatch):
     fast, ref, backend = _run_both(lif.MODEL, x, lif.lif_initial_state((6,), p), p, 0.001)
     assert backend[0] == "reference" and "inductor" in backend[1]
     _compare(fast, ref)
+
+
+# --------------------------------------------------------------------------------------------
+# recorded subsets (record_index) and broadcast inputs
+
+
+def _integrate_on(backend: str, monkeypatch, *args, **kwargs):
+    monkeypatch.setenv("SIMCTL_KERNELS", backend)
+    result = kernels.integrate(*args, **kwargs)
+    assert kernels.last_backend()[0] == backend, kernels.last_backend()
+    return result
+
+
+@pytest.mark.parametrize("backend", [pytest.param("c", marks=needs_cc), "reference"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize(
+    "index",
+    [[3, 0, 299], [-1, 5, 5, 17], list(range(300)), [], torch.tensor([256, 255, 257])],
+    ids=["unsorted", "negative-repeat", "all", "empty", "tensor-tile-edges"],
+)
+def test_record_index_equals_slicing_the_full_trace(monkeypatch, backend, dtype, index):
+    from simctl.neurons import izhikevich as iz
+
+    torch.manual_seed(8)
+    n, steps = 300, 120
+    p = iz.IZHIKEVICH_PRESETS["tonic_spiking"].p._replace(a=torch.linspace(0.01, 0.03, n))
+    state = iz.izhikevich_initial_state((n,), p, dtype)
+    x = 15 * torch.rand(steps, n, dtype=dtype)
+    full = _integrate_on(backend, monkeypatch, iz.MODEL, x, state, p, 0.001, ("v", "u"))
+    sub = _integrate_on(
+        backend, monkeypatch, iz.MODEL, x, state, p, 0.001, ("v", "u"), record_index=index
+    )
+    idx = torch.as_tensor(index, dtype=torch.int64)
+    assert torch.equal(sub[0], full[0])
+    for name in ("v", "u"):
+        assert sub[1][name].shape == (steps, len(idx)) and sub[1][name].dtype == dtype
+        assert torch.equal(sub[1][name], full[1][name][:, idx]), name
+    assert all(torch.equal(a, b) for a, b in zip(sub[2], full[2], strict=True))
+
+
+@needs_cc
+def test_record_index_with_a_batch_dim_and_threads(monkeypatch):
+    """(T, B, N) populations record ``[..., index]``; the split over threads keeps it exact."""
+    monkeypatch.setattr(fused, "PARALLEL_MIN_WORK", 0)
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 3)
+    torch.manual_seed(9)
+    batch, n, steps = 3, 2 * 256 + 9, 40
+    p = lif.LIFParameters(v_th=torch.linspace(0.3, 1.0, n))
+    state = lif.lif_initial_state((batch, n), p)
+    x = torch.rand(steps, batch, n) * 4
+    index = [n - 1, 0, 256, 300, 0]
+    for backend in ("c", "reference"):
+        full = _integrate_on(backend, monkeypatch, lif.MODEL, x, state, p, 0.001, ("v", "i"))
+        sub = _integrate_on(
+            backend, monkeypatch, lif.MODEL, x, state, p, 0.001, ("v", "i"), record_index=index
+        )
+        for name in ("v", "i"):
+            assert sub[1][name].shape == (steps, batch, len(index))
+            assert torch.equal(sub[1][name], full[1][name][..., index]), (backend, name)
+        assert torch.equal(sub[0], full[0])
+
+
+@pytest.mark.parametrize("backend", [pytest.param("c", marks=needs_cc), "reference"])
+def test_record_index_out_of_range(monkeypatch, backend):
+    monkeypatch.setenv("SIMCTL_KERNELS", backend)
+    p = lif.LIFParameters()
+    state = lif.lif_initial_state((4,), p)
+    with pytest.raises(IndexError, match="record_index"):
+        kernels.integrate(lif.MODEL, torch.rand(5, 4), state, p, 0.001, ("v",), record_index=[4])
+    with pytest.raises(TypeError, match="integers"):
+        kernels.integrate(lif.MODEL, torch.rand(5, 4), state, p, 0.001, ("v",), record_index=[0.5])
+
+
+def _broadcast_inputs(steps: int, n: int, dtype: torch.dtype) -> dict[str, Any]:
+    per_step = 4 * torch.rand(steps, 1, dtype=dtype)
+    per_neuron = 4 * torch.rand(n, dtype=dtype)
+    return {
+        "(T,1)": (per_step, per_step.expand(steps, n)),
+        "(T,1) expanded": (per_step.expand(steps, n), per_step.expand(steps, n)),
+        "(T,) over (T,1,1)": (per_step.reshape(steps, 1, 1)[:, :, 0], per_step.expand(steps, n)),
+        "(1,N) expanded": (per_neuron.expand(steps, n), per_neuron.expand(steps, n)),
+        "scalar expanded": (torch.tensor(2.5, dtype=dtype).expand(steps, n), None),
+        "transposed": (per_step.expand(steps, n).t().contiguous().t(), per_step.expand(steps, n)),
+    }
+
+
+@needs_cc
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "(T,1)",
+        "(T,1) expanded",
+        "(T,) over (T,1,1)",
+        "(1,N) expanded",
+        "scalar expanded",
+        "transposed",
+    ],
+)
+def test_broadcast_input_equals_the_expanded_block(monkeypatch, dtype, case):
+    torch.manual_seed(10)
+    n, steps = 2 * 256 + 3, 150
+    p = lif.LIFParameters(v_th=torch.linspace(0.3, 1.0, n, dtype=dtype))
+    state = lif.lif_initial_state((n,), p, dtype)
+    x, dense = _broadcast_inputs(steps, n, dtype)[case]
+    dense = (x.expand(steps, n) if dense is None else dense).contiguous()
+    expected = {
+        "c": _integrate_on("c", monkeypatch, lif.MODEL, dense, state, p, 0.001, ("v", "i")),
+        "reference": kernels.integrate_reference(lif.MODEL, dense, state, p, 0.001, ("v", "i")),
+    }
+    for backend in ("c", "reference"):
+        got = _integrate_on(backend, monkeypatch, lif.MODEL, x, state, p, 0.001, ("v", "i"))
+        _compare(got, expected[backend])
+    _compare(expected["c"], expected["reference"])
+    assert expected["c"][0].sum() > 0
+
+
+def test_broadcast_input_is_not_materialised():
+    """The compact arrays the kernel reads: T values per step, N per neuron, T·N otherwise."""
+    steps, n = 64, 1000
+    layout, x = fused._input_layout(torch.rand(steps, 1).expand(steps, n), (n,))
+    assert layout == "step" and x.shape == (steps,)
+    layout, x = fused._input_layout(torch.rand(steps, 1), (n,))
+    assert layout == "step" and x.shape == (steps,)
+    layout, x = fused._input_layout(torch.rand(n).expand(steps, n), (n,))
+    assert layout == "neuron" and x.shape == (n,)
+    layout, x = fused._input_layout(torch.rand(steps, 3, 1).expand(steps, 3, n), (3, n))
+    assert layout == "full" and x.shape == (steps, 3, n) and x.is_contiguous()
+    dense = torch.rand(steps, n)
+    layout, x = fused._input_layout(dense, (n,))
+    assert layout == "full" and x.data_ptr() == dense.data_ptr()  # no copy
+
+
+@needs_cc
+def test_izhikevich_step_input_and_record_index_in_config_units(monkeypatch):
+    """The runner's case: one current per step (T, 1), a few recorded neurons, float32."""
+    from simctl.neurons import izhikevich as iz
+
+    n, steps = 700, 400
+    p = iz.IZHIKEVICH_PRESETS["tonic_spiking"].p._replace(tau_inv=1.0, update_order="sequential")
+    state = iz.izhikevich_initial_state((n,), p, torch.float32)
+    x = torch.linspace(0, 14, steps).reshape(steps, 1)
+    index = list(range(0, n, 97))
+    fast = _integrate_on(
+        "c", monkeypatch, iz.MODEL, x, state, p, 0.25, ("v", "u"), record_index=index
+    )
+    ref = kernels.integrate_reference(iz.MODEL, x.expand(steps, n), state, p, 0.25, ("v", "u"))
+    assert torch.equal(fast[0], ref[0]) and fast[0].sum() > 0
+    for name in ("v", "u"):
+        assert torch.equal(fast[1][name], ref[1][name][:, index])
+
+
+# --------------------------------------------------------------------------------------------
+# spike events straight from the kernel (integrate_spikes)
+
+
+def _nonzero(out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    found = torch.nonzero(out.reshape(out.shape[0], -1))
+    return found[:, 0], found[:, 1]
+
+
+@pytest.mark.parametrize("backend", [pytest.param("c", marks=needs_cc), "reference"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_integrate_spikes_equals_nonzero_of_the_output(monkeypatch, backend, dtype):
+    from simctl.neurons import izhikevich as iz
+
+    torch.manual_seed(11)
+    n, steps = 600, 300
+    p = iz.IZHIKEVICH_PRESETS["tonic_spiking"].p._replace(a=torch.linspace(0.01, 0.03, n))
+    state = iz.izhikevich_initial_state((n,), p, dtype)
+    x = 15 * torch.rand(steps, n, dtype=dtype)
+    out, traces, final = kernels.integrate_reference(iz.MODEL, x, state, p, 0.001, ("v",))
+    monkeypatch.setenv("SIMCTL_KERNELS", backend)
+    step, neuron, got_traces, got_final = kernels.integrate_spikes(
+        iz.MODEL, x, state, p, 0.001, ("v",), record_index=[7, 0]
+    )
+    assert kernels.last_backend()[0] == backend
+    ref_step, ref_neuron = _nonzero(out)
+    assert ref_step.numel() > 100
+    assert torch.equal(step, ref_step) and torch.equal(neuron, ref_neuron)
+    assert torch.equal(got_traces["v"], traces["v"][:, [7, 0]])
+    assert all(torch.equal(a, b) for a, b in zip(got_final, final, strict=True))
+
+
+@needs_cc
+def test_integrate_spikes_threads_batch_and_overflow(monkeypatch):
+    """Events from several threads come out in (step, neuron) order; a buffer that overflows
+    is retried with room for every event; flat neuron indices over a (B, N) population."""
+    monkeypatch.setattr(fused, "PARALLEL_MIN_WORK", 0)
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 3)
+    monkeypatch.setattr(fused, "_event_capacity", lambda plan, work: 5)
+    torch.manual_seed(12)
+    batch, n, steps = 2, 2 * 256 + 40, 60
+    p = lif.LIFParameters(v_th=torch.linspace(0.2, 1.0, n))
+    state = lif.lif_initial_state((batch, n), p)
+    x = torch.rand(steps, 1, 1).expand(steps, batch, n) * 4  # one value per step
+    out, _, final = kernels.integrate_reference(lif.MODEL, x, state, p, 0.001)
+    step, neuron, traces, got_final = kernels.integrate_spikes(lif.MODEL, x, state, p, 0.001)
+    assert kernels.last_backend()[0] == "c" and traces == {}
+    ref_step, ref_neuron = _nonzero(out)
+    assert ref_step.numel() > 1000
+    assert torch.equal(step, ref_step) and torch.equal(neuron, ref_neuron)
+    assert all(torch.equal(a, b) for a, b in zip(got_final, final, strict=True))
+
+
+@needs_cc
+def test_integrate_spikes_falls_back_for_models_beyond_the_kernel(monkeypatch):
+    """A step the tracer cannot express takes the reference loop and still returns events."""
+    model = importlib.import_module("simctl.neurons.lif_mc").MODEL
+    p = _default_parameters(model)
+    state = model.initial_state((6,), p, torch.float64)
+    x = 50 * torch.rand(80, 6, dtype=torch.float64)
+    out, _, _ = kernels.integrate_reference(model, x, state, p, _dt(model))
+    step, neuron, _, _ = kernels.integrate_spikes(model, x, state, p, _dt(model))
+    ref_step, ref_neuron = _nonzero(out)
+    assert torch.equal(step, ref_step) and torch.equal(neuron, ref_neuron)

@@ -179,3 +179,104 @@ def test_every_neuron_runs(sim, neuron):
     run = load_run(path)
     pop = run.populations[neuron]
     assert run.complete and pop.state and all(np.isfinite(v).all() for v in pop.state.values())
+
+
+def _datasets(path):
+    out = {}
+    with h5py.File(path) as f:
+        f.visititems(
+            lambda name, obj: (
+                out.__setitem__(name, obj[()]) if isinstance(obj, h5py.Dataset) else None
+            )
+        )
+    return out
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        # one current per step for 3000 neurons: the kernel reads T values, records 3 neurons
+        (
+            "neuron=lif",
+            "input=constant",
+            "input.amplitude=1.0",
+            "population.size=3000",
+            "simulation.dt=0.1",
+            "simulation.duration=60",
+            "record.neurons=[2999,0,17]",
+            "record.every=2",
+        ),
+        # a per-neuron noise block (full input), per-neuron parameters, float64
+        (
+            "population.size=300",
+            "input=noise",
+            "+neuron.params_dist.d.dist=uniform",
+            "+neuron.params_dist.d.low=2",
+            "+neuron.params_dist.d.high=8",
+            "simulation.duration=100",
+            "simulation.dtype=float64",
+            "record.neurons=all",
+        ),
+        # physical units (the input is divided by g_L before the kernel)
+        ("neuron=lif_adex", "input=step", "population.size=40", "simulation.duration=200"),
+    ],
+    ids=["lif-step-input", "izhikevich-noise", "adex"],
+)
+def test_fast_runner_writes_what_the_reference_loop_writes(sim, monkeypatch, overrides):
+    """Recorded subsets, kernel-emitted spike events and broadcast inputs change nothing: every
+    dataset equals the one written with SIMCTL_KERNELS=reference (full traces, torch.nonzero)."""
+    fast = _datasets(sim(*overrides))
+    monkeypatch.setenv("SIMCTL_KERNELS", "reference")
+    slow = _datasets(sim(*overrides))
+    assert fast.keys() == slow.keys()
+    for key in fast:
+        assert fast[key].dtype == slow[key].dtype, key
+        np.testing.assert_array_equal(fast[key], slow[key], err_msg=key)
+    assert any(k.endswith("timestamps") and len(v) for k, v in fast.items())
+
+
+class _FakeTTY:
+    def __init__(self):
+        self.text = ""
+
+    def isatty(self):
+        return True
+
+    def write(self, s):
+        self.text += s
+
+    def flush(self):
+        pass
+
+
+def test_progress_default_needs_a_terminal_and_no_sweep(monkeypatch, tmp_path):
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+    from omegaconf import OmegaConf
+
+    from simctl import runner
+
+    monkeypatch.setattr("sys.stderr", _FakeTTY())
+    assert runner._show_progress()
+    monkeypatch.setattr(HydraConfig, "initialized", staticmethod(lambda: True))
+    monkeypatch.setattr(
+        HydraConfig, "get", staticmethod(lambda: OmegaConf.create({"mode": RunMode.MULTIRUN}))
+    )
+    assert not runner._show_progress()  # a job of a sweep (basic or joblib launcher)
+    monkeypatch.setattr(
+        HydraConfig, "get", staticmethod(lambda: OmegaConf.create({"mode": RunMode.RUN}))
+    )
+    assert runner._show_progress()
+    with open(tmp_path / "log", "w") as log:  # a file, not a terminal
+        monkeypatch.setattr("sys.stderr", log)
+        assert not runner._show_progress()
+
+
+def test_progress_bar_in_simulated_ms(sim, monkeypatch):
+    tty = _FakeTTY()
+    monkeypatch.setattr("sys.stderr", tty)
+    sim("simulation.duration=50", "simulation.progress=true")
+    assert "simulating" in tty.text and "/50 ms" in tty.text  # in simulated ms
+    tty.text = ""
+    sim("simulation.duration=50")  # a terminal, but under a second: the bar never appears
+    assert "simulating" not in tty.text

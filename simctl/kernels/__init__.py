@@ -27,6 +27,7 @@ the reference silently (the reason is logged at debug level and kept by :func:`l
 from __future__ import annotations
 
 import logging
+import math
 import os
 from collections.abc import Sequence
 from typing import Any
@@ -40,6 +41,7 @@ from .trace import flatten, unflatten
 
 __all__ = [
     "integrate",
+    "integrate_spikes",
     "integrate_reference",
     "get_path",
     "fused_layer_forward",
@@ -94,17 +96,27 @@ def integrate_reference(
     p: Any,
     dt: float,
     record: Sequence[str] = (),
+    record_index: Any = None,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor], Any]:
     """Loops ``model.feed_forward_step`` over dim 0 of ``input_block``.
 
     Returns:
-        ``(outputs (T, ...), {variable: (T, ...)} after each step, final state)``.
+        ``(outputs (T, ...), {variable: (T, ...)} after each step, final state)``; with
+        ``record_index`` the traces keep only those indices of the last dim (see
+        :func:`integrate`).
     """
-    return _loop(model.feed_forward_step, input_block, state, p, dt, record)
+    index = None if record_index is None else _record_index(record_index, input_block, state)
+    return _loop(model.feed_forward_step, input_block, state, p, dt, record, index)
 
 
 def _loop(
-    step: Any, input_block: torch.Tensor, state: Any, p: Any, dt: Any, record: Sequence[str]
+    step: Any,
+    input_block: torch.Tensor,
+    state: Any,
+    p: Any,
+    dt: Any,
+    record: Sequence[str],
+    record_index: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor], Any]:
     outputs = []
     traces: dict[str, list[torch.Tensor]] = {name: [] for name in record}
@@ -113,7 +125,13 @@ def _loop(
             out, state = step(x, state, p, dt)
             outputs.append(out)
             for name in record:
-                traces[name].append(get_path(state, name))
+                value = get_path(state, name)
+                if record_index is not None:  # keep only the recorded neurons of this step
+                    if record_index.device != value.device:  # once, not every step
+                        record_index = record_index.to(value.device)
+                    full = torch.broadcast_shapes(value.shape, out.shape)
+                    value = value.expand(full).index_select(-1, record_index)
+                traces[name].append(value)
     stacked = {
         name: torch.stack(torch.broadcast_tensors(*values)) for name, values in traces.items()
     }
@@ -124,21 +142,52 @@ _compiled: dict[Any, Any] = {}
 
 
 def _compiled_loop(
-    step: Any, input_block: torch.Tensor, state: Any, p: Any, dt: Any, record: Sequence[str]
+    step: Any,
+    input_block: torch.Tensor,
+    state: Any,
+    p: Any,
+    dt: Any,
+    record: Sequence[str],
+    record_index: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor], Any]:
     compiled = _compiled.get(step)
     if compiled is None:
         compiled = _compiled[step] = torch.compile(step, dynamic=False)
-    return _loop(compiled, input_block, state, p, dt, record)
+    return _loop(compiled, input_block, state, p, dt, record, record_index)
+
+
+def _record_index(record_index: Any, input_block: torch.Tensor, state: Any) -> torch.Tensor:
+    """``record_index`` as a 1-D int64 CPU tensor, checked against the last dim of the
+    population (the broadcast of the input's and the state's shapes)."""
+    index = torch.as_tensor(record_index, device="cpu")
+    integer = (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8)
+    if index.numel() and index.dtype not in integer:  # ([] becomes a float tensor)
+        raise TypeError(f"record_index must hold integers, not {index.dtype}")
+    index = index.to(torch.int64).reshape(-1)
+    shapes = [tuple(input_block.shape[1:])]
+    shapes += [tuple(leaf.shape) for _, leaf in flatten(state) if isinstance(leaf, torch.Tensor)]
+    shape = torch.broadcast_shapes(*shapes)
+    if not shape:
+        raise ValueError("record_index needs a population with at least one dimension")
+    last = shape[-1]
+    if index.numel() and (int(index.min()) < -last or int(index.max()) >= last):
+        raise IndexError(f"record_index out of range for a last dimension of {last}")
+    return torch.where(index < 0, index + last, index)
 
 
 def _run(
-    step: Any, input_block: torch.Tensor, state: Any, p: Any, dt: Any, record: Sequence[str]
+    step: Any,
+    input_block: torch.Tensor,
+    state: Any,
+    p: Any,
+    dt: Any,
+    record: Sequence[str],
+    record_index: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor], Any]:
     backend = select_backend(input_block)
     if backend == "c":
         try:
-            result = run_fused(step, input_block, state, p, dt, record)
+            result = run_fused(step, input_block, state, p, dt, record, record_index)
         except FusedUnavailable as error:
             _log.debug("fused kernel unavailable, using the reference loop: %s", error)
             _last.update(backend="reference", reason=str(error))
@@ -147,7 +196,7 @@ def _run(
             return result
     elif backend == "compile":
         try:
-            result = _compiled_loop(step, input_block, state, p, dt, record)
+            result = _compiled_loop(step, input_block, state, p, dt, record, record_index)
         except Exception as error:  # noqa: BLE001 - any compile failure means: use the loop
             _log.debug("torch.compile failed, using the reference loop: %s", error)
             _compiled[step] = step
@@ -157,7 +206,7 @@ def _run(
             return result
     else:
         _last.update(backend="reference", reason="selected")
-    return _loop(step, input_block, state, p, dt, record)
+    return _loop(step, input_block, state, p, dt, record, record_index)
 
 
 def integrate(
@@ -167,22 +216,77 @@ def integrate(
     p: Any,
     dt: float,
     record: Sequence[str] = (),
+    record_index: Any = None,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor], Any]:
     """Advances a feed-forward population over ``input_block`` (time is dim 0), no gradients.
 
     Args:
         model: the model description (its ``feed_forward_step`` is the source of truth).
-        input_block: ``(T, *shape)`` input, broadcastable against the state.
+        input_block: ``(T, *shape)`` input, broadcastable against the state: ``(T, 1)`` (one
+            value per step), a stride-0 ``expand`` of it, or ``(1, N)`` expanded along time are
+            read without materialising the ``(T, N)`` block on the C backend.
         state: the state before the block (not modified).
         p: the parameters; numeric fields may be per-neuron tensors.
         dt: the integration step.
         record: dotted state paths to return after every step.
+        record_index: indices along the last dim of the population (a sequence or 1-D integer
+            tensor; negative counts from the end, repeats allowed): only these neurons'
+            ``record`` traces are kept, ``(T, *shape[:-1], len(record_index))``, equal to
+            ``full_trace[..., record_index]`` (the C kernel never writes the full trace).
+            None keeps every neuron.
 
     Returns:
         ``(outputs (T, *shape), {variable: (T, *shape)}, final state)``, equal to
         :func:`integrate_reference` (proven in ``tests/test_kernels.py``).
     """
-    return _run(model.feed_forward_step, input_block, state, p, dt, record)
+    index = None if record_index is None else _record_index(record_index, input_block, state)
+    return _run(model.feed_forward_step, input_block, state, p, dt, record, index)
+
+
+def integrate_spikes(
+    model: NeuronModel,
+    input_block: torch.Tensor,
+    state: Any,
+    p: Any,
+    dt: float,
+    record: Sequence[str] = (),
+    record_index: Any = None,
+) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor], Any]:
+    """:func:`integrate` for a spiking population whose output is only needed as spike events.
+
+    Returns:
+        ``(step (K,), neuron (K,), {variable: trace}, final state)``: the step index within
+        the block and the neuron index (flat over the population's shape) of every nonzero
+        output, ordered by step, then neuron, exactly ``torch.nonzero`` of :func:`integrate`'s
+        output. The C backend never stores the ``(T, N)`` output block: each step's outputs are
+        scanned while in L1 and only the indices of the nonzero ones are written.
+    """
+    index = None if record_index is None else _record_index(record_index, input_block, state)
+    step_fn = model.feed_forward_step
+    if select_backend(input_block) == "c":
+        try:
+            flat, traces, final = run_fused(
+                step_fn, input_block, state, p, dt, record, index, events=True
+            )
+        except FusedUnavailable as error:
+            _log.debug("fused kernel unavailable, using the reference loop: %s", error)
+            _last.update(backend="reference", reason=str(error))
+        else:
+            _last.update(backend="c", reason="")
+            neurons = math.prod(_shape(final, input_block))
+            return flat // max(1, neurons), flat % max(1, neurons), traces, final
+        out, traces, final = _loop(step_fn, input_block, state, p, dt, record, index)
+    else:
+        out, traces, final = _run(step_fn, input_block, state, p, dt, record, index)
+    found = torch.nonzero(out.reshape(out.shape[0], -1))
+    return found[:, 0], found[:, 1], traces, final
+
+
+def _shape(state: Any, input_block: torch.Tensor) -> tuple[int, ...]:
+    """The population's shape: the broadcast of the input's per-step shape and the state's."""
+    shapes = [tuple(input_block.shape[1:])]
+    shapes += [tuple(leaf.shape) for _, leaf in flatten(state) if isinstance(leaf, torch.Tensor)]
+    return tuple(torch.broadcast_shapes(*shapes))
 
 
 def _needs_grad(input_tensor: torch.Tensor, state: Any, p: Any, layer: torch.nn.Module) -> bool:

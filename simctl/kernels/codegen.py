@@ -19,9 +19,13 @@ import torch
 
 from .trace import Graph, Unsupported
 
-__all__ = ["CTYPES", "generate", "LANES"]
+__all__ = ["CTYPES", "generate", "LANES", "INPUT_LAYOUTS"]
 
 LANES = 256
+
+#: how the kernel reads its input: ``full`` one value per neuron and step (T·N), ``step`` one
+#: value per step shared by every neuron (T), ``neuron`` one value per neuron for every step (N)
+INPUT_LAYOUTS = ("full", "step", "neuron")
 
 CTYPES = {
     torch.float32: "float",
@@ -138,14 +142,31 @@ def _op_expr(op: str, a: list[str], t: torch.dtype, attrs: tuple[Any, ...]) -> s
     raise Unsupported(f"no C form for {op}")
 
 
-def generate(graph: Graph, output_dtype: torch.dtype, record: list[int]) -> str:
+def generate(
+    graph: Graph,
+    output_dtype: torch.dtype,
+    record: list[int],
+    input_layout: str = "full",
+    indexed: bool = False,
+    events: bool = False,
+) -> str:
     """The C source of ``simctl_kernel`` for ``graph``, recording the state leaves ``record``.
 
-    Pointer table (``void** ptrs``): the input (T·N), each state leaf (N, read at the start of a
-    tile and written back at its end), each per-neuron parameter (N), the output (T·N), each
-    recorded leaf (T·N). Constants come in ``const double* c`` at run time, so one compiled
-    kernel serves every parameter value of the same model structure.
+    Pointer table (``void** ptrs``): the input (T·N, or T or N by ``input_layout``), each state
+    leaf (N, read at the start of a tile and written back at its end), each per-neuron parameter
+    (N), the output (T·N), each recorded leaf (T·N; T·R when ``indexed``), and when ``indexed``
+    an ``int64`` table ``{R, Q, neuron[Q] (ascending), column[Q]}``: after each step the state of
+    ``neuron[q]`` is copied to column ``column[q]`` of an ``R``-column trace, from the lane arrays
+    while they are in L1, so the vectorised lane loop is unchanged and no full trace is written.
+    With ``events`` the output is not stored: each step's outputs stay in a lane array and the
+    flat indices ``t·N + n`` of the nonzero ones are appended to this thread's ``int64`` buffer
+    (the last two pointers: the buffer and ``{count, capacity}``; a count above the capacity
+    means it overflowed and the caller runs again with more room).
+    Constants come in ``const double* c`` at run time, so one compiled kernel serves every
+    parameter value of the same model structure.
     """
+    if input_layout not in INPUT_LAYOUTS:
+        raise ValueError(f"input_layout {input_layout!r}: expected one of {INPUT_LAYOUTS}")
     inputs = graph.inputs
     n_state = sum(1 for name, _ in inputs if name.startswith("s:"))
     dtypes_of_input = [dtype for _, dtype in inputs]
@@ -243,9 +264,15 @@ def generate(graph: Graph, output_dtype: torch.dtype, record: list[int]) -> str:
         return _cast(f"{'in' if kind == 'in' else 'n'}{k}", src, dtype)
 
     tail: list[str] = []
-    tail.append(f"        out[o + j] = {value(graph.output, output_dtype)};")
-    for r, leaf in enumerate(record):
-        tail.append(f"        r{r}[o + j] = {value(graph.state_out[leaf], inputs[1 + leaf][1])};")
+    if events:
+        tail.append(f"        zo[j] = {value(graph.output, output_dtype)};")
+    else:
+        tail.append(f"        out[o + j] = {value(graph.output, output_dtype)};")
+    if not indexed:
+        for r, leaf in enumerate(record):
+            tail.append(
+                f"        r{r}[o + j] = {value(graph.state_out[leaf], inputs[1 + leaf][1])};"
+            )
     for leaf, k in enumerate(state_ids):
         tail.append(f"        l{k}[j] = {value(graph.state_out[leaf], inputs[k][1])};")
 
@@ -263,14 +290,30 @@ def generate(graph: Graph, output_dtype: torch.dtype, record: list[int]) -> str:
         const = "" if name.startswith("s:") else "const "
         decl.append(f"  {const}{ctype}* restrict a{k} = ({const}{ctype}*)ptrs[{pointer}];")
         pointer += 1
-    decl.append(
-        f"  {STORAGE[output_dtype]}* restrict out = ({STORAGE[output_dtype]}*)ptrs[{pointer}];"
-    )
-    pointer += 1
+    if not events:
+        decl.append(
+            f"  {STORAGE[output_dtype]}* restrict out = ({STORAGE[output_dtype]}*)ptrs[{pointer}];"
+        )
+        pointer += 1
     for r, leaf in enumerate(record):
         ctype = STORAGE[inputs[1 + leaf][1]]
         decl.append(f"  {ctype}* restrict r{r} = ({ctype}*)ptrs[{pointer}];")
         pointer += 1
+    if indexed:
+        decl.append(f"  const int64_t* restrict rx = (const int64_t*)ptrs[{pointer}];")
+        decl.append("  const int64_t R = rx[0], Q = rx[1];")
+        decl.append("  const int64_t* restrict rn = rx + 2;")
+        decl.append("  const int64_t* restrict rc = rx + 2 + Q;")
+        # the first recorded neuron of this thread's range (rn is ascending)
+        decl.append("  int64_t q0 = 0;")
+        decl.append("  while (q0 < Q && rn[q0] < lo) ++q0;")
+        pointer += 1
+    if events:
+        decl.append(f"  int64_t* restrict ev = (int64_t*)ptrs[{pointer}];")
+        decl.append(f"  int64_t* restrict evn = (int64_t*)ptrs[{pointer + 1}];")
+        decl.append("  const int64_t cap = evn[1];")
+        decl.append("  int64_t ne = 0;")
+        pointer += 2
     lines.extend(decl)
     for (k, dtype), name in sorted(const_uses.items(), key=lambda item: item[1]):
         if dtype == torch.bool:  # torch: any nonzero value is True
@@ -279,19 +322,27 @@ def generate(graph: Graph, output_dtype: torch.dtype, record: list[int]) -> str:
             lines.append(f"  const {CTYPES[dtype]} {name} = ({CTYPES[dtype]})c[{k}];")
     lines.append("  for (int64_t b0 = lo; b0 < hi; b0 += W) {")
     lines.append("    const int64_t w = (hi - b0) < W ? (hi - b0) : W;")
+    if indexed:
+        lines.append("    int64_t q1 = q0;")
+        lines.append("    while (q1 < Q && rn[q1] < b0 + w) ++q1;")
     for k in state_ids:
         lines.append(f"    {CTYPES[inputs[k][1]]} l{k}[W];")
+    if events:
+        lines.append(f"    {CTYPES[output_dtype]} zo[W];")
     lines.append("    for (int64_t j = 0; j < w; ++j) {")
     for k in state_ids:
         lines.append(f"      l{k}[j] = a{k}[b0 + j];")
     lines.append("    }")
     lines.append("    for (int64_t t = 0; t < T; ++t) {")
     lines.append("      const int64_t o = t * N + b0;")
+    if input_layout == "step":  # loop-invariant: one load per step and tile
+        lines.append(f"      const {CTYPES[inputs[0][1]]} x_t = a0[t];")
     lines.append("      for (int64_t j = 0; j < w; ++j) {")
     for k, (name, dtype) in enumerate(inputs):
         ctype = CTYPES[dtype]
         if k == 0:
-            lines.append(f"        const {ctype} in0 = a0[o + j];")
+            source = {"full": "a0[o + j]", "step": "x_t", "neuron": "a0[b0 + j]"}[input_layout]
+            lines.append(f"        const {ctype} in0 = {source};")
         elif name.startswith("s:"):
             lines.append(f"        const {ctype} in{k} = l{k}[j];")
         else:
@@ -300,11 +351,30 @@ def generate(graph: Graph, output_dtype: torch.dtype, record: list[int]) -> str:
 
     lines.extend(tail)
     lines.append("      }")
+    if events:  # the step's outputs are in L1: a cheap scan, rarely taken
+        lines.append("      for (int64_t j = 0; j < w; ++j) {")
+        lines.append("        if (zo[j] != 0) {")
+        lines.append("          if (ne < cap) ev[ne] = o + j;")
+        lines.append("          ++ne;")
+        lines.append("        }")
+        lines.append("      }")
+    if indexed and record:
+        # the lane arrays now hold the state after step t
+        lines.append("      for (int64_t q = q0; q < q1; ++q) {")
+        lines.append("        const int64_t j = rn[q] - b0, d = t * R + rc[q];")
+        for r, leaf in enumerate(record):
+            ctype = STORAGE[inputs[1 + leaf][1]]
+            lines.append(f"        r{r}[d] = ({ctype})l{1 + leaf}[j];")
+        lines.append("      }")
     lines.append("    }")
+    if indexed:
+        lines.append("    q0 = q1;")
     lines.append("    for (int64_t j = 0; j < w; ++j) {")
     for k in state_ids:
         lines.append(f"      a{k}[b0 + j] = l{k}[j];")
     lines.append("    }")
     lines.append("  }")
+    if events:
+        lines.append("  evn[0] = ne;")
     lines.append("}")
     return "\n".join(lines) + "\n"

@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 
 from .cbuild import CompileError, load_kernel
@@ -43,6 +44,7 @@ class Plan:
     output_dtype: torch.dtype
     record_leaves: list[int]
     source: str
+    event_hint: int = 0  #: the most events one thread emitted in a call so far
 
 
 _plans: OrderedDict[Any, Plan | str] = OrderedDict()
@@ -66,7 +68,13 @@ def _leaf_key(leaf: Any) -> Any:
 
 
 def _key(
-    step: Any, input_block: torch.Tensor, state: Any, p: Any, dt: Any, record: Sequence[str]
+    step: Any,
+    input_block: torch.Tensor,
+    state: Any,
+    p: Any,
+    dt: Any,
+    record: Sequence[str],
+    variant: tuple[str, bool, bool] = ("full", False, False),
 ) -> Any:
     state_key = tuple(
         (path, leaf.dtype, leaf.dim() == 0) if isinstance(leaf, torch.Tensor) else (path, leaf)
@@ -74,15 +82,27 @@ def _key(
     )
     p_key = tuple((path, _leaf_key(leaf)) for path, leaf in flatten(p))
     dt_key = _leaf_key(dt)
-    return (step, input_block.dtype, state_key, type(p), p_key, dt_key, tuple(record))
+    return (step, input_block.dtype, state_key, type(p), p_key, dt_key, tuple(record), variant)
 
 
 def get_plan(
-    step: Any, input_block: torch.Tensor, state: Any, p: Any, dt: Any, record: Sequence[str]
+    step: Any,
+    input_block: torch.Tensor,
+    state: Any,
+    p: Any,
+    dt: Any,
+    record: Sequence[str],
+    input_layout: str = "full",
+    indexed: bool = False,
+    events: bool = False,
 ) -> Plan:
     """The memoised plan for this step, dtypes and parameter structure (raises
-    :class:`FusedUnavailable` when the step cannot be fused or no compiler works)."""
-    key = _key(step, input_block, state, p, dt, record)
+    :class:`FusedUnavailable` when the step cannot be fused or no compiler works).
+
+    ``input_layout``, ``indexed`` and ``events`` pick the kernel variant (see
+    :func:`simctl.kernels.codegen.generate`); the traced graph does not depend on them.
+    """
+    key = _key(step, input_block, state, p, dt, record, (input_layout, indexed, events))
     with _plans_lock:
         plan = _plans.get(key)
         if plan is not None:
@@ -92,7 +112,7 @@ def get_plan(
     if plan is not None:
         return plan
     try:
-        plan = _make_plan(step, input_block, state, p, dt, record)
+        plan = _make_plan(step, input_block, state, p, dt, record, input_layout, indexed, events)
     except (Unsupported, CompileError) as error:
         with _plans_lock:
             _plans[key] = f"{type(error).__name__}: {error}"
@@ -104,12 +124,25 @@ def get_plan(
     return plan
 
 
-def _make_plan(
-    step: Any, input_block: torch.Tensor, state: Any, p: Any, dt: Any, record: Sequence[str]
-) -> Plan:
-    per_neuron = [
+def _per_neuron(p: Any) -> list[str]:
+    """Paths of the per-neuron (non-scalar) parameter tensors: graph inputs, not constants."""
+    return [
         path for path, leaf in flatten(p) if isinstance(leaf, torch.Tensor) and leaf.numel() != 1
     ]
+
+
+def _make_plan(
+    step: Any,
+    input_block: torch.Tensor,
+    state: Any,
+    p: Any,
+    dt: Any,
+    record: Sequence[str],
+    input_layout: str = "full",
+    indexed: bool = False,
+    events: bool = False,
+) -> Plan:
+    per_neuron = _per_neuron(p)
     if isinstance(dt, torch.Tensor):
         dt = float(dt)
     graph, output_dtype = trace_step(step, input_block[0], state, p, dt, per_neuron)
@@ -119,7 +152,7 @@ def _make_plan(
         if name not in paths:
             raise Unsupported(f"cannot record {name!r}: not a state leaf")
         record_leaves.append(paths.index(name))
-    source = generate(graph, output_dtype, record_leaves)
+    source = generate(graph, output_dtype, record_leaves, input_layout, indexed, events)
     function = load_kernel(source)
     consts = (ctypes.c_double * max(1, len(graph.consts)))(*graph.consts)
     return Plan(function, consts, per_neuron, output_dtype, record_leaves, source)
@@ -193,6 +226,47 @@ def _threads(work: int, neurons: int) -> int:
     return max(1, min(torch.get_num_threads(), neurons // LANES))
 
 
+def _input_layout(x: torch.Tensor, shape: tuple[int, ...]) -> tuple[str, torch.Tensor]:
+    """How the kernel reads ``x`` (``(T, ...)``, broadcastable to ``(T, *shape)``), and the
+    compact array it reads: a block constant across neurons (``(T, 1)``, or a stride-0
+    ``expand`` of one) passes T values, one constant across steps (``(1, N)`` expanded along
+    time) N values, so the broadcast block is never materialised."""
+    steps = x.shape[0]
+    sizes, strides = list(x.shape[1:]), list(x.stride()[1:])
+    pad = len(shape) - len(sizes)
+    if pad < 0:
+        return "full", x.expand(steps, *shape).contiguous()
+    sizes, strides = [1] * pad + sizes, [0] * pad + strides
+    if math.prod(shape) > 0 and all(
+        n == 1 or st == 0 for n, st in zip(sizes, strides, strict=True)
+    ):
+        return "step", x[(slice(None),) + (0,) * (x.dim() - 1)].contiguous()
+    if tuple(sizes) == tuple(shape) and (steps == 1 or x.stride(0) == 0) and x.dim() > 1:
+        return "neuron", x[0].expand(shape).contiguous()
+    if tuple(x.shape[1:]) != tuple(shape):
+        x = x.expand(steps, *shape)
+    return "full", x.contiguous()
+
+
+def _record_table(record_index: Any, shape: tuple[int, ...]) -> tuple[torch.Tensor, int]:
+    """The kernel's ``{R, Q, neuron[Q], column[Q]}`` table for ``record_index`` (along the last
+    dim of ``shape``; every leading index is recorded) and the number of columns ``R``."""
+    if len(shape) == 0:
+        raise ValueError("record_index needs a state with at least one dimension")
+    last = shape[-1]
+    idx = torch.as_tensor(record_index, dtype=torch.int64, device="cpu").reshape(-1)
+    if idx.numel() and (int(idx.min()) < -last or int(idx.max()) >= last):
+        raise IndexError(f"record_index out of range for {last} neurons")
+    idx = torch.where(idx < 0, idx + last, idx)
+    lead = math.prod(shape[:-1])
+    per = idx.numel()
+    neuron = (torch.arange(lead).unsqueeze(1) * last + idx).reshape(-1)
+    column = torch.arange(lead * per)
+    order = torch.argsort(neuron, stable=True)
+    table = torch.cat([torch.tensor([lead * per, neuron.numel()]), neuron[order], column[order]])
+    return table.contiguous(), per
+
+
 def run_fused(
     step: Any,
     input_block: torch.Tensor,
@@ -200,21 +274,23 @@ def run_fused(
     p: Any,
     dt: Any,
     record: Sequence[str] = (),
+    record_index: Any = None,
+    events: bool = False,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor], Any]:
     """Runs ``step`` over dim 0 of ``input_block`` in one compiled call.
 
-    Same contract as :func:`simctl.kernels.integrate_reference`; never touches ``state``'s
-    tensors (the final state is fresh).
+    Same contract as :func:`simctl.kernels.integrate_reference` (including ``record_index``);
+    never touches ``state``'s tensors (the final state is fresh). With ``events`` the output
+    block is never stored: the first result is instead the sorted flat indices ``t·N + n``
+    (int64) of its nonzero elements, ``N`` the number of neurons.
     """
     if input_block.device.type != "cpu":
         raise FusedUnavailable("the C backend runs on the CPU")
     if input_block.dim() < 1 or input_block.shape[0] < 1:
         raise FusedUnavailable("empty block")
-    plan = get_plan(step, input_block, state, p, dt, record)
-    _tune_malloc()
     state_leaves = [leaf for _, leaf in flatten(state)]
     p_leaves = dict(flatten(p))
-    params = [p_leaves[path] for path in plan.per_neuron]
+    params = [p_leaves[path] for path in _per_neuron(p)]
     try:
         shape = torch.broadcast_shapes(
             tuple(input_block.shape[1:]),
@@ -227,36 +303,98 @@ def run_fused(
         raise FusedUnavailable("state or parameters not on the CPU")
     steps = input_block.shape[0]
     neurons = math.prod(shape)
-    x = input_block.detach()
-    if tuple(x.shape[1:]) != shape:
-        x = x.expand(steps, *shape)
-    x = x.contiguous()
-    new_state = [
-        torch.empty(shape, dtype=leaf.dtype).copy_(leaf.detach().expand(shape))
-        for leaf in state_leaves
-    ]
-    param_arrays = [t.detach().expand(shape).contiguous() for t in params]
-    output = _empty((steps, *shape), plan.output_dtype)
-    traces = [_empty((steps, *shape), new_state[k].dtype) for k in plan.record_leaves]
-    tensors = [x, *new_state, *param_arrays, output, *traces]
-    pointers = (ctypes.c_void_p * len(tensors))(*[t.data_ptr() for t in tensors])
-    if neurons > 0:
-        threads = _threads(steps * neurons, neurons)
-        if threads == 1:
-            plan.function(steps, neurons, 0, neurons, plan.consts, pointers)
-        else:
-            global _pool
-            if _pool is None or _pool._max_workers < threads:  # type: ignore[attr-defined]
-                _pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="simctl")
-            per = -(-neurons // threads)
-            per = -(-per // LANES) * LANES
-            bounds = [(lo, min(neurons, lo + per)) for lo in range(0, neurons, per)]
-            futures = [
-                _pool.submit(plan.function, steps, neurons, lo, hi, plan.consts, pointers)
-                for lo, hi in bounds
+    layout, x = _input_layout(input_block.detach(), shape)
+    indexed = record_index is not None
+    plan = get_plan(step, input_block, state, p, dt, record, layout, indexed, events)
+    _tune_malloc()
+    param_arrays = [_dense(t, shape, copy=False) for t in params]
+    extra: list[torch.Tensor] = []
+    if indexed:
+        table, columns = _record_table(record_index, shape)
+        extra = [table]
+    threads = _threads(steps * neurons, neurons) if neurons > 0 else 1
+    per = -(-neurons // threads)
+    per = -(-per // LANES) * LANES
+    bounds = [(lo, min(neurons, lo + per)) for lo in range(0, neurons, per)] if neurons else []
+    capacity = 0
+    while True:
+        new_state = [_dense(leaf, shape) for leaf in state_leaves]
+        if indexed:  # small (T, ..., R): every column is written by the kernel
+            traces = [
+                torch.empty((steps, *shape[:-1], columns), dtype=new_state[k].dtype)
+                for k in plan.record_leaves
             ]
-            for future in futures:
-                future.result()
+        else:
+            traces = [_empty((steps, *shape), new_state[k].dtype) for k in plan.record_leaves]
+        if events:
+            output = None
+            capacity = capacity or _event_capacity(plan, steps * per)
+            buffers = torch.empty((len(bounds), capacity), dtype=torch.int64)
+            counts = torch.zeros((len(bounds), 2), dtype=torch.int64)
+            counts[:, 1] = capacity
+            tail = [[buffers[i], counts[i]] for i in range(len(bounds))]
+            output_args: list[torch.Tensor] = []
+        else:
+            output = _empty((steps, *shape), plan.output_dtype)
+            output_args = [output]
+            tail = [[] for _ in bounds]
+        shared = [x, *new_state, *param_arrays, *output_args, *traces, *extra]
+        _launch(plan, steps, neurons, bounds, [shared + own for own in tail])
+        if not events:
+            break
+        found = counts[:, 0]
+        most = int(found.max()) if len(bounds) else 0
+        plan.event_hint = max(plan.event_hint, most)
+        if most <= capacity:
+            parts = [buffers[i, : int(found[i])] for i in range(len(bounds))]
+            # each thread's buffer runs tile by tile; t·N + n orders by step, then neuron
+            flat = torch.cat(parts) if parts else torch.zeros(0, dtype=torch.int64)
+            output = torch.from_numpy(np.sort(flat.numpy()))
+            break
+        capacity = -(-most * 5 // 4)  # overflowed: once more, with room for every event
     final = unflatten(state, new_state)
     recorded = {name: trace for name, trace in zip(record, traces, strict=True)}
     return output, recorded, final
+
+
+def _dense(tensor: torch.Tensor, shape: tuple[int, ...], copy: bool = True) -> torch.Tensor:
+    """``tensor`` broadcast to ``shape`` as a contiguous CPU array (a fresh one with ``copy``).
+
+    Copied by numpy, on this thread: torch splits a copy of 10^5 elements over its worker
+    threads, and waiting for them cost ~7 ms per call on a busy 2-core machine, more than a
+    64-step block of the kernel itself.
+    """
+    tensor = tensor.detach()
+    if not copy and tuple(tensor.shape) == tuple(shape) and tensor.is_contiguous():
+        return tensor
+    out = torch.empty(shape, dtype=tensor.dtype)
+    try:
+        np.copyto(out.numpy(), np.broadcast_to(tensor.numpy(), shape))
+    except (TypeError, RuntimeError):  # a dtype numpy lacks
+        out.copy_(tensor.expand(shape))
+    return out
+
+
+def _event_capacity(plan: Plan, work: int) -> int:
+    """Event slots per thread: twice the most seen so far, at least 1/32 of the neuron-steps
+    (plenty for spike trains; untouched slots cost no memory)."""
+    return max(1 << 12, min(work, max(2 * plan.event_hint, work // 32)))
+
+
+def _launch(
+    plan: Plan, steps: int, neurons: int, bounds: list[tuple[int, int]], tables: list[list]
+) -> None:
+    """Runs the kernel on each neuron range (one pointer table per range), in parallel."""
+    pointers = [(ctypes.c_void_p * len(t))(*[a.data_ptr() for a in t]) for t in tables]
+    if len(bounds) == 1:
+        plan.function(steps, neurons, bounds[0][0], bounds[0][1], plan.consts, pointers[0])
+    elif bounds:
+        global _pool
+        if _pool is None or _pool._max_workers < len(bounds):  # type: ignore[attr-defined]
+            _pool = ThreadPoolExecutor(max_workers=len(bounds), thread_name_prefix="simctl")
+        futures = [
+            _pool.submit(plan.function, steps, neurons, lo, hi, plan.consts, table)
+            for (lo, hi), table in zip(bounds, pointers, strict=True)
+        ]
+        for future in futures:
+            future.result()
