@@ -164,12 +164,19 @@ def advance(pop: Population, n: int, writer: Any) -> None:
         step_idx, neuron, traces, state = integrate_spikes(
             pop.model, drive, before, pop.p, dt, record, record_index=index
         )
-        _spikes(pop, step_idx, neuron, k0, writer)
     else:
         _, traces, state = integrate(pop.model, drive, before, pop.p, dt, record, index)
+    # a blow-up keeps what was recorded up to (and including) the step where the state became
+    # NaN or infinite; nothing after it reaches the file
+    failure, n_keep = _check_finite(pop, state, drive, before, k0, n)
+    if pop.model.spiking:
+        if n_keep < n:
+            keep = step_idx < n_keep
+            step_idx, neuron = step_idx[keep], neuron[keep]
+        _spikes(pop, step_idx, neuron, k0, writer)
     pop.state = state
     if record or (pop.record_input and len(pop.record_ids)):
-        steps = torch.arange(k0, k1, device=pop.device)
+        steps = torch.arange(k0, k0 + n_keep, device=pop.device)
         rows = torch.nonzero((steps + 1) % pop.every == 0).flatten()
         if record and rows.numel():
             time = ((k0 + rows + 1).to(torch.float64) * dt).cpu().numpy()
@@ -182,16 +189,29 @@ def advance(pop: Population, n: int, writer: Any) -> None:
             columns = pop.ids_t if compact.shape[-1] != 1 else torch.zeros_like(pop.ids_t)
             sampled = compact[:, columns][rows]
             writer.append_input(pop.name, itime, sampled.cpu().numpy())
-    pop.k = k1
-    if _nonfinite(state):
-        where = f"between t = {k0 * dt:g} and {k1 * dt:g} ms"
-        first = _first_nonfinite_step(pop, drive, before, dt)
-        if first is not None:
-            where = f"at t = {(k0 + first + 1) * dt:g} ms"
-        raise SimulationError(
-            f"population {pop.name}: the state became NaN or infinite {where}; "
-            f"hint: use a smaller simulation.dt (now {dt:g} ms) or a weaker input"
-        )
+    pop.k = k0 + n_keep
+    if failure is not None:
+        raise failure
+
+
+def _check_finite(
+    pop: Population, state: Any, drive: torch.Tensor, before: Any, k0: int, n: int
+) -> tuple[SimulationError | None, int]:
+    """``(error or None, steps of the block to keep)`` for the state after a block."""
+    if not _nonfinite(state):
+        return None, n
+    dt = pop.spec.dt
+    where = f"between t = {k0 * dt:g} and {(k0 + n) * dt:g} ms"
+    n_keep = n
+    first = _first_nonfinite_step(pop, drive, before, dt)
+    if first is not None:
+        where = f"at t = {(k0 + first + 1) * dt:g} ms"
+        n_keep = first + 1
+    error = SimulationError(
+        f"population {pop.name}: the state became NaN or infinite {where}; "
+        f"hint: use a smaller simulation.dt (now {dt:g} ms) or a weaker input"
+    )
+    return error, n_keep
 
 
 def _spikes(

@@ -82,6 +82,13 @@ def test_nan_stops_with_population_and_time(sim, tmp_path):
     files = sorted(tmp_path.glob("run*/sim.h5"))
     with h5py.File(files[-1]) as f:
         assert not f.attrs["complete"] and f["state/tonic_spiking/v"].shape[0] > 0
+        # nothing after the failing step reaches the file: the last sample is at t = 10.5 ms
+        # (the step from 10.25 to 10.5 ms, the first with the 1e39 input, overflows v)
+        time = f["state/tonic_spiking/time"][:]
+        assert time[-1] == pytest.approx(10.5)
+        assert not np.isfinite(f["state/tonic_spiking/v"][-1]).all()
+        assert np.isfinite(f["state/tonic_spiking/v"][:-1]).all()
+        assert (f["spikes/tonic_spiking/timestamps"][:] <= 10.5).all()
 
 
 def test_same_seed_same_data(sim):
