@@ -337,6 +337,10 @@ def stream_memory(args):
         size = sum(
             os.path.getsize(os.path.join(root, f)) for root, _, files in os.walk(tmp) for f in files
         )
+        import h5py  # here, after the run: its peak RSS is the child process's alone
+
+        with h5py.File(os.path.join(tmp, "run", "sim.h5"), "r") as f:
+            spikes = int(sum(group["spike_count"][:].sum() for group in f["summary"].values()))
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return {
         "case": "stream_1e5x1e5",
@@ -345,6 +349,7 @@ def stream_memory(args):
         "neuron_steps_per_s": neurons * steps / wall,
         "wall_s": wall,
         "file_mb": size / 2**20,
+        "spikes": spikes,
         "target": "peak RSS < 2048 MB",
         "met": usage.ru_maxrss / 1024 < 2048,
         "peak_rss_mb": usage.ru_maxrss / 1024,

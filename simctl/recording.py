@@ -84,6 +84,7 @@ class SimWriter:
         for group in ("populations", "spikes", "state", "input", "summary"):
             self.file.create_group(group, track_order=True)
         self._pops: dict[str, dict[str, Any]] = {}
+        self._scratch: dict[np.dtype, np.ndarray] = {}
         self.file.flush()
 
     # -- set-up ----------------------------------------------------------------------------
@@ -192,7 +193,20 @@ class SimWriter:
     def append_spikes(self, name: str, times_ms: np.ndarray, node_ids: np.ndarray) -> None:
         ts, ids = self._pops[name]["spikes"]
         self._append(ts, np.asarray(times_ms, dtype="f8"))
+        node_ids = np.asarray(node_ids)
+        if node_ids.dtype != ids.dtype and node_ids.ndim == 1:
+            # cast into a reused array: a fresh one per block, sized by its spikes, would
+            # fragment the heap between HDF5's compression buffers (see simctl.runner.advance)
+            node_ids = self._cast(node_ids, ids.dtype)
         self._append(ids, np.asarray(node_ids, dtype=ids.dtype))
+
+    def _cast(self, data: np.ndarray, dtype: np.dtype) -> np.ndarray:
+        scratch = self._scratch.get(dtype)
+        if scratch is None or scratch.size < data.size:
+            scratch = self._scratch[dtype] = np.empty(data.size + data.size // 4, dtype=dtype)
+        out = scratch[: data.size]
+        np.copyto(out, data, casting="unsafe")
+        return out
 
     def append_state(self, name: str, time_ms: np.ndarray, values: dict[str, np.ndarray]) -> None:
         entry = self._pops[name]

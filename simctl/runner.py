@@ -27,7 +27,8 @@ import numpy as np
 import torch
 
 from simctl.config.errors import SimulationError
-from simctl.kernels import integrate, integrate_spikes
+from simctl.kernels import integrate, spike_events
+from simctl.kernels.fused import trim_heap
 
 __all__ = ["Population", "Interrupted", "run", "handle_sigterm", "resolve_device"]
 
@@ -93,6 +94,8 @@ class Population:
         self.spike_count = torch.zeros(size, dtype=torch.int64, device=self.device)
         self.first_spike = torch.full((size,), math.nan, dtype=torch.float64, device=self.device)
         self.ids_t = torch.as_tensor(self.record_ids, dtype=torch.long, device=self.device)
+        self.unseen = size  #: neurons without a spike yet
+        self.work: dict[str, np.ndarray] = {}  #: reused per-block spike arrays (_spikes)
 
     @property
     def name(self) -> str:
@@ -141,8 +144,10 @@ def advance(pop: Population, n: int, writer: Any) -> None:
     Beyond the kernel, the cost per block is proportional to what is written, not to
     ``n × size``: the kernel keeps only the recorded neurons' traces (``record_index``), reads
     a per-step input without materialising the ``(n, size)`` block, and hands back the spikes
-    as (step, neuron) indices in time order (:func:`simctl.kernels.integrate_spikes`: the C
-    kernel never stores the output block); counts and first spikes come from that list.
+    as flat ``step·size + neuron`` indices in time order (:func:`simctl.kernels.spike_events`:
+    the C kernel never stores the output block); counts and first spikes come from that list.
+    Nothing proportional to the spikes is allocated per block (the kernel's event workspace and
+    the population's ``work`` arrays are reused), which keeps the heap from fragmenting.
     """
     k0, k1 = pop.k, pop.k + n
     dt = pop.spec.dt
@@ -161,7 +166,7 @@ def advance(pop: Population, n: int, writer: Any) -> None:
     before = pop.state
     index = pop.ids_t if record else None
     if pop.model.spiking:
-        step_idx, neuron, traces, state = integrate_spikes(
+        events, neurons, traces, state = spike_events(
             pop.model, drive, before, pop.p, dt, record, record_index=index
         )
     else:
@@ -170,10 +175,9 @@ def advance(pop: Population, n: int, writer: Any) -> None:
     # NaN or infinite; nothing after it reaches the file
     failure, n_keep = _check_finite(pop, state, drive, before, k0, n)
     if pop.model.spiking:
-        if n_keep < n:
-            keep = step_idx < n_keep
-            step_idx, neuron = step_idx[keep], neuron[keep]
-        _spikes(pop, step_idx, neuron, k0, writer)
+        if n_keep < n:  # sorted: the spikes of steps < n_keep come first
+            events = events[: int(np.searchsorted(events, n_keep * neurons))]
+        _spikes(pop, events, neurons, k0, writer)
     pop.state = state
     if record or (pop.record_input and len(pop.record_ids)):
         steps = torch.arange(k0, k0 + n_keep, device=pop.device)
@@ -214,38 +218,54 @@ def _check_finite(
     return error, n_keep
 
 
-def _spikes(
-    pop: Population, step_idx: torch.Tensor, neuron: torch.Tensor, k0: int, writer: Any
-) -> None:
-    """Counts, first spikes and the spike list of one block, from its spikes in time order.
+def _work(pop: Population, name: str, n: int, dtype: Any) -> np.ndarray:
+    """The first ``n`` elements of the population's reused array ``name`` (grown as needed,
+    with headroom, so a block's spike count varying by a few percent does not reallocate)."""
+    array = pop.work.get(name)
+    if array is None or array.size < n:
+        array = pop.work[name] = np.empty(n + n // 4, dtype=dtype)
+    return array[:n]
 
-    O(spikes), in numpy on the CPU: nothing here touches the ``(n, size)`` block, and no
-    torch op that would wait for its worker threads runs per block.
+
+def _spikes(pop: Population, events: np.ndarray, neurons: int, k0: int, writer: Any) -> None:
+    """Counts, first spikes and the spike list of one block, from its flat ``step·neurons +
+    neuron`` indices in time order.
+
+    O(spikes), in numpy on the CPU, into the population's reused arrays: nothing here touches
+    the ``(n, size)`` block, no torch op that would wait for its worker threads runs per block,
+    and nothing of the spikes' size is allocated (see :func:`advance`). The arrays handed to
+    ``writer.append_spikes`` are overwritten by the next block: a writer copies what it keeps.
     """
-    if not neuron.numel():
+    k = events.size
+    if not k:
         return
-    steps = step_idx.cpu().numpy()
-    ids = neuron.cpu().numpy()
-    times = (k0 + steps + 1).astype(np.float64) * pop.spec.dt
+    ids = np.remainder(events, neurons, out=_work(pop, "ids", k, np.int64))
+    steps = np.floor_divide(events, neurons, out=_work(pop, "steps", k, np.int64))
+    steps += k0 + 1
+    times = np.multiply(steps, pop.spec.dt, out=_work(pop, "times", k, np.float64))
     on_cpu = pop.spike_count.device.type == "cpu"
     if on_cpu:
         counts = pop.spike_count.numpy()  # shares memory: updated in place
         counts += np.bincount(ids, minlength=counts.size)
-        unseen = np.isnan(pop.first_spike.numpy()[ids])
     else:
-        pop.spike_count += torch.bincount(neuron, minlength=pop.spec.size)
-        unseen = torch.isnan(pop.first_spike[neuron]).cpu().numpy()
-    if unseen.any():  # only until every neuron has spiked once
-        # times ascend, so a neuron's first occurrence is its earliest spike
-        new_ids, where = np.unique(ids[unseen], return_index=True)
-        values = times[unseen][where]
-        if on_cpu:
-            pop.first_spike.numpy()[new_ids] = values
-        else:
-            device = pop.first_spike.device
-            pop.first_spike[torch.as_tensor(new_ids, device=device)] = torch.as_tensor(
-                values, device=device
-            )
+        pop.spike_count += torch.bincount(
+            torch.as_tensor(ids, device=pop.spike_count.device), minlength=pop.spec.size
+        )
+    if pop.unseen:  # only until every neuron has spiked once
+        first = pop.first_spike.cpu().numpy() if not on_cpu else pop.first_spike.numpy()
+        unseen = np.take(np.isnan(first), ids, out=_work(pop, "unseen", k, np.bool_))
+        if unseen.any():
+            # times ascend, so a neuron's first occurrence is its earliest spike
+            new_ids, where = np.unique(ids[unseen], return_index=True)
+            values = times[unseen][where]
+            pop.unseen -= new_ids.size
+            if on_cpu:
+                first[new_ids] = values
+            else:
+                device = pop.first_spike.device
+                pop.first_spike[torch.as_tensor(new_ids, device=device)] = torch.as_tensor(
+                    values, device=device
+                )
     writer.append_spikes(pop.name, times, ids)
 
 
@@ -324,6 +344,7 @@ def run(
                 if not pop.done:
                     advance(pop, min(steps[pop.name], pop.spec.n_steps - pop.k), writer)
             writer.flush()
+            trim_heap()  # what HDF5's compression left free goes back to the system
             # update(), not refresh(): it honours `delay`, so a run shorter than a second
             # never draws the bar, and `mininterval` (redraws at most 10 per second)
             bar.update(round(min(max(p.t for p in pops), total), 6) - bar.n)

@@ -287,3 +287,40 @@ def test_progress_bar_in_simulated_ms(sim, monkeypatch):
     tty.text = ""
     sim("simulation.duration=50")  # a terminal, but under a second: the bar never appears
     assert "simulating" not in tty.text
+
+
+def test_streamed_spike_arrays_are_reused_not_reallocated(sim, monkeypatch):
+    """Memory does not grow with the duration: block after block, the spikes go through the
+    same kernel event workspace and the same per-population arrays (fresh multi-MB arrays per
+    block, freed between HDF5's compression buffers, fragmented the heap without bound)."""
+    from simctl import runner
+    from simctl.kernels import fused
+
+    seen: dict[str, set] = {}
+    real = runner.advance
+
+    def advance(pop, n, writer):
+        real(pop, n, writer)
+        space = fused._workspace.events
+        seen.setdefault("events", set()).add((space.ctypes.data, space.nbytes))
+        for name, array in pop.work.items():
+            seen.setdefault(name, set()).add(array.ctypes.data)
+        for dtype, array in writer._scratch.items():
+            seen.setdefault(str(dtype), set()).add(array.ctypes.data)
+        seen.setdefault("blocks", set()).add(pop.k)
+
+    monkeypatch.setattr(runner, "advance", advance)
+    path = sim(
+        "neuron=lif",
+        "input=noise",
+        "population.size=70000",
+        "simulation.dt=0.1",
+        "simulation.duration=60",
+        "simulation.block_ms=1",
+        "record.neurons=[0]",
+    )
+    assert len(seen.pop("blocks")) == 60
+    assert {"events", "ids", "steps", "times", "uint32"} <= seen.keys()
+    # allocated once (growing a few times while the spike rate finds its level), not 60 times
+    assert all(len(pointers) <= 4 for pointers in seen.values()), seen
+    assert len(load_run(path, state=False).populations["lif"].spike_times) > 10_000

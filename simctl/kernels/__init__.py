@@ -32,6 +32,7 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import torch
 
 from simctl.neurons.base import SNN, NeuronModel
@@ -42,6 +43,7 @@ from .trace import flatten, unflatten
 __all__ = [
     "integrate",
     "integrate_spikes",
+    "spike_events",
     "integrate_reference",
     "get_path",
     "fused_layer_forward",
@@ -261,25 +263,70 @@ def integrate_spikes(
         output. The C backend never stores the ``(T, N)`` output block: each step's outputs are
         scanned while in L1 and only the indices of the nonzero ones are written.
     """
+    found = _events(model, input_block, state, p, dt, record, record_index)
+    if found[0] == "c":
+        _, flat, neurons, traces, final = found
+        flat_t = torch.from_numpy(flat)  # this thread's workspace: fresh results below
+        return flat_t // neurons, flat_t % neurons, traces, final
+    _, out, traces, final = found
+    nonzero = torch.nonzero(out.reshape(out.shape[0], -1))
+    return nonzero[:, 0], nonzero[:, 1], traces, final
+
+
+def spike_events(
+    model: NeuronModel,
+    input_block: torch.Tensor,
+    state: Any,
+    p: Any,
+    dt: float,
+    record: Sequence[str] = (),
+    record_index: Any = None,
+) -> tuple[np.ndarray, int, dict[str, torch.Tensor], Any]:
+    """:func:`integrate_spikes` as sorted flat indices ``step·N + neuron`` in a numpy array.
+
+    The streaming form (the runner's): on the C backend the array is a view of this thread's
+    reused event workspace, **valid only until the thread's next call**, so a block allocates
+    nothing in proportion to its spikes; on other backends it is a fresh CPU array.
+
+    Returns:
+        ``(flat (K,) int64, N, {variable: trace}, final state)``, ``N`` the number of neurons.
+    """
+    found = _events(model, input_block, state, p, dt, record, record_index)
+    if found[0] == "c":
+        _, flat, neurons, traces, final = found
+        return flat, neurons, traces, final
+    _, out, traces, final = found
+    neurons = math.prod(out.shape[1:])
+    flat = torch.nonzero(out.reshape(-1)).flatten()  # row-major: t·N + n, ascending
+    return flat.cpu().numpy(), neurons, traces, final
+
+
+def _events(
+    model: NeuronModel,
+    input_block: torch.Tensor,
+    state: Any,
+    p: Any,
+    dt: float,
+    record: Sequence[str],
+    record_index: Any,
+) -> tuple:
+    """``("c", flat in the workspace, N, traces, final)`` from the C kernel, or
+    ``("out", output block, traces, final)`` from another backend."""
     index = None if record_index is None else _record_index(record_index, input_block, state)
     step_fn = model.feed_forward_step
     if select_backend(input_block) == "c":
         try:
             flat, traces, final = run_fused(
-                step_fn, input_block, state, p, dt, record, index, events=True
+                step_fn, input_block, state, p, dt, record, index, events=True, reuse=True
             )
         except FusedUnavailable as error:
             _log.debug("fused kernel unavailable, using the reference loop: %s", error)
             _last.update(backend="reference", reason=str(error))
         else:
             _last.update(backend="c", reason="")
-            neurons = math.prod(_shape(final, input_block))
-            return flat // max(1, neurons), flat % max(1, neurons), traces, final
-        out, traces, final = _loop(step_fn, input_block, state, p, dt, record, index)
-    else:
-        out, traces, final = _run(step_fn, input_block, state, p, dt, record, index)
-    found = torch.nonzero(out.reshape(out.shape[0], -1))
-    return found[:, 0], found[:, 1], traces, final
+            return "c", flat, max(1, math.prod(_shape(final, input_block))), traces, final
+        return ("out", *_loop(step_fn, input_block, state, p, dt, record, index))
+    return ("out", *_run(step_fn, input_block, state, p, dt, record, index))
 
 
 def _shape(state: Any, input_block: torch.Tensor) -> tuple[int, ...]:
