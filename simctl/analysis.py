@@ -21,9 +21,9 @@ started, so ``script_time = simctl_time - dt`` (see :func:`script_spike_times`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
@@ -49,6 +49,8 @@ __all__ = [
     "ADEX_PATTERNS",
     "check_adex",
     "BURST_MAX_ISI_MS",
+    "summarize",
+    "spike_sample_index",
 ]
 
 #: Spikes closer than this (ms) belong to one burst (Izhikevich's bursts run at > 100 Hz).
@@ -105,9 +107,16 @@ def isi_bimodal(isi: Sequence[float] | np.ndarray, ratio: float = 3.0, min_each:
     x = np.sort(np.asarray(isi, dtype=np.float64))
     if x.size < 2 * min_each or np.any(x <= 0):
         return False
+    j, gap = _largest_gap(x)
+    return bool(gap >= ratio and j + 1 >= min_each and x.size - j - 1 >= min_each)
+
+
+def _largest_gap(x: np.ndarray) -> tuple[int, float]:
+    """For sorted positive intervals (>= 2): the index j of the largest ratio x[j+1]/x[j]
+    and that ratio: x[:j+1] is the short mode, x[j+1:] the long one."""
     gaps = x[1:] / x[:-1]
     j = int(np.argmax(gaps))
-    return bool(gaps[j] >= ratio and j + 1 >= min_each and x.size - j - 1 >= min_each)
+    return j, float(gaps[j])
 
 
 def upward_crossings(time: np.ndarray, v: np.ndarray, level: float = 0.0) -> np.ndarray:
@@ -131,12 +140,19 @@ def clip_spikes(
     Each spike time is matched to the nearest sample.
     """
     out = np.array(v, dtype=np.float64, copy=True)
+    out[spike_sample_index(time, spike_times)] = peak
+    return out
+
+
+def spike_sample_index(time: np.ndarray, spike_times: Sequence[float] | np.ndarray) -> np.ndarray:
+    """Index of the sample of ``time`` recorded at each spike (the first at or after it, within
+    rounding), sorted; empty when either is empty."""
     time = np.asarray(time, dtype=np.float64)
     st = _times(spike_times)
-    if st.size and time.size:
-        idx = np.clip(np.searchsorted(time, st - 1e-9 * max(1.0, abs(time[-1]))), 0, time.size - 1)
-        out[idx] = peak
-    return out
+    if st.size == 0 or time.size == 0:
+        return np.empty(0, dtype=np.intp)
+    idx = np.searchsorted(time, st - 1e-9 * max(1.0, abs(time[-1])))
+    return np.clip(idx, 0, time.size - 1)
 
 
 def script_spike_times(spike_times: np.ndarray, dt: float) -> np.ndarray:
@@ -258,31 +274,43 @@ def _tonic_spiking(d: PanelData) -> tuple[bool, str]:
     )
 
 
-def _phasic_spiking(d: PanelData) -> tuple[bool, str]:
-    s = d.spikes
-    ok = s.size == 1 and s[0] > 20.0
-    return ok, f"{s.size} spike(s) at {_fmt(s)} ms"
+def _single_spike(after: float, until: float = math.inf, note: str = "") -> Rule:
+    """Rule: exactly one spike, at ``after < t <= until`` (ms)."""
+
+    def rule(d: PanelData) -> tuple[bool, str]:
+        s = d.spikes
+        ok = s.size == 1 and after < s[0] <= until
+        return ok, f"{s.size} spike(s) at {_fmt(s)} ms" + (f" ({note})" if note else "")
+
+    return rule
 
 
-def _tonic_bursting(d: PanelData) -> tuple[bool, str]:
-    groups = bursts(d.spikes)
-    sizes = [len(g) for g in groups]
-    ok = len(groups) >= 3 and all(n >= 2 for n in sizes) and d.spikes[0] > 22.0
-    return ok, f"{len(groups)} bursts of {sizes} spikes"
+def _bursts_only(min_bursts: int, after: float = -math.inf) -> Rule:
+    """Rule: at least ``min_bursts`` bursts, every spike in one, the first after ``after`` ms."""
+
+    def rule(d: PanelData) -> tuple[bool, str]:
+        sizes = [len(g) for g in bursts(d.spikes)]
+        ok = len(sizes) >= min_bursts and all(n >= 2 for n in sizes) and d.spikes[0] > after
+        return ok, f"{len(sizes)} bursts of {sizes} spikes"
+
+    return rule
 
 
-def _phasic_bursting(d: PanelData) -> tuple[bool, str]:
-    groups = bursts(d.spikes)
-    sizes = [len(g) for g in groups]
-    ok = len(groups) == 1 and sizes[0] >= 2 and d.spikes[0] > 20.0
-    last = d.spikes[-1] if d.spikes.size else float("nan")
-    return ok, f"{len(groups)} burst(s) of {sizes} spikes, silent after {last:.4g} ms"
+def _single_burst(after: float) -> Rule:
+    """Rule: one burst starting after ``after`` ms, then silence."""
+
+    def rule(d: PanelData) -> tuple[bool, str]:
+        sizes = [len(g) for g in bursts(d.spikes)]
+        ok = len(sizes) == 1 and sizes[0] >= 2 and d.spikes[0] > after
+        last = d.spikes[-1] if d.spikes.size else float("nan")
+        return ok, f"{len(sizes)} burst(s) of {sizes} spikes, silent after {last:.4g} ms"
+
+    return rule
 
 
-def _mixed_mode(d: PanelData) -> tuple[bool, str]:
-    groups = bursts(d.spikes)
-    sizes = [len(g) for g in groups]
-    ok = len(groups) >= 3 and sizes[0] >= 2 and all(n == 1 for n in sizes[1:])
+def _burst_then_singles(d: PanelData) -> tuple[bool, str]:
+    sizes = [len(g) for g in bursts(d.spikes)]
+    ok = len(sizes) >= 3 and sizes[0] >= 2 and all(n == 1 for n in sizes[1:])
     return ok, f"onset burst of {sizes[0] if sizes else 0}, then groups {sizes[1:]}"
 
 
@@ -316,57 +344,22 @@ def _class2(d: PanelData) -> tuple[bool, str]:
     )
 
 
-def _spike_latency(d: PanelData) -> tuple[bool, str]:
-    s = d.spikes
-    ok = s.size == 1 and s[0] > 13.0
-    lat = s[0] - 13.0 if s.size else float("nan")
-    return ok, f"{s.size} spike(s), {lat:.4g} ms after the pulse ends"
+def _not_one_spike_with_trace(d: PanelData) -> str:
+    """Why a one-spike-then-trace rule cannot apply ("" when it can)."""
+    if d.spikes.size != 1:
+        return f"{d.spikes.size} spikes (want 1)"
+    return "" if d.v.size else "no voltage trace recorded"
 
 
 def _subthreshold_osc(d: PanelData) -> tuple[bool, str]:
     s = d.spikes
-    if s.size != 1:
-        return False, f"{s.size} spikes (want 1)"
-    if d.v.size == 0:
-        return False, "no voltage trace recorded"
+    if problem := _not_one_spike_with_trace(d):
+        return False, problem
     m = d.time > s[0] + 2.0
     _, ev = oscillation_extrema(d.time[m], d.v[m])
     swings = np.abs(np.diff(ev))
     ok = ev.size >= 4 and bool(np.all(np.diff(swings) < 0))
     return ok, f"1 spike, then {ev.size} extrema with swings {_fmt(swings, 4)} mV"
-
-
-def _resonator(d: PanelData) -> tuple[bool, str]:
-    s = d.spikes
-    # pulses at 40/60 ms (20 ms apart) and 280/320 ms (40 ms apart, resonant): one spike after 320
-    ok = s.size == 1 and 320.0 < s[0] <= 370.0
-    return ok, f"{s.size} spike(s) at {_fmt(s)} ms (window 320-370)"
-
-
-def _integrator(d: PanelData) -> tuple[bool, str]:
-    s = d.spikes
-    t2 = 100.0 / 11.0 + 5.0
-    ok = s.size == 1 and t2 < s[0] <= 70.0
-    return ok, f"{s.size} spike(s) at {_fmt(s)} ms (window {t2:.4g}-70)"
-
-
-def _rebound_spike(d: PanelData) -> tuple[bool, str]:
-    s = d.spikes
-    ok = s.size == 1 and s[0] > 25.0
-    return ok, f"{s.size} spike(s) at {_fmt(s)} ms"
-
-
-def _rebound_burst(d: PanelData) -> tuple[bool, str]:
-    groups = bursts(d.spikes)
-    sizes = [len(g) for g in groups]
-    ok = len(groups) == 1 and sizes[0] >= 2 and d.spikes[0] > 25.0
-    return ok, f"{len(groups)} group(s) of {sizes} spikes after release at 25 ms"
-
-
-def _threshold_variability(d: PanelData) -> tuple[bool, str]:
-    s = d.spikes
-    ok = s.size == 1 and 80.0 < s[0] <= 100.0
-    return ok, f"{s.size} spike(s) at {_fmt(s)} ms (only the pulse after inhibition may fire)"
 
 
 def _bistability(d: PanelData) -> tuple[bool, str]:
@@ -379,10 +372,8 @@ def _bistability(d: PanelData) -> tuple[bool, str]:
 
 def _dap(d: PanelData) -> tuple[bool, str]:
     s = d.spikes
-    if s.size != 1:
-        return False, f"{s.size} spikes (want 1)"
-    if d.v.size == 0:
-        return False, "no voltage trace recorded"
+    if problem := _not_one_spike_with_trace(d):
+        return False, problem
     after = d.time > s[0]
     v_after = d.v[after]
     rest = float(d.v[d.time <= 9.0][-1]) if np.any(d.time <= 9.0) else float(d.v[0])
@@ -393,12 +384,6 @@ def _dap(d: PanelData) -> tuple[bool, str]:
         ok,
         f"1 spike; after it v rises {rise:.3g} mV to {v_after.max():.4g} mV (rest {rest:.4g})",
     )
-
-
-def _accommodation(d: PanelData) -> tuple[bool, str]:
-    s = d.spikes
-    ok = s.size == 1 and s[0] > 300.0
-    return ok, f"{s.size} spike(s) at {_fmt(s)} ms (slow ramp 0-200, fast ramp 300-312.5)"
 
 
 def _inh_spiking(d: PanelData) -> tuple[bool, str]:
@@ -415,6 +400,9 @@ def _inh_bursting(d: PanelData) -> tuple[bool, str]:
     return ok, f"{len(groups)} bursts of {sizes[:6]} spikes within 50-250 ms"
 
 
+#: Second pulse of the integrator's close pair (Fig. 1L: T1 = 100/11 ms, then T1 + 5).
+_T2_INTEGRATOR = 100.0 / 11.0 + 5.0
+
 _P = Panel
 IZHIKEVICH_2004: dict[str, Panel] = {
     p.letter: p
@@ -426,22 +414,28 @@ IZHIKEVICH_2004: dict[str, Panel] = {
             ">= 4 spikes, none before 10 ms, firing to the end",
             _tonic_spiking,
         ),
-        _P("B", "phasic spiking", "phasic_spiking", "exactly 1 spike after onset", _phasic_spiking),
+        _P(
+            "B",
+            "phasic spiking",
+            "phasic_spiking",
+            "exactly 1 spike after onset",
+            _single_spike(20.0),
+        ),
         _P(
             "C",
             "tonic bursting",
             "tonic_bursting",
             ">= 3 bursts, every spike in a burst",
-            _tonic_bursting,
+            _bursts_only(3, after=22.0),
         ),
         _P(
             "D",
             "phasic bursting",
             "phasic_bursting",
             "one burst at onset, then silence",
-            _phasic_bursting,
+            _single_burst(after=20.0),
         ),
-        _P("E", "mixed mode", "mixed_mode", "onset burst, then single spikes", _mixed_mode),
+        _P("E", "mixed mode", "mixed_mode", "onset burst, then single spikes", _burst_then_singles),
         _P(
             "F",
             "spike freq. adaptation",
@@ -458,7 +452,7 @@ IZHIKEVICH_2004: dict[str, Panel] = {
             "spike latency",
             "spike_latency",
             "exactly 1 spike, after the pulse ends",
-            _spike_latency,
+            _single_spike(13.0, note="the pulse ends at 13 ms"),
         ),
         _P(
             "J",
@@ -467,24 +461,41 @@ IZHIKEVICH_2004: dict[str, Panel] = {
             "1 spike, then damped oscillation",
             _subthreshold_osc,
         ),
-        _P("K", "resonator", "resonator", "1 spike, only after the resonant pair", _resonator),
-        _P("L", "integrator", "integrator", "1 spike, only after the close pair", _integrator),
+        _P(
+            "K",
+            "resonator",
+            "resonator",
+            "1 spike, only after the resonant pair",
+            # pulses at 40/60 ms (20 ms apart) and 280/320 ms (40 ms apart, resonant)
+            _single_spike(320.0, 370.0, "window 320-370"),
+        ),
+        _P(
+            "L",
+            "integrator",
+            "integrator",
+            "1 spike, only after the close pair",
+            _single_spike(_T2_INTEGRATOR, 70.0, f"window {_T2_INTEGRATOR:.4g}-70"),
+        ),
         _P(
             "M",
             "rebound spike",
             "rebound_spike",
             "exactly 1 spike after release (25 ms)",
-            _rebound_spike,
+            _single_spike(25.0),
         ),
         _P(
-            "N", "rebound burst", "rebound_burst", "one burst after release (25 ms)", _rebound_burst
+            "N",
+            "rebound burst",
+            "rebound_burst",
+            "one burst after release (25 ms)",
+            _single_burst(25.0),
         ),
         _P(
             "O",
             "thresh. variability",
             "threshold_variability",
             "1 spike, only after inhibition+pulse",
-            _threshold_variability,
+            _single_spike(80.0, 100.0, "only the pulse after inhibition may fire"),
         ),
         _P(
             "P",
@@ -499,7 +510,7 @@ IZHIKEVICH_2004: dict[str, Panel] = {
             "accommodation",
             "accommodation",
             "slow ramp: no spike; fast ramp: 1 spike",
-            _accommodation,
+            _single_spike(300.0, note="slow ramp 0-200, fast ramp 300-312.5"),
             ("accomodation",),
         ),
         _P(
@@ -555,18 +566,6 @@ def _rs(d: PanelData) -> tuple[bool, str]:
     return ok, f"tonic with adaptation, ISIs {_fmt(isi)} ms"
 
 
-def _ib(d: PanelData) -> tuple[bool, str]:
-    sizes = [len(g) for g in bursts(d.spikes)]
-    ok = len(sizes) >= 3 and sizes[0] >= 2 and all(n == 1 for n in sizes[1:])
-    return ok, f"burst of {sizes[0] if sizes else 0}, then {len(sizes) - 1} single spikes"
-
-
-def _ch(d: PanelData) -> tuple[bool, str]:
-    sizes = [len(g) for g in bursts(d.spikes)]
-    ok = len(sizes) >= 2 and min(sizes) >= 2
-    return ok, f"{len(sizes)} bursts of {sizes} spikes"
-
-
 def _fs(d: PanelData) -> tuple[bool, str]:
     s = d.spikes
     isi = np.diff(s)
@@ -603,8 +602,8 @@ def _lts(d: PanelData) -> tuple[bool, str]:
 #: 2003 classes: preset name -> (title, property, rule). ``tc_burst`` is TC's burst protocol.
 IZHIKEVICH_2003: dict[str, tuple[str, str, Rule]] = {
     "rs": ("regular spiking (RS)", "adapting tonic spikes", _rs),
-    "ib": ("intrinsically bursting (IB)", "initial burst, then single spikes", _ib),
-    "ch": ("chattering (CH)", "repetitive bursts", _ch),
+    "ib": ("intrinsically bursting (IB)", "initial burst, then single spikes", _burst_then_singles),
+    "ch": ("chattering (CH)", "repetitive bursts", _bursts_only(2)),
     "fs": ("fast spiking (FS)", ">= 80 Hz without adaptation", _fs),
     "tc": ("thalamo-cortical (TC)", "tonic single spikes when depolarized", _tc),
     "tc_burst": ("thalamo-cortical burst (TC)", "rebound burst after hyperpolarization", _tcb),
@@ -682,7 +681,7 @@ def _burst_cut(isi: np.ndarray) -> float:
     x = np.sort(isi)
     if x.size < 2:
         return BURST_MAX_ISI_MS
-    j = int(np.argmax(x[1:] / x[:-1]))
+    j, _ = _largest_gap(x)
     return float(np.sqrt(x[j] * x[j + 1]))
 
 
@@ -793,10 +792,10 @@ def check_adex(
     return Check(pattern, prop, bool(holds), detail)
 
 
-def summarize(checks: Sequence[Check]) -> Mapping[str, Any]:
-    """Counts of checks that hold, fail and were skipped."""
+def summarize(holds: Sequence[bool | None]) -> dict[str, int]:
+    """Counts of the ``holds`` outcomes (:attr:`Check.holds`) that hold, fail and were skipped."""
     return {
-        "holds": sum(1 for c in checks if c.holds is True),
-        "fails": sum(1 for c in checks if c.holds is False),
-        "skipped": sum(1 for c in checks if c.holds is None),
+        "holds": sum(1 for h in holds if h is True),
+        "fails": sum(1 for h in holds if h is False),
+        "skipped": sum(1 for h in holds if h is None),
     }

@@ -19,96 +19,39 @@ from __future__ import annotations
 import csv
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from . import analysis as an
+from .recording import PopulationData, load_run
 
-__all__ = ["finish", "load_population", "PopulationData", "EXPERIMENTS", "format_table"]
-
-
-@dataclass
-class PopulationData:
-    """One population of ``sim.h5``: spikes per neuron and the first recorded neuron's traces."""
-
-    name: str
-    dt: float
-    t_stop: float
-    size: int
-    timestamps: np.ndarray
-    node_ids: np.ndarray
-    time: np.ndarray
-    state: dict[str, np.ndarray]
-    input_time: np.ndarray | None
-    current: np.ndarray | None
-    preset: str = ""
-
-    def spikes(self, neuron: int = 0) -> np.ndarray:
-        return np.sort(self.timestamps[self.node_ids == neuron])
-
-    def panel(self, neuron: int = 0) -> an.PanelData:
-        v = self.state.get("v", np.empty((0, 1)))
-        return an.PanelData(
-            spikes=self.spikes(neuron),
-            dt=self.dt,
-            t_stop=self.t_stop,
-            time=self.time,
-            v=v[:, 0] if v.ndim == 2 and v.shape[1] else np.empty(0),
-        )
+__all__ = ["finish", "EXPERIMENTS", "format_table"]
 
 
-def _attr(attrs: Any, key: str, default: Any = None) -> Any:
-    value = attrs.get(key, default)
-    if isinstance(value, bytes):
-        value = value.decode()
-    if isinstance(value, np.generic):
-        value = value.item()
-    return value
+def _spikes(pop: PopulationData, neuron: int = 0) -> np.ndarray:
+    """Sorted spike times (ms) of one neuron of the population."""
+    return np.sort(pop.spike_times[pop.spike_ids == neuron])
 
 
-def load_population(h5: Any, name: str) -> PopulationData:
-    """Reads one population from an open ``h5py.File`` (product.md section 4)."""
-    attrs = h5[f"populations/{name}"].attrs if f"populations/{name}" in h5 else {}
-    dt = float(_attr(attrs, "dt", _attr(h5.attrs, "dt", float("nan"))))
-    t_stop = float(_attr(attrs, "t_stop", _attr(h5.attrs, "t_stop", float("nan"))))
-    size = int(_attr(attrs, "size", 1))
-    preset = str(_attr(attrs, "preset", "") or "")
-    if f"spikes/{name}" in h5:
-        ts = np.asarray(h5[f"spikes/{name}/timestamps"][()], dtype=np.float64)
-        ids = np.asarray(h5[f"spikes/{name}/node_ids"][()], dtype=np.int64)
-    else:
-        ts, ids = np.empty(0), np.empty(0, dtype=np.int64)
-    state: dict[str, np.ndarray] = {}
-    time = np.empty(0)
-    if f"state/{name}" in h5:
-        group = h5[f"state/{name}"]
-        for key in group:
-            data = np.asarray(group[key][()])
-            if key == "time":
-                time = data.astype(np.float64)
-            elif key != "node_ids":
-                data = data.astype(np.float64)
-                state[key.split(".")[-1]] = data.reshape(data.shape[0], -1)
-    input_time = current = None
-    if f"input/{name}/current" in h5:
-        cur = np.asarray(h5[f"input/{name}/current"][()], dtype=np.float64)
-        current = cur.reshape(cur.shape[0], -1)[:, 0] if cur.ndim > 1 else cur
-        if f"input/{name}/time" in h5:
-            input_time = np.asarray(h5[f"input/{name}/time"][()], dtype=np.float64)
-        elif time.size == current.size:
-            input_time = time
-        else:
-            input_time = np.arange(current.size) * dt
-    return PopulationData(name, dt, t_stop, size, ts, ids, time, state, input_time, current, preset)
+def _first_column(a: np.ndarray | None) -> np.ndarray:
+    """The first recorded neuron's column of a ``(n_samples, n_rec)`` array (empty if none)."""
+    if a is None or a.ndim != 2 or not a.shape[1]:
+        return np.empty(0)
+    return np.asarray(a[:, 0], dtype=np.float64)
 
 
-def _population_names(h5: Any) -> list[str]:
-    if "populations" in h5:
-        return list(h5["populations"].keys())
-    return list(h5.get("spikes", {}).keys())
+def _voltage(pop: PopulationData) -> np.ndarray:
+    """The first recorded neuron's membrane potential (``v`` or ``<group>.v``)."""
+    key = next((k for k in pop.state if k.split(".")[-1] == "v"), None)
+    return _first_column(pop.state.get(key)) if key else np.empty(0)
+
+
+def _panel_data(pop: PopulationData) -> an.PanelData:
+    """What the checks of :mod:`simctl.analysis` look at: neuron 0's spikes and trace."""
+    time = pop.state_time if pop.state_time is not None else np.empty(0)
+    return an.PanelData(_spikes(pop), pop.dt, pop.t_stop, time, _voltage(pop))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -157,7 +100,7 @@ CHECK_COLUMNS = ["panel", "population", "spikes", "first_spike_ms", "property", 
 
 
 def _check_row(label: str, pop: PopulationData, check: an.Check) -> dict[str, Any]:
-    s = pop.spikes(0)
+    s = _spikes(pop)
     return {
         "panel": label,
         "population": pop.name,
@@ -171,21 +114,21 @@ def _check_row(label: str, pop: PopulationData, check: an.Check) -> dict[str, An
 
 def _report(run_dir: Path, title: str, rows: list[dict[str, Any]], columns: list[str]) -> None:
     _write_csv(run_dir / "checks.csv", rows, columns)
-    held = sum(1 for r in rows if r["holds"] is True)
-    failed = sum(1 for r in rows if r["holds"] is False)
-    skipped = sum(1 for r in rows if r["holds"] is None)
+    n = an.summarize([r["holds"] for r in rows])
     shown = [c for c in columns if c != "detail"]
     print(f"\n{title}\n" + format_table(rows, shown))
-    print(f"{held} hold, {failed} fail, {skipped} not checked -> {run_dir / 'checks.csv'}")
+    print(
+        f"{n['holds']} hold, {n['fails']} fail, {n['skipped']} not checked"
+        f" -> {run_dir / 'checks.csv'}"
+    )
 
 
 def _trace_panel(label: str, title: str, pop: PopulationData, ok: bool | None) -> Any:
     from .figures import TracePanel
 
-    d = pop.panel(0)
-    return TracePanel(
-        label, title, d.time, d.v, d.spikes, pop.input_time, pop.current, pop.t_stop, ok
-    )
+    d = _panel_data(pop)
+    current = _first_column(pop.input_current) if pop.input_current is not None else None
+    return TracePanel(label, title, d.time, d.v, d.spikes, pop.input_time, current, d.t_stop, ok)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -202,7 +145,7 @@ def _izhikevich2004(cfg: Any, run_dir: Path, pops: dict[str, PopulationData]) ->
         if not names:
             continue
         pop = pops[names[0]]
-        check = an.check_izhikevich2004(p.letter, pop.panel(0), robust_only=robust)
+        check = an.check_izhikevich2004(p.letter, _panel_data(pop), robust_only=robust)
         rows.append(_check_row(p.letter, pop, check))
         panels.append(_trace_panel(p.letter, p.title, pop, check.holds))
     name = _get(cfg, "experiment.name", "izhikevich2004")
@@ -225,7 +168,7 @@ def _izhikevich2003(cfg: Any, run_dir: Path, pops: dict[str, PopulationData]) ->
         if cell not in pops:
             continue
         pop = pops[cell]
-        check = an.check_izhikevich2003(cell, pop.panel(0))
+        check = an.check_izhikevich2003(cell, _panel_data(pop))
         rows.append(_check_row(cell.upper(), pop, check))
         panels.append(_trace_panel("", title, pop, check.holds))
     trace_grid(
@@ -243,9 +186,10 @@ def _izhikevich2003(cfg: Any, run_dir: Path, pops: dict[str, PopulationData]) ->
 
 def _step_window(pop: PopulationData) -> tuple[float, float]:
     """Onset and offset (ms) of the current: where it first/last differs from zero."""
-    if pop.current is None or pop.input_time is None or not np.any(pop.current != 0):
+    current = _first_column(pop.input_current)
+    if pop.input_time is None or not np.any(current != 0):
         return 0.0, pop.t_stop
-    on = np.nonzero(pop.current != 0)[0]
+    on = np.nonzero(current != 0)[0]
     t = pop.input_time
     # the recorded current of step k sits at the state time of that step
     shift = t[0] if t.size else 0.0
@@ -263,7 +207,7 @@ def _adex(cfg: Any, run_dir: Path, pops: dict[str, PopulationData]) -> None:
             continue
         pop = pops[name]
         onset, offset = _step_window(pop)
-        check = an.check_adex(name, pop.spikes(0), pop.dt, onset, offset)
+        check = an.check_adex(name, _spikes(pop), pop.dt, onset, offset)
         src = "Naud 2008" if name.startswith("adex_") else "ND Tab 6.1"
         rows.append(_check_row(src, pop, check))
         title = name.split("_", 1)[1].replace("_", " ")
@@ -284,7 +228,7 @@ def _adex(cfg: Any, run_dir: Path, pops: dict[str, PopulationData]) -> None:
 
 
 def _lif_fi(cfg: Any, run_dir: Path, pops: dict[str, PopulationData]) -> None:
-    from .fi_curve import rate_closed_form, rate_euler, rheobase
+    from .fi_curve import euler_error_bound, rate_closed_form, rate_euler, rheobase
     from .figures import fi_figure
 
     name = next(iter(pops))
@@ -305,10 +249,10 @@ def _lif_fi(cfg: Any, run_dir: Path, pops: dict[str, PopulationData]) -> None:
     transient = float(_get(cfg, "experiment.options.transient", 0.0) or 0.0)
     rate = np.zeros(current.size)
     for n in range(current.size):
-        s = pop.spikes(n)
-        s = s[s > transient]
-        if s.size >= 2:
-            rate[n] = 1000.0 / (s[-1] - s[-2])
+        s = _spikes(pop, n)
+        isi = an.isis(s[s > transient])
+        if isi.size:
+            rate[n] = 1000.0 / isi[-1]
     theory = rate_closed_form(current, tau_m, theta, v_reset, t_ref, e_l)
     euler = rate_euler(current, tau_m, theta, v_reset, t_ref, dt, e_l)
     _write_csv(
@@ -352,22 +296,7 @@ def _lif_fi(cfg: Any, run_dir: Path, pops: dict[str, PopulationData]) -> None:
             "value": f"rheobase {rh:g}",
         }
     )
-    bound = (
-        (theory / 1000.0) ** 2
-        * dt
-        * 1000.0
-        * (
-            1
-            + 0.5
-            * np.log(
-                np.where(
-                    above,
-                    (current + e_l - v_reset) / np.where(above, current + e_l - theta, 1.0),
-                    1.0,
-                )
-            )
-        )
-    )
+    bound = euler_error_bound(current, tau_m, theta, v_reset, t_ref, dt, e_l)
     rows.append(
         {
             "check": "|sim - closed form| within the O(dt) bound",
@@ -431,12 +360,7 @@ def finish(cfg: Any, run_dir: Path, h5_path: Path) -> None:
 
     An experiment name without an after-run step does nothing.
     """
-    import h5py
-
     name = _get(cfg, "experiment.name")
     if name not in EXPERIMENTS:
         return
-    run_dir = Path(run_dir)
-    with h5py.File(h5_path, "r") as h5:
-        pops = {n: load_population(h5, n) for n in _population_names(h5)}
-    EXPERIMENTS[name](cfg, run_dir, pops)
+    EXPERIMENTS[name](cfg, Path(run_dir), load_run(h5_path).populations)

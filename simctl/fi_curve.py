@@ -37,6 +37,7 @@ __all__ = [
     "rate_euler",
     "steps_to_threshold",
     "isi_closed_form",
+    "euler_error_bound",
 ]
 
 
@@ -53,8 +54,18 @@ def isi_closed_form(
     v_inf = np.asarray(drive, dtype=np.float64)
     out = np.full(v_inf.shape, np.inf)
     m = v_inf > theta
-    out[m] = t_ref + tau_m * np.log((v_inf[m] - v_reset) / (v_inf[m] - theta))
+    out[m] = t_ref + tau_m * _log_ratio(v_inf[m], theta, v_reset)
     return out
+
+
+def _log_ratio(v_inf: np.ndarray, theta: float, v_reset: float) -> np.ndarray:
+    """L = ln((V_inf - V_r)/(V_inf - theta)): the free-flight time from V_r to theta in tau_m."""
+    return np.log((v_inf - v_reset) / (v_inf - theta))
+
+
+def _drive(current: np.ndarray | float, e_l: float, r: float) -> np.ndarray:
+    """The steady potential V_inf = E_L + R*I (mV)."""
+    return e_l + r * np.asarray(current, dtype=np.float64)
 
 
 def rate_closed_form(
@@ -67,8 +78,7 @@ def rate_closed_form(
     r: float = 1.0,
 ) -> np.ndarray:
     """Closed-form rate (Hz) of the LIF with refractory period for a constant ``current``."""
-    drive = e_l + r * np.asarray(current, dtype=np.float64)
-    return 1000.0 / isi_closed_form(drive, tau_m, theta, v_reset, t_ref)
+    return 1000.0 / isi_closed_form(_drive(current, e_l, r), tau_m, theta, v_reset, t_ref)
 
 
 def steps_to_threshold(
@@ -113,6 +123,25 @@ def rate_euler(
     n_ref = round(t_ref / dt)
     if abs(n_ref * dt - t_ref) > 1e-9 * max(1.0, t_ref):
         raise ValueError(f"t_ref={t_ref} ms is not a whole number of steps of dt={dt} ms")
-    drive = e_l + r * np.asarray(current, dtype=np.float64)
-    n_int = steps_to_threshold(drive, tau_m, theta, v_reset, dt, strict)
+    n_int = steps_to_threshold(_drive(current, e_l, r), tau_m, theta, v_reset, dt, strict)
     return 1000.0 / ((n_int + n_ref) * dt)
+
+
+def euler_error_bound(
+    current: np.ndarray | float,
+    tau_m: float,
+    theta: float,
+    v_reset: float,
+    t_ref: float,
+    dt: float,
+    e_l: float = 0.0,
+    r: float = 1.0,
+) -> np.ndarray:
+    """The first-order bound |nu_Euler - nu| <~ nu^2 dt (1 + L/2) (Hz; see the module
+    docstring), 0 at and below rheobase. The O(dt^2) terms are not included: allow a margin."""
+    v_inf = _drive(current, e_l, r)
+    nu_per_ms = rate_closed_form(current, tau_m, theta, v_reset, t_ref, e_l, r) / 1000.0
+    out = np.zeros(v_inf.shape)
+    m = v_inf > theta
+    out[m] = nu_per_ms[m] ** 2 * dt * (1.0 + 0.5 * _log_ratio(v_inf[m], theta, v_reset)) * 1000.0
+    return out

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .analysis import spike_sample_index
+
 __all__ = ["TracePanel", "trace_grid", "fi_figure", "spike_drawn_trace"]
 
 
@@ -54,11 +56,9 @@ def spike_drawn_trace(
     """
     t = np.asarray(time, dtype=np.float64)
     y = np.asarray(v, dtype=np.float64)
-    s = np.sort(np.asarray(spikes, dtype=np.float64).ravel())
-    if s.size == 0 or t.size == 0:
+    idx = np.unique(spike_sample_index(t, spikes))
+    if idx.size == 0:
         return t, y
-    idx = np.clip(np.searchsorted(t, s - 1e-9 * max(1.0, abs(t[-1]))), 0, t.size - 1)
-    idx = np.unique(idx)
     # insert (t_s, peak) just before each spike sample
     t_out = np.insert(t, idx, t[idx])
     y_out = np.insert(y, idx, peak)

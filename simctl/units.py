@@ -141,8 +141,6 @@ def adex_physical_to_library(params: Mapping[str, Any]) -> dict[str, float]:
 
 def adex_current_to_library(current_pA: Any, g_L: float) -> Any:
     """An injected current in pA to the library's input in mV (I/g_L); a number or a tensor."""
-    if isinstance(current_pA, (int, float)):
-        return float(current_pA) / float(g_L)
     return current_pA / float(g_L)
 
 
@@ -162,7 +160,7 @@ def neuronal_dynamics_to_physical(
 
     g_L = 1/R (1000/R nS for R in MOhm), C = tau_m * g_L.
     """  # noqa: D417
-    g_l = 1000.0 / float(R)
+    g_l = adex_leak_conductance({"R": R})
     return {
         "C": float(tau_m) * g_l,
         "g_L": g_l,

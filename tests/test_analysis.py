@@ -31,6 +31,12 @@ def test_upward_crossings_clip_and_script_times():
     clipped = an.clip_spikes(t, v, np.array([1.5]), 30.0)
     assert clipped[3] == 30.0 and clipped[2] == 5.0
     np.testing.assert_allclose(an.script_spike_times([1.5, 3.0], 0.25), [1.25, 2.75])
+    assert list(an.spike_sample_index(t, [2.5, 1.0])) == [2, 5]
+    assert an.spike_sample_index(t, []).size == 0
+
+
+def test_summarize_counts_outcomes():
+    assert an.summarize([True, None, False, True]) == {"holds": 2, "fails": 1, "skipped": 1}
 
 
 def test_oscillation_extrema_and_aperiodic():
@@ -61,6 +67,13 @@ def test_izhikevich_checks_accept_and_reject():
     assert an.check_izhikevich2004("F", _panel([10, 12, 15, 20, 42, 71], 85)).holds
     assert not an.check_izhikevich2004("F", _panel([10, 12, 14, 20, 42, 71], 85)).holds
     assert an.check_izhikevich2004("accomodation", _panel([312.0], 400)).holds
+    assert not an.check_izhikevich2004("accommodation", _panel([150.0], 400)).holds  # slow ramp
+    assert an.check_izhikevich2004("K", _panel([330.0], 400)).holds
+    assert not an.check_izhikevich2004("K", _panel([300.0], 400)).holds  # before the 2nd pair
+    assert not an.check_izhikevich2004("K", _panel([380.0], 400)).holds  # too late
+    ib = _panel([19.0, 21.0, 24.0, 58.0, 87.0, 117.0, 146.0], 150)
+    assert an.check_izhikevich2003("ib", ib).holds
+    assert not an.check_izhikevich2003("ch", ib).holds  # single spikes after the burst
     skipped = an.check_izhikevich2004("Q", _panel([11.3], 50), robust_only=True)
     assert skipped.holds is None
     with pytest.raises(KeyError):

@@ -51,6 +51,7 @@ def _write_fi_h5(path, currents, dt=0.1, duration=300.0):
                 ts.append((k + 1) * dt)
                 ids.append(n)
     with h5py.File(path, "w") as f:
+        f.attrs["format"] = "simctl"  # what simctl.recording.load_run accepts
         g = f.create_group("populations/lif")
         g.attrs.update({"model": "lif_refrac", "size": len(currents), "dt": dt, "t_stop": duration})
         f["spikes/lif/timestamps"] = np.array(ts)

@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from simctl.fi_curve import (
+    euler_error_bound,
     isi_closed_form,
     rate_closed_form,
     rate_euler,
@@ -103,6 +104,11 @@ def test_convergence_is_first_order_in_dt():
         L = np.log((currents - V_R) / (currents - THETA))
         bound = (exact / 1000.0) ** 2 * dt * (1 + L / 2) * 1000.0
         assert np.all(e <= 1.05 * bound + 1e-9)
+        # the library's bound (lif_fi_curve's check) is this formula, and 0 below rheobase
+        np.testing.assert_allclose(
+            euler_error_bound(currents, TAU, THETA, V_R, T_REF, dt), bound, rtol=1e-12
+        )
+    assert np.all(euler_error_bound(np.array([0.0, THETA]), TAU, THETA, V_R, T_REF, 0.1) == 0)
 
 
 def test_rate_euler_rejects_inconsistent_steps():
