@@ -377,7 +377,20 @@ class _RandomEncoder(torch.nn.Module):
         return ", generator=..." if self.generator is not None else ""
 
 
-class ConstantCurrentLIFEncoder(_ParameterMixin, torch.nn.Module):
+class _LIFEncoder(_ParameterMixin, torch.nn.Module):
+    """Shared module body of the LIF-driven encoders: ``seq_length``, ``p`` (buffers), ``dt``."""
+
+    def __init__(self, seq_length: int, p: LIFParameters = _DEFAULT_LIF, dt: float = 0.001):
+        super().__init__()
+        self.seq_length = seq_length
+        self.p = p
+        self.dt = dt
+
+    def extra_repr(self) -> str:
+        return f"seq_length={self.seq_length}, p={self._p_repr()}, dt={self.dt}"
+
+
+class ConstantCurrentLIFEncoder(_LIFEncoder):
     """Module form of :func:`constant_current_lif_encode`.
 
     Args:
@@ -391,20 +404,11 @@ class ConstantCurrentLIFEncoder(_ParameterMixin, torch.nn.Module):
         [0.0, 1.0]
     """
 
-    def __init__(self, seq_length: int, p: LIFParameters = _DEFAULT_LIF, dt: float = 0.001):
-        super().__init__()
-        self.seq_length = seq_length
-        self.p = p
-        self.dt = dt
-
-    def extra_repr(self) -> str:
-        return f"seq_length={self.seq_length}, p={self._p_repr()}, dt={self.dt}"
-
     def forward(self, input_currents: torch.Tensor) -> torch.Tensor:
         return constant_current_lif_encode(input_currents, self.seq_length, self.p, self.dt)
 
 
-class SpikeLatencyLIFEncoder(_ParameterMixin, torch.nn.Module):
+class SpikeLatencyLIFEncoder(_LIFEncoder):
     """Module form of :func:`spike_latency_lif_encode` (first spike of a constant-current LIF).
 
     Args:
@@ -412,15 +416,6 @@ class SpikeLatencyLIFEncoder(_ParameterMixin, torch.nn.Module):
         p: the LIF parameters (registered as buffers).
         dt: the integration step.
     """
-
-    def __init__(self, seq_length: int, p: LIFParameters = _DEFAULT_LIF, dt: float = 0.001):
-        super().__init__()
-        self.seq_length = seq_length
-        self.p = p
-        self.dt = dt
-
-    def extra_repr(self) -> str:
-        return f"seq_length={self.seq_length}, p={self._p_repr()}, dt={self.dt}"
 
     def forward(self, input_current: torch.Tensor) -> torch.Tensor:
         return spike_latency_lif_encode(input_current, self.seq_length, self.p, self.dt)
@@ -474,7 +469,65 @@ class PopulationEncoder(torch.nn.Module):
         )
 
 
-class PoissonEncoder(_RandomEncoder):
+class _PoissonTrainEncoder(_RandomEncoder):
+    """Shared module body of the Poisson encoders over ``seq_length`` steps."""
+
+    _encode: Callable[..., torch.Tensor]
+
+    def __init__(
+        self,
+        seq_length: int,
+        f_max: float = 100,
+        dt: float = 0.001,
+        generator: GeneratorLike = None,
+        seed: int | None = None,
+    ):
+        super().__init__(generator, seed)
+        self.seq_length = seq_length
+        self.f_max = f_max
+        self.dt = dt
+
+    def extra_repr(self) -> str:
+        return (
+            f"seq_length={self.seq_length}, f_max={self.f_max}, dt={self.dt}" + self._random_repr()
+        )
+
+    def forward(self, input_tensor: torch.Tensor) -> torch.Tensor:
+        return self._encode(
+            input_tensor,
+            self.seq_length,
+            self.f_max,
+            self.dt,
+            generator=self._generator_for(input_tensor),
+        )
+
+
+class _PoissonStepEncoder(_RandomEncoder):
+    """Shared module body of the one-step Poisson encoders."""
+
+    _encode: Callable[..., torch.Tensor]
+
+    def __init__(
+        self,
+        f_max: float = 1000,
+        dt: float = 0.001,
+        generator: GeneratorLike = None,
+        seed: int | None = None,
+    ):
+        super().__init__(generator, seed)
+        self.f_max = f_max
+        self.dt = dt
+
+    def extra_repr(self) -> str:
+        return f"f_max={self.f_max}, dt={self.dt}" + self._random_repr()
+
+    def forward(self, input_tensor: torch.Tensor) -> torch.Tensor:
+        return self._encode(
+            input_tensor, self.f_max, self.dt, generator=self._generator_for(input_tensor)
+        )
+
+
+class PoissonEncoder(_PoissonTrainEncoder):
     """Module form of :func:`poisson_encode`.
 
     Args:
@@ -485,109 +538,25 @@ class PoissonEncoder(_RandomEncoder):
         seed: an int seed (one generator per device, seeded once).
     """
 
-    def __init__(
-        self,
-        seq_length: int,
-        f_max: float = 100,
-        dt: float = 0.001,
-        generator: GeneratorLike = None,
-        seed: int | None = None,
-    ):
-        super().__init__(generator, seed)
-        self.seq_length = seq_length
-        self.f_max = f_max
-        self.dt = dt
-
-    def extra_repr(self) -> str:
-        return (
-            f"seq_length={self.seq_length}, f_max={self.f_max}, dt={self.dt}" + self._random_repr()
-        )
-
-    def forward(self, input_tensor: torch.Tensor) -> torch.Tensor:
-        return poisson_encode(
-            input_tensor,
-            self.seq_length,
-            self.f_max,
-            self.dt,
-            generator=self._generator_for(input_tensor),
-        )
+    _encode = staticmethod(poisson_encode)
 
 
-class PoissonEncoderStep(_RandomEncoder):
+class PoissonEncoderStep(_PoissonStepEncoder):
     """Module form of :func:`poisson_encode_step` (one step; default ``f_max = 1000``)."""
 
-    def __init__(
-        self,
-        f_max: float = 1000,
-        dt: float = 0.001,
-        generator: GeneratorLike = None,
-        seed: int | None = None,
-    ):
-        super().__init__(generator, seed)
-        self.f_max = f_max
-        self.dt = dt
-
-    def extra_repr(self) -> str:
-        return f"f_max={self.f_max}, dt={self.dt}" + self._random_repr()
-
-    def forward(self, input_tensor: torch.Tensor) -> torch.Tensor:
-        return poisson_encode_step(
-            input_tensor, self.f_max, self.dt, generator=self._generator_for(input_tensor)
-        )
+    _encode = staticmethod(poisson_encode_step)
 
 
-class SignedPoissonEncoder(_RandomEncoder):
+class SignedPoissonEncoder(_PoissonTrainEncoder):
     """Module form of :func:`signed_poisson_encode` (values in {−1, 0, 1})."""
 
-    def __init__(
-        self,
-        seq_length: int,
-        f_max: float = 100,
-        dt: float = 0.001,
-        generator: GeneratorLike = None,
-        seed: int | None = None,
-    ):
-        super().__init__(generator, seed)
-        self.seq_length = seq_length
-        self.f_max = f_max
-        self.dt = dt
-
-    def extra_repr(self) -> str:
-        return (
-            f"seq_length={self.seq_length}, f_max={self.f_max}, dt={self.dt}" + self._random_repr()
-        )
-
-    def forward(self, input_tensor: torch.Tensor) -> torch.Tensor:
-        return signed_poisson_encode(
-            input_tensor,
-            self.seq_length,
-            self.f_max,
-            self.dt,
-            generator=self._generator_for(input_tensor),
-        )
+    _encode = staticmethod(signed_poisson_encode)
 
 
-class SignedPoissonEncoderStep(_RandomEncoder):
+class SignedPoissonEncoderStep(_PoissonStepEncoder):
     """Module form of :func:`signed_poisson_encode_step` (default ``f_max = 1000``)."""
 
-    def __init__(
-        self,
-        f_max: float = 1000,
-        dt: float = 0.001,
-        generator: GeneratorLike = None,
-        seed: int | None = None,
-    ):
-        super().__init__(generator, seed)
-        self.f_max = f_max
-        self.dt = dt
-
-    def extra_repr(self) -> str:
-        return f"f_max={self.f_max}, dt={self.dt}" + self._random_repr()
-
-    def forward(self, input_tensor: torch.Tensor) -> torch.Tensor:
-        return signed_poisson_encode_step(
-            input_tensor, self.f_max, self.dt, generator=self._generator_for(input_tensor)
-        )
+    _encode = staticmethod(signed_poisson_encode_step)
 
 
 class BernoulliEncoder(_RandomEncoder):

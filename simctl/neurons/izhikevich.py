@@ -397,10 +397,12 @@ IZHIKEVICH_PRESETS: dict[str, IzhikevichSpikingBehavior] = {
 
 
 class _PresetStateMixin:
-    """Keeps detached copies of the preset's initial ``v`` and ``u`` as (non-persistent)
-    buffers, so they move with ``.to()`` and the preset's tensors are never handed out."""
+    """Checks the preset's variant and keeps detached copies of its initial ``v`` and ``u`` as
+    (non-persistent) buffers, so they move with ``.to()`` and the preset's tensors are never
+    handed out."""
 
     def _store_initial(self, spiking_method: IzhikevichSpikingBehavior) -> None:
+        _check_variant(spiking_method.p)
         module: torch.nn.Module = self  # type: ignore[assignment]
         module.spiking_method = spiking_method  # as Norse (read only: states are fresh copies)
         v0 = torch.as_tensor(spiking_method.s.v).detach().clone()
@@ -443,7 +445,6 @@ class IzhikevichCell(_PresetStateMixin, SNNCell):
     """
 
     def __init__(self, spiking_method: IzhikevichSpikingBehavior, **kwargs: Any):
-        _check_variant(spiking_method.p)
         super().__init__(
             activation=izhikevich_feed_forward_step,
             state_fallback=self.initial_state,
@@ -474,7 +475,6 @@ class Izhikevich(_PresetStateMixin, SNN):
     """
 
     def __init__(self, spiking_method: IzhikevichSpikingBehavior, **kwargs: Any):
-        _check_variant(spiking_method.p)
         super().__init__(
             activation=izhikevich_feed_forward_step,
             state_fallback=self.initial_state,
@@ -520,7 +520,6 @@ class IzhikevichRecurrentCell(_PresetStateMixin, SNNRecurrentCell):
         spiking_method: IzhikevichSpikingBehavior,
         **kwargs: Any,
     ):
-        _check_variant(spiking_method.p)
         super().__init__(
             activation=izhikevich_recurrent_step,
             state_fallback=self.initial_state,
@@ -554,7 +553,6 @@ class IzhikevichRecurrent(_PresetStateMixin, SNNRecurrent):
         spiking_method: IzhikevichSpikingBehavior,
         **kwargs: Any,
     ):
-        _check_variant(spiking_method.p)
         super().__init__(
             activation=izhikevich_recurrent_step,
             state_fallback=self.initial_state,

@@ -46,7 +46,15 @@ from typing import Any, NamedTuple
 
 import torch
 
-from .base import SNN, NeuronModel, SNNCell, SNNRecurrent, SNNRecurrentCell
+from .base import (
+    SNN,
+    NeuronModel,
+    SNNCell,
+    SNNRecurrent,
+    SNNRecurrentCell,
+    full_state,
+    state_dtype,
+)
 from .threshold import threshold
 
 __all__ = [
@@ -216,17 +224,6 @@ def lif_adex_current_encoder(
     return z, v_new, a_new
 
 
-def _full(value: Any, shape: tuple[int, ...], dtype: torch.dtype, device: Any) -> torch.Tensor:
-    """A fresh tensor of ``shape`` filled with ``value`` (scalar or per-neuron tensor)."""
-    out = torch.empty(shape, dtype=dtype, device=device)
-    out.copy_(torch.as_tensor(value, dtype=dtype, device=device).detach().expand(shape))
-    return out
-
-
-def _float_dtype(input_tensor: torch.Tensor) -> torch.dtype:
-    return input_tensor.dtype if torch.is_floating_point(input_tensor) else torch.float32
-
-
 def lif_adex_initial_state(
     shape: tuple[int, ...],
     p: LIFAdExParameters = _DEFAULT_P,
@@ -235,19 +232,25 @@ def lif_adex_initial_state(
 ) -> LIFAdExFeedForwardState:
     """A fresh feed-forward state: ``v = v_leak``, ``i = a = 0``, all of ``shape``."""
     return LIFAdExFeedForwardState(
-        v=_full(p.v_leak, shape, dtype, device),
+        v=full_state(p.v_leak, shape, dtype, device),
         i=torch.zeros(shape, dtype=dtype, device=device),
         a=torch.zeros(shape, dtype=dtype, device=device),
     )
 
 
+def _feed_forward_state(
+    p: LIFAdExParameters, shape: tuple[int, ...], input_tensor: torch.Tensor
+) -> LIFAdExFeedForwardState:
+    state = lif_adex_initial_state(shape, p, state_dtype(input_tensor), input_tensor.device)
+    state.v.requires_grad_(True)
+    return state
+
+
 def _recurrent_state(
     module: SNNRecurrentCell | SNNRecurrent, dims: tuple[int, ...], input_tensor: torch.Tensor
 ) -> LIFAdExState:
-    dtype = _float_dtype(input_tensor)
-    base = lif_adex_initial_state(dims, module.p, dtype, input_tensor.device)
-    base.v.requires_grad_(True)
-    z = torch.zeros(dims, dtype=dtype, device=input_tensor.device)
+    base = _feed_forward_state(module.p, dims, input_tensor)
+    z = torch.zeros(dims, dtype=base.i.dtype, device=base.i.device)
     return LIFAdExState(z=z, v=base.v, i=base.i, a=base.a)
 
 
@@ -271,7 +274,7 @@ class LIFAdExCell(SNNCell):
         )
 
     def initial_state(self, input_tensor: torch.Tensor) -> LIFAdExFeedForwardState:
-        dtype = _float_dtype(input_tensor)
+        dtype = state_dtype(input_tensor)
         device = input_tensor.device
         v = torch.as_tensor(self.p.v_leak, dtype=dtype, device=device).detach().clone()
         v.requires_grad_(True)
@@ -300,11 +303,7 @@ class LIFAdEx(SNN):
         )
 
     def initial_state(self, input_tensor: torch.Tensor) -> LIFAdExFeedForwardState:
-        state = lif_adex_initial_state(
-            tuple(input_tensor.shape[1:]), self.p, _float_dtype(input_tensor), input_tensor.device
-        )
-        state.v.requires_grad_(True)
-        return state
+        return _feed_forward_state(self.p, tuple(input_tensor.shape[1:]), input_tensor)
 
 
 class LIFAdExRecurrentCell(SNNRecurrentCell):

@@ -29,7 +29,7 @@ from typing import Any, NamedTuple
 
 import torch
 
-from .base import NeuronModel, SNNCell, SNNRecurrent, SNNRecurrentCell
+from .base import NeuronModel, SNNCell, SNNRecurrent, SNNRecurrentCell, state_dtype
 from .lif_adex import (
     LIFAdExFeedForwardState,
     LIFAdExParameters,
@@ -38,7 +38,7 @@ from .lif_adex import (
     lif_adex_initial_state,
     lif_adex_step,
 )
-from .threshold import threshold
+from .lif_refrac import _refractory_mask
 
 __all__ = [
     "LIFAdExRefracParameters",
@@ -90,14 +90,9 @@ def _refractory_update(
     v_new: torch.Tensor,
     p: LIFAdExRefracParameters,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Steps 1–4 of the module docstring; returns ``(v, z, rho1)``."""
-    refrac_mask = threshold(rho, p.lif_adex.method, p.lif_adex.alpha)
-    v_masked = (1 - refrac_mask) * v_new + refrac_mask * v_old
-    z_masked = (1 - refrac_mask) * z_new
-    rho_new = (1 - z_masked) * torch.nn.functional.relu(rho - refrac_mask) + (
-        z_masked * p.rho_reset
-    )
-    return v_masked, z_masked, rho_new
+    """Steps 1–4 of the module docstring (LIFRefrac's mask); returns ``(v, z, rho1)``."""
+    lif_adex = p.lif_adex
+    return _refractory_mask(rho, v_old, z_new, v_new, p.rho_reset, lif_adex.method, lif_adex.alpha)
 
 
 def lif_adex_refrac_feed_forward_step(
@@ -139,10 +134,6 @@ def lif_adex_refrac_step(
     )
 
 
-def _float_dtype(input_tensor: torch.Tensor) -> torch.dtype:
-    return input_tensor.dtype if torch.is_floating_point(input_tensor) else torch.float32
-
-
 def lif_adex_refrac_initial_state(
     shape: tuple[int, ...],
     p: LIFAdExRefracParameters = _DEFAULT_P,
@@ -159,7 +150,7 @@ def lif_adex_refrac_initial_state(
 def _recurrent_state(
     module: SNNRecurrentCell | SNNRecurrent, dims: tuple[int, ...], input_tensor: torch.Tensor
 ) -> LIFAdExRefracState:
-    dtype = _float_dtype(input_tensor)
+    dtype = state_dtype(input_tensor)
     base = lif_adex_refrac_initial_state(dims, module.p, dtype, input_tensor.device)
     base.lif_adex.v.requires_grad_(True)
     z = torch.zeros(dims, dtype=dtype, device=input_tensor.device)
@@ -189,7 +180,7 @@ class LIFAdExRefracCell(SNNCell):
 
     def initial_state(self, input_tensor: torch.Tensor) -> LIFAdExRefracFeedForwardState:
         state = lif_adex_refrac_initial_state(
-            tuple(input_tensor.shape), self.p, _float_dtype(input_tensor), input_tensor.device
+            tuple(input_tensor.shape), self.p, state_dtype(input_tensor), input_tensor.device
         )
         state.lif_adex.v.requires_grad_(True)
         return state

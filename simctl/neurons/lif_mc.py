@@ -79,6 +79,21 @@ def _coupling(v: torch.Tensor, g_coupling: Any) -> torch.Tensor:
     return torch.nn.functional.linear(v, g)
 
 
+def _register_coupling(
+    module: torch.nn.Module, g_coupling: torch.Tensor | None, hidden_size: int
+) -> None:
+    """``module.g_coupling``: a Parameter is trained, a tensor kept as a buffer (moves with
+    ``.to()``); ``None`` gives ``Parameter(randn(hidden, hidden) / sqrt(hidden))`` as in Norse."""
+    if g_coupling is None:
+        g_coupling = torch.nn.Parameter(
+            torch.randn(hidden_size, hidden_size) / math.sqrt(hidden_size)
+        )
+    if isinstance(g_coupling, torch.nn.Parameter):
+        module.register_parameter("g_coupling", g_coupling)
+    else:
+        module.register_buffer("g_coupling", g_coupling)
+
+
 def lif_mc_step(
     input_tensor: torch.Tensor,
     state: LIFState,
@@ -174,14 +189,7 @@ class LIFMCRecurrentCell(SNNRecurrentCell):
             p=p,
             **kwargs,
         )
-        if g_coupling is None:
-            g_coupling = torch.nn.Parameter(
-                torch.randn(hidden_size, hidden_size) / math.sqrt(hidden_size)
-            )
-        if isinstance(g_coupling, torch.nn.Parameter):
-            self.register_parameter("g_coupling", g_coupling)
-        else:
-            self.register_buffer("g_coupling", g_coupling)
+        _register_coupling(self, g_coupling, hidden_size)
 
     def _step(
         self,

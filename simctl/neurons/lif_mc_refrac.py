@@ -35,14 +35,13 @@ Examples:
 
 from __future__ import annotations
 
-import math
 from typing import Any, NamedTuple
 
 import torch
 
 from .base import NeuronModel, SNNRecurrentCell, full_state, state_dtype
 from .lif import LIFFeedForwardState, LIFParameters, LIFState
-from .lif_mc import _coupling
+from .lif_mc import _coupling, _register_coupling
 from .lif_refrac import (
     LIFRefracFeedForwardState,
     LIFRefracParameters,
@@ -191,14 +190,7 @@ class LIFMCRefracRecurrentCell(SNNRecurrentCell):
             p=p,
             **kwargs,
         )
-        if g_coupling is None:
-            g_coupling = torch.nn.Parameter(
-                torch.randn(hidden_size, hidden_size) / math.sqrt(hidden_size)
-            )
-        if isinstance(g_coupling, torch.nn.Parameter):
-            self.register_parameter("g_coupling", g_coupling)
-        else:
-            self.register_buffer("g_coupling", g_coupling)
+        _register_coupling(self, g_coupling, hidden_size)
 
     def _step(
         self,

@@ -107,10 +107,25 @@ def compute_refractory_update(
     Returns:
         ``(v, z, rho)`` after the refractory update.
     """
-    refrac_mask = threshold(state.rho, p.lif.method, p.lif.alpha)
-    v_masked = (1 - refrac_mask) * v_new + refrac_mask * state.lif.v
+    return _refractory_mask(
+        state.rho, state.lif.v, z_new, v_new, p.rho_reset, p.lif.method, p.lif.alpha
+    )
+
+
+def _refractory_mask(
+    rho: torch.Tensor,
+    v_old: torch.Tensor,
+    z_new: torch.Tensor,
+    v_new: torch.Tensor,
+    rho_reset: Any,
+    method: str,
+    alpha: Any,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Steps 2–5 on plain tensors (shared with the other refractory models); ``(v, z, rho)``."""
+    refrac_mask = threshold(rho, method, alpha)
+    v_masked = (1 - refrac_mask) * v_new + refrac_mask * v_old
     z_masked = (1 - refrac_mask) * z_new
-    rho_new = (1 - z_masked) * torch.relu(state.rho - refrac_mask) + z_masked * p.rho_reset
+    rho_new = (1 - z_masked) * torch.relu(rho - refrac_mask) + z_masked * rho_reset
     return v_masked, z_masked, rho_new
 
 

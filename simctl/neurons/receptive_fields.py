@@ -594,6 +594,10 @@ class SpatialReceptiveField2d(_SpatialReceptiveFieldConv2d):
 
 
 class _GeneratedReceptiveField2d(_SpatialReceptiveFieldConv2d):
+    """Fields from the product of generators; ``_per_field`` gives every field its own copy."""
+
+    _per_field: bool
+
     def __init__(
         self,
         in_channels: int,
@@ -602,15 +606,18 @@ class _GeneratedReceptiveField2d(_SpatialReceptiveFieldConv2d):
         angles: Any,
         ratios: Any,
         derivatives: Any,
-        x: Any,
-        y: Any,
-        optimize: Sequence[bool],
-        optimize_log: bool,
-        aggregate: bool,
-        domain: float,
-        include_replicas: bool,
-        per_field: bool,
-        kwargs: dict[str, Any],
+        x: Any = (0.0,),
+        y: Any = (0.0,),
+        optimize_scales: bool = True,
+        optimize_angles: bool = True,
+        optimize_ratios: bool = True,
+        optimize_x: bool = True,
+        optimize_y: bool = True,
+        optimize_log: bool = True,
+        aggregate: bool = True,
+        domain: float = DEFAULT_DOMAIN,
+        include_replicas: bool = False,
+        **kwargs: Any,
     ):
         generators = [_vector(torch.as_tensor(v)).detach() for v in (scales, angles, ratios, x, y)]
         generators = [g.to(torch.get_default_dtype()) for g in generators]
@@ -623,7 +630,7 @@ class _GeneratedReceptiveField2d(_SpatialReceptiveFieldConv2d):
             _normalise_derivatives(derivatives),
             include_replicas,
         )
-        if per_field:
+        if self._per_field:
             rows = _gather_rows(generators, indices, orders)
             generators = list(rows[:, :5].unbind(1))
             indices = [(i, i, i, i, i) for i in range(len(orders))]
@@ -631,7 +638,7 @@ class _GeneratedReceptiveField2d(_SpatialReceptiveFieldConv2d):
             in_channels,
             size,
             columns=generators,
-            optimize=optimize,
+            optimize=[optimize_scales, optimize_angles, optimize_ratios, optimize_x, optimize_y],
             indices=indices,
             orders=orders,
             optimize_log=optimize_log,
@@ -664,44 +671,7 @@ class SampledSpatialReceptiveField2d(_GeneratedReceptiveField2d):
         (torch.Size([1, 4, 1, 1]), torch.Size([2]))
     """
 
-    def __init__(
-        self,
-        in_channels: int,
-        size: int,
-        scales: Any,
-        angles: Any,
-        ratios: Any,
-        derivatives: Any,
-        x: Any = (0.0,),
-        y: Any = (0.0,),
-        optimize_scales: bool = True,
-        optimize_angles: bool = True,
-        optimize_ratios: bool = True,
-        optimize_x: bool = True,
-        optimize_y: bool = True,
-        optimize_log: bool = True,
-        aggregate: bool = True,
-        domain: float = DEFAULT_DOMAIN,
-        include_replicas: bool = False,
-        **kwargs: Any,
-    ):
-        super().__init__(
-            in_channels,
-            size,
-            scales,
-            angles,
-            ratios,
-            derivatives,
-            x,
-            y,
-            optimize=[optimize_scales, optimize_angles, optimize_ratios, optimize_x, optimize_y],
-            optimize_log=optimize_log,
-            aggregate=aggregate,
-            domain=domain,
-            include_replicas=include_replicas,
-            per_field=False,
-            kwargs=kwargs,
-        )
+    _per_field = False
 
 
 class ParameterizedSpatialReceptiveField2d(_GeneratedReceptiveField2d):
@@ -717,44 +687,7 @@ class ParameterizedSpatialReceptiveField2d(_GeneratedReceptiveField2d):
         (torch.Size([4]), torch.Size([4, 7]))
     """
 
-    def __init__(
-        self,
-        in_channels: int,
-        size: int,
-        scales: Any,
-        angles: Any,
-        ratios: Any,
-        derivatives: Any,
-        x: Any = (0.0,),
-        y: Any = (0.0,),
-        optimize_scales: bool = True,
-        optimize_angles: bool = True,
-        optimize_ratios: bool = True,
-        optimize_x: bool = True,
-        optimize_y: bool = True,
-        optimize_log: bool = True,
-        aggregate: bool = True,
-        domain: float = DEFAULT_DOMAIN,
-        include_replicas: bool = False,
-        **kwargs: Any,
-    ):
-        super().__init__(
-            in_channels,
-            size,
-            scales,
-            angles,
-            ratios,
-            derivatives,
-            x,
-            y,
-            optimize=[optimize_scales, optimize_angles, optimize_ratios, optimize_x, optimize_y],
-            optimize_log=optimize_log,
-            aggregate=aggregate,
-            domain=domain,
-            include_replicas=include_replicas,
-            per_field=True,
-            kwargs=kwargs,
-        )
+    _per_field = True
 
 
 def _default_activation_state_map(tau_mem_inv: torch.Tensor) -> Any:

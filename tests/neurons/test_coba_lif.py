@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from neuron_loops import run_cell
 
 from simctl.neurons.coba_lif import (
     MODEL,
@@ -168,12 +169,8 @@ def test_cell_loop_equals_layer():
     layer = CobaLIF(dt=1.0)
     cell = CobaLIFFeedForwardCell(dt=1.0)
     z_layer, s_layer = layer(x)
-    state = None
-    outs = []
-    for x_t in x:
-        z, state = cell(x_t, state)
-        outs.append(z)
-    assert torch.equal(torch.stack(outs), z_layer) and torch.equal(state.v, s_layer.v)
+    outs, state = run_cell(cell, x)
+    assert torch.equal(outs, z_layer) and torch.equal(state.v, s_layer.v)
 
 
 def test_model_and_dtype():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from neuron_loops import run_cell
 
 from simctl.neurons.iaf import (
     IAF,
@@ -136,11 +137,8 @@ def test_cell_loop_equals_layer():
     torch.manual_seed(0)
     x = torch.rand(15, 3, 2)
     z_layer, s_layer = IAF()(x)
-    cell, state, outs = IAFCell(), None, []
-    for t in range(x.shape[0]):
-        z, state = cell(x[t], state)
-        outs.append(z)
-    torch.testing.assert_close(torch.stack(outs), z_layer)
+    outs, state = run_cell(IAFCell(), x)
+    torch.testing.assert_close(outs, z_layer)
     torch.testing.assert_close(state.v, s_layer.v)
 
 

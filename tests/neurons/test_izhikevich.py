@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from neuron_loops import recurrent_pair, run_cell
 
 from simctl.neurons import izhikevich as izk
 from simctl.neurons.izhikevich import (
@@ -428,34 +429,21 @@ def test_cell_loop_equals_layer():
         layer = Izhikevich(behavior)
         cell = IzhikevichCell(behavior)
         z_layer, s_layer = layer(x)
-        state = None
-        outputs = []
-        for x_t in x:
-            z, state = cell(x_t, state)
-            outputs.append(z)
-        assert torch.equal(torch.stack(outputs), z_layer)
+        outputs, state = run_cell(cell, x)
+        assert torch.equal(outputs, z_layer)
         assert torch.equal(state.v, s_layer.v) and torch.equal(state.u, s_layer.u)
         assert z_layer.sum() > 10
 
 
 def test_recurrent_cell_loop_equals_layer():
     torch.manual_seed(0)
-    layer = IzhikevichRecurrent(3, 4, izk.tonic_spiking)
-    cell = IzhikevichRecurrentCell(
-        3,
-        4,
-        izk.tonic_spiking,
-        input_weights=layer.input_weights.detach().clone(),
-        recurrent_weights=layer.recurrent_weights.detach().clone(),
+    layer, cell = recurrent_pair(
+        IzhikevichRecurrent, IzhikevichRecurrentCell, 3, 4, izk.tonic_spiking
     )
     x = torch.rand(100, 2, 3) * 20
     z_layer, s_layer = layer(x)
-    state = None
-    outputs = []
-    for x_t in x:
-        z, state = cell(x_t, state)
-        outputs.append(z)
-    assert torch.equal(torch.stack(outputs), z_layer)
+    outputs, state = run_cell(cell, x)
+    assert torch.equal(outputs, z_layer)
     assert torch.equal(state.v, s_layer.v)
 
 

@@ -6,6 +6,7 @@ import math
 
 import pytest
 import torch
+from neuron_loops import run_cell
 
 from simctl.neurons.li import (
     LI,
@@ -131,11 +132,8 @@ def test_cell_loop_equals_layer():
     x = torch.rand(12, 3, 2)
     p = LIParameters(tau_mem_inv=700.0)
     v_layer, s_layer = LI(p)(x)
-    cell, state, outs = LICell(p), None, []
-    for t in range(x.shape[0]):
-        v, state = cell(x[t], state)
-        outs.append(v)
-    torch.testing.assert_close(torch.stack(outs), v_layer)
+    outs, state = run_cell(LICell(p), x)
+    torch.testing.assert_close(outs, v_layer)
     torch.testing.assert_close(state.i, s_layer.i)
 
 

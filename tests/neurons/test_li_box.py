@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from neuron_loops import run_cell
 
 from simctl.neurons.li_box import (
     MODEL,
@@ -68,11 +69,8 @@ def test_cell_loop_equals_layer():
     x = torch.rand(12, 3, 2)
     p = LIBoxParameters(tau_mem_inv=700.0)
     v_layer, s_layer = LIBox(p)(x)
-    cell, state, outs = LIBoxCell(p), None, []
-    for t in range(x.shape[0]):
-        v, state = cell(x[t], state)
-        outs.append(v)
-    torch.testing.assert_close(torch.stack(outs), v_layer)
+    outs, state = run_cell(LIBoxCell(p), x)
+    torch.testing.assert_close(outs, v_layer)
     torch.testing.assert_close(state.v, s_layer.v)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from neuron_loops import run_cell
 
 from simctl.neurons.lif import (
     LIF,
@@ -236,11 +237,8 @@ def test_cell_loop_equals_layer(p):
     torch.manual_seed(0)
     x = torch.rand(12, 3, 2) * 4
     z_layer, s_layer = LIF(p)(x)
-    cell, state, outs = LIFCell(p), None, []
-    for t in range(x.shape[0]):
-        z, state = cell(x[t], state)
-        outs.append(z)
-    torch.testing.assert_close(torch.stack(outs), z_layer)
+    outs, state = run_cell(LIFCell(p), x)
+    torch.testing.assert_close(outs, z_layer)
     torch.testing.assert_close(state.v, s_layer.v)
     torch.testing.assert_close(state.i, s_layer.i)
 

@@ -6,6 +6,7 @@ import math
 
 import pytest
 import torch
+from neuron_loops import recurrent_pair, run_cell
 
 from simctl.neurons import lif_adex_refrac
 from simctl.neurons.lif_adex import LIFAdExFeedForwardState, LIFAdExParameters, LIFAdExState
@@ -250,21 +251,11 @@ def test_cell_loop_equals_functional() -> None:
 def test_recurrent_cell_loop_equals_layer() -> None:
     torch.manual_seed(2)
     x = torch.rand(20, 3, 2) * 5
-    layer = LIFAdExRefracRecurrent(2, 5)
-    cell = LIFAdExRefracRecurrentCell(
-        2,
-        5,
-        input_weights=layer.input_weights.detach().clone(),
-        recurrent_weights=layer.recurrent_weights.detach().clone(),
-    )
-    state = None
-    outs = []
-    for step in x:
-        z, state = cell(step, state)
-        outs.append(z)
+    layer, cell = recurrent_pair(LIFAdExRefracRecurrent, LIFAdExRefracRecurrentCell, 2, 5)
+    outs, state = run_cell(cell, x)
     z_layer, s_layer = layer(x)
     assert z_layer.sum() > 0
-    assert torch.equal(torch.stack(outs), z_layer)
+    assert torch.equal(outs, z_layer)
     assert torch.allclose(state.rho, s_layer.rho)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from neuron_loops import run_cell
 
 from simctl.neurons.lif_box import (
     MODEL,
@@ -97,11 +98,8 @@ def test_cell_loop_equals_layer(reset):
     x = torch.rand(12, 3, 2) * 5
     p = LIFBoxParameters(tau_mem_inv=700.0, reset_method=reset)
     z_layer, s_layer = LIFBox(p)(x)
-    cell, state, outs = LIFBoxCell(p), None, []
-    for t in range(x.shape[0]):
-        z, state = cell(x[t], state)
-        outs.append(z)
-    torch.testing.assert_close(torch.stack(outs), z_layer)
+    outs, state = run_cell(LIFBoxCell(p), x)
+    torch.testing.assert_close(outs, z_layer)
     torch.testing.assert_close(state.v, s_layer.v)
     assert z_layer.sum() > 0
 

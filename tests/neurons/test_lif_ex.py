@@ -6,6 +6,7 @@ import math
 
 import pytest
 import torch
+from neuron_loops import recurrent_pair, run_cell
 
 from simctl.neurons import lif_ex
 from simctl.neurons.lif_ex import (
@@ -185,34 +186,20 @@ def test_cell_loop_equals_layer() -> None:
     torch.manual_seed(0)
     x = torch.rand(30, 4, 3) * 3
     cell = LIFExCell()
-    state = None
-    outs = []
-    for step in x:
-        z, state = cell(step, state)
-        outs.append(z)
+    outs, state = run_cell(cell, x)
     z_layer, s_layer = LIFEx()(x)
     assert z_layer.sum() > 0
-    assert torch.equal(torch.stack(outs), z_layer)
+    assert torch.equal(outs, z_layer)
     assert torch.allclose(state.v, s_layer.v) and torch.allclose(state.i, s_layer.i)
 
 
 def test_recurrent_cell_loop_equals_layer() -> None:
     torch.manual_seed(0)
     x = torch.rand(20, 3, 2) * 4
-    layer = LIFExRecurrent(2, 5)
-    cell = LIFExRecurrentCell(
-        2,
-        5,
-        input_weights=layer.input_weights.detach().clone(),
-        recurrent_weights=layer.recurrent_weights.detach().clone(),
-    )
-    state = None
-    outs = []
-    for step in x:
-        z, state = cell(step, state)
-        outs.append(z)
+    layer, cell = recurrent_pair(LIFExRecurrent, LIFExRecurrentCell, 2, 5)
+    outs, state = run_cell(cell, x)
     z_layer, s_layer = layer(x)
-    assert torch.equal(torch.stack(outs), z_layer)
+    assert torch.equal(outs, z_layer)
     assert torch.allclose(state.v, s_layer.v)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from neuron_loops import run_cell
 
 from simctl.neurons.lif import LIF, LIFFeedForwardState, LIFParameters, LIFState
 from simctl.neurons.lif_refrac import (
@@ -206,11 +207,8 @@ def test_cell_loop_equals_layer():
     torch.manual_seed(0)
     x = torch.rand(20, 3, 2) * 4
     z_layer, s_layer = LIFRefrac()(x)
-    cell, state, outs = LIFRefracCell(), None, []
-    for t in range(x.shape[0]):
-        z, state = cell(x[t], state)
-        outs.append(z)
-    torch.testing.assert_close(torch.stack(outs), z_layer)
+    outs, state = run_cell(LIFRefracCell(), x)
+    torch.testing.assert_close(outs, z_layer)
     torch.testing.assert_close(state.lif.v, s_layer.lif.v)
     torch.testing.assert_close(state.rho, s_layer.rho)
 
@@ -223,11 +221,8 @@ def test_recurrent_cell_loop_equals_layer():
         2, 4, input_weights=layer.input_weights, recurrent_weights=layer.recurrent_weights
     )
     z_layer, s_layer = layer(x)
-    state, outs = None, []
-    for t in range(x.shape[0]):
-        z, state = cell(x[t], state)
-        outs.append(z)
-    torch.testing.assert_close(torch.stack(outs), z_layer)
+    outs, state = run_cell(cell, x)
+    torch.testing.assert_close(outs, z_layer)
     torch.testing.assert_close(state.rho, s_layer.rho)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from neuron_loops import recurrent_pair, run_cell
 
 from simctl.neurons.lsnn import (
     LSNN,
@@ -189,29 +190,15 @@ def test_cell_loop_equals_layer():
     layer = LSNN()
     cell = LSNNCell()
     z_layer, s_layer = layer(x)
-    state = None
-    outs = []
-    for x_t in x:
-        z, state = cell(x_t, state)
-        outs.append(z)
-    assert torch.equal(torch.stack(outs), z_layer)
+    outs, state = run_cell(cell, x)
+    assert torch.equal(outs, z_layer)
     assert torch.equal(state.b, s_layer.b) and z_layer.sum() > 0
 
     torch.manual_seed(1)
-    rlayer = LSNNRecurrent(3, 4)
-    rcell = LSNNRecurrentCell(
-        3,
-        4,
-        input_weights=rlayer.input_weights.detach().clone(),
-        recurrent_weights=rlayer.recurrent_weights.detach().clone(),
-    )
+    rlayer, rcell = recurrent_pair(LSNNRecurrent, LSNNRecurrentCell, 3, 4)
     z_layer, s_layer = rlayer(x)
-    state = None
-    outs = []
-    for x_t in x:
-        z, state = rcell(x_t, state)
-        outs.append(z)
-    assert torch.equal(torch.stack(outs), z_layer) and torch.equal(state.v, s_layer.v)
+    outs, state = run_cell(rcell, x)
+    assert torch.equal(outs, z_layer) and torch.equal(state.v, s_layer.v)
 
 
 def test_float64_and_model():
