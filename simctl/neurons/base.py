@@ -282,8 +282,8 @@ class SNN(_ParameterMixin, torch.nn.Module):
     ``record_states=True`` the second element is instead the state of every step, each field
     stacked along a new dim 0.
 
-    When no gradient is needed, :attr:`fast_integral` (set by :mod:`simctl.kernels`) may run
-    the whole loop in one fused call; it is proven equal to the step function in the tests.
+    When no gradient is needed, :func:`simctl.kernels.fused_layer_forward` may run the whole
+    loop in one fused call; the tests prove it equal to the step function.
     """
 
     def __init__(
@@ -310,10 +310,8 @@ class SNN(_ParameterMixin, torch.nn.Module):
         """Hook for fused integration (``simctl.kernels``); ``None`` means use the loop."""
         if input_tensor.is_sparse:
             return None
-        try:
-            from simctl.kernels import fused_layer_forward
-        except ImportError:  # pragma: no cover - kernels are optional
-            return None
+        from simctl.kernels import fused_layer_forward  # lazy: kernels import this module
+
         return fused_layer_forward(self, input_tensor, state, p)
 
     def forward(self, input_tensor: torch.Tensor, state: Any | None = None) -> tuple[Any, Any]:
