@@ -89,13 +89,14 @@ def simulate(
     import torch  # only now: --help and --cfg never pay for it
 
     from simctl import __version__, registry, runner
+    from simctl.config.resolve import spec_to_dict
     from simctl.recording import SimWriter
 
     sim = spec.simulation
     device = runner.resolve_device(sim.device)
     dtype = {"float32": torch.float32, "float64": torch.float64}[sim.dtype]
     torch.manual_seed(sim.seed)
-    _check_memory(spec, device, dtype, data)
+    _check_memory(spec, device, dtype)
     pops = []
     for i, p in enumerate(spec.populations):
         try:
@@ -106,9 +107,8 @@ def simulate(
                 "allocate" in text or "out of memory" in text
             ):
                 raise
-            key = f"populations.{p.name}.size" if data.get("populations") else "population.size"
             raise ConfigError(
-                key,
+                f"{p.key}.size",
                 p.size,
                 f"not enough memory for {p.size} x {p.model} neurons on {device}",
                 "a smaller population",
@@ -160,7 +160,7 @@ def simulate(
                     "t_stop": s.t_stop,
                     "n_steps": s.n_steps,
                     "parameters_json": registry.parameters_json(s),
-                    "input_json": json.dumps(_plain(s.input)),
+                    "input_json": json.dumps(spec_to_dict(s.input)),
                     "encoder": s.encoder.name,
                     "source": s.source,
                     "voltage": pop.model.voltage,
@@ -198,7 +198,7 @@ def simulate(
     return h5_path
 
 
-def _check_memory(spec: Any, device: Any, dtype: Any, data: dict) -> None:
+def _check_memory(spec: Any, device: Any, dtype: Any) -> None:
     """A one-line error for a population that cannot fit in memory (the state alone), rather
     than an allocation failure or the kernel's OOM killer half-way through building it."""
     import os
@@ -219,9 +219,8 @@ def _check_memory(spec: Any, device: Any, dtype: Any, data: dict) -> None:
         n_vars = len(registry.get_model(p.model).variables)
         need = p.size * itemsize * (n_vars + 2)  # state, input and spikes of one step
         if need > total:
-            key = f"populations.{p.name}.size" if data.get("populations") else "population.size"
             raise ConfigError(
-                key,
+                f"{p.key}.size",
                 p.size,
                 f"{p.size} x {p.model} neurons need at least {need / 2**30:.0f} GiB, "
                 f"more than the {total / 2**30:.0f} GiB of memory on {device}",
@@ -246,12 +245,6 @@ def _spike_peak(params: dict) -> float:
             if isinstance(nested, dict) and isinstance(nested.get(key), (int, float)):
                 return float(nested[key])
     return float("nan")
-
-
-def _plain(obj: Any) -> Any:
-    from simctl.config.resolve import spec_to_dict
-
-    return spec_to_dict(obj)
 
 
 def _write_status(run_dir: Path, status: str, rows: list | None = None, error: str = "") -> None:

@@ -31,7 +31,8 @@ examples:
   simctl run -m input.amplitude=5,10,15 && simctl collect multirun/<date>/<time>
 """
 
-# Hydra flags that take a value, and those after which nothing should be validated
+#: Hydra's flags of ``simctl run``: those that take a value, those whose value is optional
+#: (``--cfg [job]``, ``--info [searchpath]``) and those that take none
 _VALUE_FLAGS = {
     "--config-path",
     "-cp",
@@ -42,11 +43,24 @@ _VALUE_FLAGS = {
     "--experimental-rerun",
     "--package",
     "-p",
-    "--cfg",
-    "-c",
-    "--info",
-    "-i",
 }
+_OPTIONAL_VALUE_FLAGS = {"--cfg", "-c", "--info", "-i"}
+_KNOWN_FLAGS = {
+    *_VALUE_FLAGS,
+    *_OPTIONAL_VALUE_FLAGS,
+    "--help",
+    "-h",
+    "--hydra-help",
+    "--version",
+    "--resolve",
+    "--run",
+    "-r",
+    "--multirun",
+    "-m",
+    "--shell-completion",
+    "-sc",
+}
+#: flags after which nothing is validated (Hydra prints help or information, or reruns)
 _NO_CHECK = {
     "--help",
     "-h",
@@ -61,35 +75,6 @@ _NO_CHECK = {
     "-cp",
     "--config-name",
     "-cn",
-}
-
-
-#: every flag of Hydra's ``simctl run`` command line, and the values some of them take
-_KNOWN_FLAGS = {
-    "--help",
-    "-h",
-    "--hydra-help",
-    "--version",
-    "--cfg",
-    "-c",
-    "--resolve",
-    "--package",
-    "-p",
-    "--run",
-    "-r",
-    "--multirun",
-    "-m",
-    "--shell-completion",
-    "-sc",
-    "--config-path",
-    "-cp",
-    "--config-name",
-    "-cn",
-    "--config-dir",
-    "-cd",
-    "--experimental-rerun",
-    "--info",
-    "-i",
 }
 _CFG_VALUES = ("job", "hydra", "all")
 _INFO_VALUES = ("all", "config", "defaults", "defaults-tree", "plugins", "searchpath")
@@ -114,16 +99,8 @@ def _check_flags(flags: dict[str, str | None]) -> str:
 def _first_job_args(args: Sequence[str]) -> list[str]:
     """``args`` of a sweep (``-m``) as the arguments of its first job: Hydra refuses
     ``--cfg``/``--info`` together with ``-m``, so these print the first job's config."""
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-
     overrides, _, _ = _split_args(args)
-    first = {}
-    parser = OverridesParser.create()
-    for text in overrides:
-        (o,) = parser.parse_overrides([text])
-        if o.is_sweep_override():
-            values = list(o.sweep_string_iterator())
-            first[text] = f"{o.input_line.split('=', 1)[0]}={values[0]}" if values else text
+    first = dict(zip(overrides, _override_sets(overrides, True)[0], strict=True))
     return [first.get(a, a) for a in args if a not in ("-m", "--multirun")]
 
 
@@ -142,7 +119,7 @@ def _split_args(args: Sequence[str]) -> tuple[list[str], dict[str, str | None], 
         if a in ("-m", "--multirun"):
             multirun = True
         elif a.startswith("-") and "=" not in a:
-            if a in ("--cfg", "-c", "--info", "-i"):
+            if a in _OPTIONAL_VALUE_FLAGS:
                 # optional value (job/hydra/all, searchpath/…)
                 if i + 1 < len(args) and not args[i + 1].startswith("-") and "=" not in args[i + 1]:
                     flags[a] = args[i + 1]
@@ -273,14 +250,18 @@ def _keys_at(path: str, overrides: list[str]) -> list[str]:
     return [str(k) for k in node.keys()] if hasattr(node, "keys") else []
 
 
-def _compose(overrides: list[str], config_dir: str | None = None):
+def _compose(overrides: list[str], config_dir: str | None = None, hydra: bool = False):
+    """The composed config (no Hydra runtime); with ``hydra`` (or a ``--config-dir``, whose
+    search path is a ``hydra.`` override) the ``hydra`` node is kept."""
     from hydra import compose, initialize_config_module
 
     extra = []
     if config_dir:
         extra = [f"hydra.searchpath=[file://{os.path.abspath(config_dir)}]"]
     with initialize_config_module("simctl.configs", version_base="1.3"):
-        return compose("config", overrides=[*overrides, *extra], return_hydra_config=bool(extra))
+        return compose(
+            "config", overrides=[*overrides, *extra], return_hydra_config=hydra or bool(extra)
+        )
 
 
 def preflight(args: Sequence[str]) -> int:
@@ -294,7 +275,7 @@ def preflight(args: Sequence[str]) -> int:
     config_dir = flags.get("--config-dir") or flags.get("-cd")
     hydra_ov = [o for o in overrides if o.lstrip("+~").startswith(("hydra.", "hydra/"))]
     task_ov = [o for o in overrides if o not in hydra_ov]
-    from omegaconf import OmegaConf
+    from omegaconf import OmegaConf, open_dict
 
     from simctl.config import ConfigError, resolve, search_dirs
 
@@ -313,13 +294,10 @@ def preflight(args: Sequence[str]) -> int:
             if os.environ.get("HYDRA_FULL_ERROR") == "1":
                 raise
             return _error(_translate(error, ov))
+        with open_dict(cfg):  # the hydra node (--config-dir) needs the runtime to resolve
+            cfg.pop("hydra", None)
         data = OmegaConf.to_container(cfg, resolve=True)
-        data.pop("hydra", None)
-        choices = {}
-        for o in ov:
-            k, _, v = o.partition("=")
-            if k == "preset":
-                choices["preset"] = v
+        choices = {k: v for k, _, v in (o.partition("=") for o in ov) if k == "preset"}
         try:
             resolve(data, dirs, choices)
         except ConfigError as error:
@@ -336,14 +314,11 @@ def _check_output_dir(
     import tempfile
     from pathlib import Path
 
+    from omegaconf import OmegaConf
+
     key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
     try:
-        from hydra import compose, initialize_config_module
-
-        with initialize_config_module("simctl.configs", version_base="1.3"):
-            cfg = compose("config", overrides=[*ov, *hydra_ov], return_hydra_config=True)
-        from omegaconf import OmegaConf
-
+        cfg = _compose([*ov, *hydra_ov], config_dir, hydra=True)
         target = Path(str(OmegaConf.select(cfg, key))).absolute()
     except Exception:  # noqa: BLE001 - let Hydra report what we cannot
         return ""

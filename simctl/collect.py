@@ -46,6 +46,8 @@ def _overrides(job: Path) -> dict[str, str]:
 
 def collect_rows(sweep_dir: Path) -> tuple[list[dict[str, Any]], list[str]]:
     """``(rows, override keys)`` of every job under ``sweep_dir``."""
+    from simctl.recording import load_run
+
     rows, keys = [], []
     for job in _job_dirs(sweep_dir):
         over = _overrides(job)
@@ -67,21 +69,19 @@ def collect_rows(sweep_dir: Path) -> tuple[list[dict[str, Any]], list[str]]:
         h5 = job / "sim.h5"
         if h5.is_file():
             try:
-                import h5py
-
-                with h5py.File(h5, "r") as f:
-                    complete = bool(f.attrs.get("complete", False))
-                    for pop, group in f["summary"].items():
-                        count = group["spike_count"][:]
-                        rate = group["rate_hz"][:]
-                        row[f"spikes:{pop}"] = int(count.sum())
+                run = load_run(h5, state=False, spikes=False)
+            except (OSError, ValueError) as error:
+                row["status"], row["error"] = "failed", f"unreadable sim.h5 ({error})"
+            else:
+                for pop, data in run.populations.items():
+                    if "spike_count" in data.summary:
+                        rate = data.summary["rate_hz"]
+                        row[f"spikes:{pop}"] = int(data.summary["spike_count"].sum())
                         row[f"mean_rate_hz:{pop}"] = float(rate.mean()) if len(rate) else 0.0
-                if not complete and row["status"] == "ok":
+                if not run.complete and row["status"] == "ok":
                     row["status"] = "incomplete"
                 elif not row["status"]:
-                    row["status"] = "ok" if complete else "incomplete"
-            except OSError as error:
-                row["status"], row["error"] = "failed", f"unreadable sim.h5 ({error})"
+                    row["status"] = "ok" if run.complete else "incomplete"
         elif not row["status"]:
             row["status"], row["error"] = "failed", "no sim.h5 (the job did not run)"
         rows.append(row)

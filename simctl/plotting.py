@@ -168,23 +168,26 @@ def raster_figure(run: Any, rate_bin_ms: float | None = None, width: float = 8.0
     return fig
 
 
-def _voltage_for_plot(pop: Any, var: str, values: np.ndarray) -> np.ndarray:
+def _voltage_for_plot(pop: Any, values: np.ndarray) -> np.ndarray:
     """Recorded v with the spike samples raised to the spike peak (Izhikevich's convention)."""
     peak = pop.attrs.get("spike_peak", math.nan)
     if not pop.attrs.get("spiking", True) or not np.isfinite(peak) or pop.state_time is None:
         return values
-    out = values.astype(float).copy()
-    every = int(pop.attrs.get("record_every", 1))
-    if every != 1:
+    out = values.astype(float)
+    if int(pop.attrs.get("record_every", 1)) != 1:
         return out
-    index = {t: i for i, t in enumerate(np.round(pop.state_time / pop.dt).astype(np.int64))}
+    sampled = np.round(pop.state_time / pop.dt).astype(np.int64)  # ascending steps
+    if not len(sampled) or not len(pop.spike_ids):
+        return out
+    # each spike's sample (its step among the sampled ones) and column (its neuron among the
+    # recorded ones); spikes of neurons or steps that were not recorded are left out
     steps = np.round(pop.spike_times / pop.dt).astype(np.int64)
-    column = {int(n): j for j, n in enumerate(pop.state_ids)}
-    for s, n in zip(steps, pop.spike_ids, strict=False):
-        j = column.get(int(n))
-        i = index.get(int(s))
-        if j is not None and i is not None:
-            out[i, j] = peak
+    rows = np.minimum(np.searchsorted(sampled, steps), len(sampled) - 1)
+    column = np.full(1 + max(pop.spike_ids.max(), pop.state_ids.max()), -1, dtype=np.int64)
+    column[pop.state_ids] = np.arange(len(pop.state_ids))
+    cols = column[pop.spike_ids]
+    hit = (cols >= 0) & (sampled[rows] == steps)
+    out[rows[hit], cols[hit]] = peak
     return out
 
 
@@ -209,6 +212,7 @@ def traces_figure(run: Any, max_traces: int = 4, max_populations: int = 8, width
     fig = new_figure(width, min(1.2 + 0.95 * sum(h for *_, h in rows), 40))
     gs = fig.add_gridspec(len(rows), 1, height_ratios=[h for *_, h in rows])
     first: dict[str, Any] = {}
+    voltages: dict[str, np.ndarray] = {}  # per population, converted once for all its rows
     axes = []
     for r, (pop, kind, what, _) in enumerate(rows):
         ax = fig.add_subplot(gs[r], sharex=first.get(pop.name))
@@ -222,7 +226,9 @@ def traces_figure(run: Any, max_traces: int = 4, max_populations: int = 8, width
             ax.set_title(title, loc="left")
         if kind == "v":
             var = pop.attrs.get("voltage", "v")
-            values = _voltage_for_plot(pop, var, pop.state[var])[:, what]
+            if pop.name not in voltages:
+                voltages[pop.name] = _voltage_for_plot(pop, pop.state[var])
+            values = voltages[pop.name][:, what]
             ax.plot(pop.state_time, values, color=COLORS[what % len(COLORS)], lw=0.9)
             unit = pop.state_units.get(var, "")
             ax.set_ylabel(f"{var} ({unit})" if unit else var)
@@ -287,16 +293,14 @@ def plot_run(h5_path: str | Path, out_dir: str | Path, options: Any = None) -> l
     out_dir.mkdir(parents=True, exist_ok=True)
     run = load_run(h5_path)
     written = []
-    if opts.raster:
-        fig = raster_figure(run, opts.rate_bin_ms)
-        path = out_dir / f"raster.{opts.format}"
-        fig.savefig(path, dpi=opts.dpi)
-        written.append(path)
-    if opts.traces:
-        fig = traces_figure(run, opts.max_traces)
-        path = out_dir / f"traces.{opts.format}"
-        fig.savefig(path, dpi=opts.dpi)
-        written.append(path)
+    for name, wanted, draw in (
+        ("raster", opts.raster, lambda: raster_figure(run, opts.rate_bin_ms)),
+        ("traces", opts.traces, lambda: traces_figure(run, opts.max_traces)),
+    ):
+        if wanted:
+            path = out_dir / f"{name}.{opts.format}"
+            draw().savefig(path, dpi=opts.dpi)
+            written.append(path)
     return written
 
 

@@ -64,6 +64,31 @@ def _attr(value: Any) -> Any:
     return value
 
 
+def _growing(
+    group: h5py.Group,
+    name: str,
+    dtype: str,
+    chunks: tuple[int, ...],
+    units: str,
+    width: int | None = None,
+    gzip: int | None = None,
+) -> h5py.Dataset:
+    """An empty dataset that grows along its first axis (``width`` columns, or 1-D)."""
+    shape = (0,) if width is None else (0, width)
+    compression = {} if gzip is None else {"compression": "gzip", "compression_opts": gzip}
+    ds = group.create_dataset(
+        name,
+        shape=shape,
+        maxshape=(None, *shape[1:]),
+        dtype=dtype,
+        chunks=chunks,
+        shuffle=gzip is not None,
+        **compression,
+    )
+    ds.attrs["units"] = units
+    return ds
+
+
 class SimWriter:
     """Streams one run into ``path`` (HDF5, libver v110).
 
@@ -109,76 +134,26 @@ class SimWriter:
             pop.attrs[key] = _attr(value)
         spikes = f["spikes"].create_group(name)
         spikes.attrs["sorting"] = "by_time"
-        ts = spikes.create_dataset(
-            "timestamps",
-            shape=(0,),
-            maxshape=(None,),
-            dtype="f8",
-            chunks=(65536,),
-            compression="gzip",
-            compression_opts=4,
-            shuffle=True,
-        )
-        ts.attrs["units"] = "ms"
+        ts = _growing(spikes, "timestamps", "f8", (65536,), "ms", gzip=4)
         ts.attrs["sorting"] = "by_time"
-        size = int(attrs["size"])
-        id_dtype = "u2" if size <= 2**16 else "u4"
-        ids = spikes.create_dataset(
-            "node_ids",
-            shape=(0,),
-            maxshape=(None,),
-            dtype=id_dtype,
-            chunks=(65536,),
-            compression="gzip",
-            compression_opts=4,
-            shuffle=True,
-        )
-        ids.attrs["units"] = ""
+        id_dtype = "u2" if int(attrs["size"]) <= 2**16 else "u4"
+        ids = _growing(spikes, "node_ids", id_dtype, (65536,), "", gzip=4)
         n_rec = len(node_ids)
         entry = {"spikes": (ts, ids), "state": {}, "input": None, "n_rec": n_rec}
+        # samples: ~256 k values per chunk, at most 64 neurons wide
+        rows = max(1, min(4096, (1 << 18) // max(1, min(n_rec, 64))))
+        chunk = (rows, min(n_rec, 64))
         if variables and n_rec:
             state = f["state"].create_group(name)
             state.create_dataset("node_ids", data=np.asarray(node_ids, dtype="i8"))
-            rows = max(1, min(4096, (1 << 18) // max(1, min(n_rec, 64))))
-            chunk = (rows, min(n_rec, 64))
-            time = state.create_dataset(
-                "time", shape=(0,), maxshape=(None,), dtype="f8", chunks=(rows,)
-            )
-            time.attrs["units"] = "ms"
-            entry["time"] = time
+            entry["time"] = _growing(state, "time", "f8", (rows,), "ms")
             for var, units in variables.items():
-                ds = state.create_dataset(
-                    var,
-                    shape=(0, n_rec),
-                    maxshape=(None, n_rec),
-                    dtype="f4",
-                    chunks=chunk,
-                    compression="gzip",
-                    compression_opts=1,
-                    shuffle=True,
-                )
-                ds.attrs["units"] = units
-                entry["state"][var] = ds
+                entry["state"][var] = _growing(state, var, "f4", chunk, units, n_rec, gzip=1)
         if record_input and n_rec:
             inp = f["input"].create_group(name)
             inp.create_dataset("node_ids", data=np.asarray(node_ids, dtype="i8"))
-            rows = max(1, min(4096, (1 << 18) // max(1, min(n_rec, 64))))
-            cur = inp.create_dataset(
-                "current",
-                shape=(0, n_rec),
-                maxshape=(None, n_rec),
-                dtype="f4",
-                chunks=(rows, min(n_rec, 64)),
-                compression="gzip",
-                compression_opts=1,
-                shuffle=True,
-            )
-            cur.attrs["units"] = input_units
-            itime = inp.create_dataset(
-                "time", shape=(0,), maxshape=(None,), dtype="f8", chunks=(rows,)
-            )
-            itime.attrs["units"] = "ms"
-            entry["input"] = (cur, itime)
+            cur = _growing(inp, "current", "f4", chunk, input_units, n_rec, gzip=1)
+            entry["input"] = (cur, _growing(inp, "time", "f8", (rows,), "ms"))
         self._pops[name] = entry
 
     # -- streaming --------------------------------------------------------------------------
@@ -223,11 +198,6 @@ class SimWriter:
         cur, itime = entry["input"]
         self._append(itime, np.asarray(time_ms, dtype="f8"))
         self._append(cur, np.asarray(current, dtype="f4"))
-
-    def set_attrs(self, where: str, **attrs: Any) -> None:
-        node = self.file[where]
-        for key, value in attrs.items():
-            node.attrs[key] = _attr(value)
 
     def write_summary(
         self, name: str, spike_count: np.ndarray, t_ms: float, first_spike_ms: np.ndarray
@@ -328,15 +298,16 @@ class RunData:
         return bool(self.attrs.get("complete", False))
 
 
-def _load_population(f: h5py.File, name: str, state: bool) -> PopulationData:
+def _load_population(f: h5py.File, name: str, state: bool, spikes: bool) -> PopulationData:
     pop = PopulationData(
         name=name,
         attrs=read_attrs(f["populations"][name]),
-        spike_times=f[f"spikes/{name}/timestamps"][:] if f"spikes/{name}" in f else np.zeros(0),
-        spike_ids=f[f"spikes/{name}/node_ids"][:].astype("i8")
-        if f"spikes/{name}" in f
-        else np.zeros(0, "i8"),
+        spike_times=np.zeros(0),
+        spike_ids=np.zeros(0, "i8"),
     )
+    if spikes and f"spikes/{name}" in f:
+        pop.spike_times = f[f"spikes/{name}/timestamps"][:]
+        pop.spike_ids = f[f"spikes/{name}/node_ids"][:].astype("i8")
     if state and f"state/{name}" in f:
         group = f[f"state/{name}"]
         pop.state_time = group["time"][:]
@@ -354,13 +325,14 @@ def _load_population(f: h5py.File, name: str, state: bool) -> PopulationData:
     return pop
 
 
-def load_run(path: str | Path, state: bool = True) -> RunData:
-    """Reads a ``sim.h5`` (``state=False`` skips state traces and input: spikes only)."""
+def load_run(path: str | Path, state: bool = True, spikes: bool = True) -> RunData:
+    """Reads a ``sim.h5`` (``state=False`` skips state traces and input; ``spikes=False``
+    skips the spike lists, leaving attributes and summaries)."""
     path = Path(path)
     with h5py.File(path, "r") as f:
         if read_attrs(f).get("format") != FORMAT:
             raise ValueError(f"{path} is not a simctl file (no format='simctl' attribute)")
-        pops = {name: _load_population(f, name, state) for name in f["populations"]}
+        pops = {name: _load_population(f, name, state, spikes) for name in f["populations"]}
         return RunData(path=path, attrs=read_attrs(f), populations=pops)
 
 

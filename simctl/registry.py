@@ -20,12 +20,11 @@ from typing import Any
 import torch
 
 from simctl.config.errors import ConfigError
-from simctl.config.resolve import PopulationSpec, spec_to_dict
+from simctl.config.resolve import PopulationSpec
 from simctl.neurons.base import NeuronModel, is_namedtuple
 
 __all__ = [
     "DISTRIBUTIONS",
-    "model_names",
     "get_model",
     "sample",
     "build_parameters",
@@ -45,11 +44,6 @@ def _models() -> dict[str, NeuronModel]:
         if isinstance(model, NeuronModel):
             found[model.name] = model
     return found
-
-
-def model_names() -> list[str]:
-    """Names of the models the library provides (each file's ``MODEL.name``)."""
-    return sorted(_models())
 
 
 def get_model(name: str) -> NeuronModel:
@@ -109,16 +103,6 @@ def _get_path(tup: Any, path: list[str]) -> Any:
     for part in path:
         tup = getattr(tup, part)
     return tup
-
-
-def _numeric_paths(params: dict, prefix: str = "") -> dict[str, Any]:
-    out = {}
-    for k, v in params.items():
-        if isinstance(v, dict):
-            out.update(_numeric_paths(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
 
 
 def build_parameters(
@@ -243,9 +227,7 @@ def build_population(
     p = build_parameters(model, spec.params, spec.params_dist, spec.size, dtype, device, cpu_gen)
     try:
         state = build_initial_state(model, spec, p, dtype, device, cpu_gen, f"{key}.initial_state")
-    except ConfigError:
-        raise
-    except (TypeError, ValueError) as error:
+    except (TypeError, ValueError) as error:  # a ConfigError is neither: it passes through
         raise ConfigError(f"{key}.neuron", spec.model, f"cannot build the model: {error}") from None
     stimulus = build_stimulus(spec.input, spec.size, spec.dt, dtype, device, dev_gen)
     encoder = build_encoder(spec.encoder, spec.size, spec.dt, spec.n_steps, dtype, device, dev_gen)
@@ -274,5 +256,4 @@ def build_population(
         record_input=record.input,
         device=device,
         dtype=dtype,
-        attrs_extra={"spec": spec_to_dict(spec.input)},
     )

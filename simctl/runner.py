@@ -20,7 +20,7 @@ import signal
 import sys
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -29,6 +29,7 @@ import torch
 from simctl.config.errors import SimulationError
 from simctl.kernels import integrate, spike_events
 from simctl.kernels.fused import trim_heap
+from simctl.units import adex_current_to_library
 
 __all__ = ["Population", "Interrupted", "run", "handle_sigterm", "resolve_device"]
 
@@ -86,7 +87,6 @@ class Population:
     record_input: bool
     device: Any
     dtype: torch.dtype
-    attrs_extra: dict = field(default_factory=dict)
     k: int = 0  #: next step index
 
     def __post_init__(self) -> None:
@@ -110,15 +110,15 @@ class Population:
         """ms simulated so far."""
         return self.k * self.spec.dt
 
-    def input_block(self, k0: int, k1: int, expand: bool = True) -> torch.Tensor:
-        """The current injected during steps k0 … k1−1, ``(T, size)`` (a stride-0 view when
-        every neuron gets the same current); ``expand=False`` leaves it ``(T, 1)`` then."""
+    def input_block(self, k0: int, k1: int) -> torch.Tensor:
+        """The current injected during steps k0 … k1−1 as given (in the protocol's units):
+        ``(T, size)``, or ``(T, 1)`` when every neuron gets the same current."""
         if self.encoder is not None:
             current = self.encoder(self.stimulus, k0, k1)
         else:
             current = self.stimulus.block(k0, k1)
         current = current.to(self.dtype)
-        return current.expand(k1 - k0, self.spec.size) if expand else current
+        return current[:, None] if current.dim() == 1 else current
 
 
 def _nonfinite(state: Any) -> bool:
@@ -151,63 +151,60 @@ def advance(pop: Population, n: int, writer: Any) -> None:
     """
     k0, k1 = pop.k, pop.k + n
     dt = pop.spec.dt
-    compact = pop.input_block(k0, k1, expand=False)
-    if compact.dim() == 1:
-        compact = compact[:, None]
+    compact = pop.input_block(k0, k1)  # recorded as given
     record = pop.variables if len(pop.record_ids) else []
     drive = compact
-    if getattr(pop.spec, "input_divisor", None) is not None:
+    if pop.spec.input_divisor is not None:
         # the protocol speaks physical units (pA); the model's input is I/g_L (mV)
-        from simctl.units import adex_current_to_library
-
         drive = adex_current_to_library(compact, pop.spec.input_divisor)
     # a stride-0 view: the kernel reads one value per step, nothing (n, size) is allocated
     drive = drive.expand(n, pop.spec.size)
-    before = pop.state
     index = pop.ids_t if record else None
     if pop.model.spiking:
         events, neurons, traces, state = spike_events(
-            pop.model, drive, before, pop.p, dt, record, record_index=index
+            pop.model, drive, pop.state, pop.p, dt, record, record_index=index
         )
     else:
-        _, traces, state = integrate(pop.model, drive, before, pop.p, dt, record, index)
+        _, traces, state = integrate(pop.model, drive, pop.state, pop.p, dt, record, index)
     # a blow-up keeps what was recorded up to (and including) the step where the state became
     # NaN or infinite; nothing after it reaches the file
-    failure, n_keep = _check_finite(pop, state, drive, before, k0, n)
+    failure, n_keep = _check_finite(pop, state, drive, k0, n)
     if pop.model.spiking:
         if n_keep < n:  # sorted: the spikes of steps < n_keep come first
             events = events[: int(np.searchsorted(events, n_keep * neurons))]
         _spikes(pop, events, neurons, k0, writer)
-    pop.state = state
-    if record or (pop.record_input and len(pop.record_ids)):
+    record_input = pop.record_input and len(pop.record_ids) > 0
+    if record or record_input:
         steps = torch.arange(k0, k0 + n_keep, device=pop.device)
         rows = torch.nonzero((steps + 1) % pop.every == 0).flatten()
         if record and rows.numel():
             time = ((k0 + rows + 1).to(torch.float64) * dt).cpu().numpy()
             values = {var: traces[var].reshape(n, -1)[rows].cpu().numpy() for var in record}
             writer.append_state(pop.name, time, values)
-        if pop.record_input and len(pop.record_ids) and rows.numel():
+        if record_input and rows.numel():
             itime = ((k0 + rows).to(torch.float64) * dt).cpu().numpy()
             # from the compact block, columns first: indexing an expanded (n, size) view would
             # copy it whole
             columns = pop.ids_t if compact.shape[-1] != 1 else torch.zeros_like(pop.ids_t)
             sampled = compact[:, columns][rows]
             writer.append_input(pop.name, itime, sampled.cpu().numpy())
+    pop.state = state
     pop.k = k0 + n_keep
     if failure is not None:
         raise failure
 
 
 def _check_finite(
-    pop: Population, state: Any, drive: torch.Tensor, before: Any, k0: int, n: int
+    pop: Population, state: Any, drive: torch.Tensor, k0: int, n: int
 ) -> tuple[SimulationError | None, int]:
-    """``(error or None, steps of the block to keep)`` for the state after a block."""
+    """``(error or None, steps of the block to keep)`` for the state after a block that started
+    from ``pop.state``."""
     if not _nonfinite(state):
         return None, n
     dt = pop.spec.dt
     where = f"between t = {k0 * dt:g} and {(k0 + n) * dt:g} ms"
     n_keep = n
-    first = _first_nonfinite_step(pop, drive, before, dt)
+    first = _first_nonfinite_step(pop, drive)
     if first is not None:
         where = f"at t = {(k0 + first + 1) * dt:g} ms"
         n_keep = first + 1
@@ -252,7 +249,7 @@ def _spikes(pop: Population, events: np.ndarray, neurons: int, k0: int, writer: 
             torch.as_tensor(ids, device=pop.spike_count.device), minlength=pop.spec.size
         )
     if pop.unseen:  # only until every neuron has spiked once
-        first = pop.first_spike.cpu().numpy() if not on_cpu else pop.first_spike.numpy()
+        first = pop.first_spike.cpu().numpy()  # on the CPU: shares memory
         unseen = np.take(np.isnan(first), ids, out=_work(pop, "unseen", k, np.bool_))
         if unseen.any():
             # times ascend, so a neuron's first occurrence is its earliest spike
@@ -269,12 +266,13 @@ def _spikes(pop: Population, events: np.ndarray, neurons: int, k0: int, writer: 
     writer.append_spikes(pop.name, times, ids)
 
 
-def _first_nonfinite_step(pop: Population, drive: torch.Tensor, before: Any, dt: float) -> Any:
-    """The first step of the block whose membrane voltage is NaN or infinite in any neuron
-    (the block is integrated again with the full voltage trace: only when a run fails)."""
+def _first_nonfinite_step(pop: Population, drive: torch.Tensor) -> int | None:
+    """The first step of the block from ``pop.state`` whose membrane voltage is NaN or infinite
+    in any neuron (the block is integrated again with the full voltage trace: only when a run
+    fails)."""
     voltage = pop.model.voltage
     try:
-        _, traces, _ = integrate(pop.model, drive, before, pop.p, dt, [voltage])
+        _, traces, _ = integrate(pop.model, drive, pop.state, pop.p, pop.spec.dt, [voltage])
     except Exception:  # noqa: BLE001 - the message without the time is still useful
         return None
     n = drive.shape[0]
@@ -304,7 +302,8 @@ def _show_progress() -> bool:
 
 
 def block_steps(pops: list[Population], block_ms: float | None) -> dict[str, int]:
-    """Steps per round for each population (adaptive: ~2 M neuron-steps for the largest)."""
+    """Steps per round for each population (adaptive: ~2 M neuron-steps for the largest,
+    64 to 20 000 steps)."""
     if block_ms is None:
         block_ms = min(
             max(64, min(20000, (1 << 21) // max(1, p.spec.size))) * p.spec.dt for p in pops

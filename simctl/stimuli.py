@@ -139,13 +139,15 @@ class Noise(Stimulus):
         xi = self._normal((n, self.width))
         if self.x is None:
             self.x = s.mean + s.std * self._normal((self.width,))
-        out = torch.empty((n, self.width), dtype=torch.float64, device=self.device)
-        x = self.x
-        for i in range(n):
-            out[i] = x
-            x = s.mean + (x - s.mean) * decay + kick * xi[i]
-        self.x = x
-        return on * out
+        # y = x − mean obeys y_(i+1) = decay·y_i + kick·xi_i: the whole block in a log-depth
+        # scan (Hillis-Steele; factors decay^(2^j) <= 1, so nothing grows), no loop per step
+        y = torch.cat([(self.x - s.mean)[None], kick * xi])
+        shift, factor = 1, decay
+        while shift <= n:
+            y[shift:] = y[shift:] + factor * y[:-shift]
+            shift, factor = 2 * shift, factor * factor
+        self.x = s.mean + y[n]
+        return on * (s.mean + y[:n])
 
 
 class Piecewise(Stimulus):
@@ -206,22 +208,10 @@ class Encoder:
 
 
 class _Rate(Encoder):
-    def encode(self, x):
-        from simctl.neurons import encoders
+    """Rate codes of the library (:mod:`simctl.neurons.encoders`), one step per row."""
 
-        dt_s = self.dt / 1000.0  # the library's rates are per second, dt here in ms
-        if self.spec.name == "poisson":
-            return encoders.poisson_encode(x, 1, self.spec.f_max, dt_s, generator=self.generator)[0]
-        if self.spec.name == "signed_poisson":
-            return encoders.signed_poisson_encode(
-                x, 1, self.spec.f_max, dt_s, generator=self.generator
-            )[0]
-        try:
-            return encoders.bernoulli_encode(x, 1, generator=self.generator)[0]
-        except ValueError as error:
-            raise ConfigError(
-                "encoder", "bernoulli", f"input values must lie in [0, 1] ({error})"
-            ) from None
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
 
     def __call__(self, stimulus, k0, k1):
         x = self.expand(stimulus.block(k0, k1).to(self.dtype))
@@ -230,37 +220,84 @@ class _Rate(Encoder):
         return self.spec.weight * self.encode(x).to(self.dtype).sum(-1)
 
 
-class _FirstInWindow(Encoder):
-    """Keeps the first spike of every train in each window (latency codes)."""
+class _Poisson(_Rate):
+    def encode(self, x):
+        from simctl.neurons.encoders import poisson_encode
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fired = None
-        self.v = None
+        # the library's rates are per second, dt here in ms
+        return poisson_encode(x, 1, self.spec.f_max, self.dt / 1000.0, generator=self.generator)[0]
+
+
+class _SignedPoisson(_Rate):
+    def encode(self, x):
+        from simctl.neurons.encoders import signed_poisson_encode
+
+        return signed_poisson_encode(
+            x, 1, self.spec.f_max, self.dt / 1000.0, generator=self.generator
+        )[0]
+
+
+class _Bernoulli(_Rate):
+    def encode(self, x):
+        from simctl.neurons.encoders import bernoulli_encode
+
+        try:
+            return bernoulli_encode(x, 1, generator=self.generator)[0]
+        except ValueError as error:
+            raise ConfigError(
+                "encoder", "bernoulli", f"input values must lie in [0, 1] ({error})"
+            ) from None
+
+
+class _Windowed(Encoder):
+    """Holds the stimulus at its value at each window start (steps ``k`` with
+    ``k % window == 0``); latency codes (``first_only``) keep the first spike of every train
+    in each window. The stimulus is evaluated once per block; the loop runs per window."""
 
     first_only = False
 
-    def spikes(self, k: int) -> torch.Tensor:
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.x = None  #: the held value of the current window, (size, fan_in)
+        self.fired = None  #: trains that spiked in the current window (first_only)
+
+    def start_window(self) -> None:
+        """A new window begins (``self.x`` holds its value)."""
+
+    def spikes(self, n: int) -> torch.Tensor:
+        """The next ``n`` steps of the current window, ``(n, size, fan_in)``."""
         raise NotImplementedError
 
     def __call__(self, stimulus, k0, k1):
+        values = stimulus.block(k0, k1)
+        n = k1 - k0
+        starts = set(range(-k0 % self.window, n, self.window))  # rows where a window starts
+        if self.x is None:
+            starts.add(0)  # the first block starts a window wherever it begins
+        bounds = sorted({0, n, *starts})
         out = []
-        for k in range(k0, k1):
-            if k % self.window == 0 or self.fired is None:
-                self.fired = torch.zeros(
-                    (self.size, self.fan_in), dtype=torch.bool, device=self.device
-                )
-                self.v = None
-                self.x = self.expand(stimulus.block(k, k + 1).to(self.dtype))[0]
-            z = self.spikes(k).bool()
-            if self.first_only:
-                z = z & ~self.fired
-                self.fired |= z
-            out.append(z.to(self.dtype).sum(-1))
-        return self.spec.weight * torch.stack(out)
+        for r0, r1 in zip(bounds, bounds[1:], strict=False):
+            if r0 in starts:
+                self.x = self.expand(values[r0 : r0 + 1].to(self.dtype))[0]
+                self.fired = torch.zeros(self.x.shape, dtype=torch.bool, device=self.device)
+                self.start_window()
+            z = self.spikes(r1 - r0).bool()
+            if not self.first_only:
+                out.append(z.to(self.dtype).sum(-1))
+                continue
+            # the first spike of each train that has not fired yet in this window, counted
+            # per neuron at its step
+            new = z.any(0) & ~self.fired
+            self.fired |= new
+            step = z.to(torch.uint8).argmax(0)  # the first maximum: the first spike
+            neuron = torch.arange(self.size, device=self.device)[:, None].expand_as(step)
+            count = torch.zeros((r1 - r0, self.size), dtype=self.dtype, device=self.device)
+            ones = torch.ones((), dtype=self.dtype, device=self.device).expand(int(new.sum()))
+            out.append(count.index_put_((step[new], neuron[new]), ones, accumulate=True))
+        return self.spec.weight * torch.cat(out)
 
 
-class _LIFEncoder(_FirstInWindow):
+class _LIFEncoder(_Windowed):
     """``lif_current_encoder`` stepped from v = 0 at each window start (x held per window)."""
 
     def __init__(self, *args, **kwargs):
@@ -271,26 +308,34 @@ class _LIFEncoder(_FirstInWindow):
         self.p = LIFParameters(
             tau_mem_inv=s.tau_mem_inv, v_leak=s.v_leak, v_th=s.v_th, v_reset=s.v_reset
         )
-        self.first_only = s.name == "spike_latency_lif"
+        self.v = None
 
-    def spikes(self, k):
+    def start_window(self):
+        self.v = torch.zeros_like(self.x)
+
+    def spikes(self, n):
         from simctl.neurons.lif import lif_current_encoder
 
-        if self.v is None:
-            self.v = torch.zeros_like(self.x)
-        z, self.v = lif_current_encoder(self.x, self.v, self.p, self.dt)
-        return z
+        out = []
+        for _ in range(n):  # a recurrence in v: one step after another
+            z, self.v = lif_current_encoder(self.x, self.v, self.p, self.dt)
+            out.append(z)
+        return torch.stack(out)
 
 
-class _PoissonLatency(_FirstInWindow):
+class _LIFLatency(_LIFEncoder):
     first_only = True
 
-    def spikes(self, k):
+
+class _PoissonLatency(_Windowed):
+    first_only = True
+
+    def spikes(self, n):
         from simctl.neurons.encoders import poisson_encode
 
         return poisson_encode(
-            self.x, 1, self.spec.f_max, self.dt / 1000.0, generator=self.generator
-        )[0]
+            self.x, n, self.spec.f_max, self.dt / 1000.0, generator=self.generator
+        )
 
 
 class _Population(Encoder):
@@ -302,11 +347,11 @@ class _Population(Encoder):
 
 
 ENCODERS: dict[str, type[Encoder]] = {
-    "poisson": _Rate,
-    "signed_poisson": _Rate,
-    "bernoulli": _Rate,
+    "poisson": _Poisson,
+    "signed_poisson": _SignedPoisson,
+    "bernoulli": _Bernoulli,
     "constant_current_lif": _LIFEncoder,
-    "spike_latency_lif": _LIFEncoder,
+    "spike_latency_lif": _LIFLatency,
     "spike_latency": _PoissonLatency,
     "population": _Population,
 }

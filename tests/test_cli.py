@@ -316,9 +316,9 @@ def test_non_editable_install_finds_its_configs(tmp_path):
         capture_output=True,
         text=True,
     )
-    assert where.stdout.startswith(str(target)), where.stdout
+    assert where.returncode == 0 and where.stdout.startswith(str(target)), where.stderr
     info = run_cli("run", "--info", "searchpath", cwd=elsewhere, env=env)
-    assert "pkg://simctl.configs" in info.stdout
+    assert info.returncode == 0 and "pkg://simctl.configs" in info.stdout, info.stderr
     result = run_cli(
         "run",
         "preset=tonic_spiking",

@@ -216,17 +216,27 @@ PHYS = "neuron.physical"
 
 @pytest.mark.parametrize("name", ADEX_PRESETS)
 def test_adex_presets_are_physical_and_converted_exactly(name):
-    from simctl.units import adex_leak_conductance, adex_physical_to_library
-
     pop = resolve_overrides(f"preset={name}").populations[0]
     given = load_preset(name, search_dirs())["neuron"]["physical"]
     physical = {k: v for k, v in given.items() if v is not None}
     assert pop.physical == physical
-    assert {k: pop.params[k] for k in adex_physical_to_library(physical)} == (
-        adex_physical_to_library(physical)
-    )
+    # Brette & Gerstner's table, written out here (not through simctl.units)
+    g_l = physical["g_L"] if "g_L" in physical else 1000.0 / physical["R"]
+    c = physical["C"] if "C" in physical else physical["tau_m"] * g_l
+    expected = {
+        "tau_mem_inv": g_l / c,
+        "v_leak": physical["E_L"],
+        "v_th": physical["V_T"],
+        "delta_T": physical["Delta_T"],
+        "v_reset": physical["V_r"],
+        "v_peak": physical.get("V_peak"),
+        "tau_ada_inv": 1 / physical["tau_w"],
+        "adaptation_current": physical["a"] / g_l,
+        "adaptation_spike": physical["b"] / g_l,
+    }
+    assert {k: pop.params[k] for k in expected} == pytest.approx(expected, rel=1e-12)
     assert pop.synapse == "none" and pop.input_units == "pA"
-    assert pop.input_divisor == adex_leak_conductance(physical)
+    assert pop.input_divisor == pytest.approx(g_l, rel=1e-12)
     assert pop.input.amplitude in (500.0, 400.0, 300.0, 210.0, 180.0, 160.0, 110.0, 65.0, 25.0)
 
 

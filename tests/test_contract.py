@@ -10,7 +10,7 @@ import h5py
 import pytest
 from conftest import run_cli, simulate
 
-from simctl.config import ConfigError
+from simctl.config import ConfigError, package_config_dir
 
 # (arguments of `simctl run`, text the one stderr line must contain)
 BAD = [
@@ -59,3 +59,17 @@ def test_population_too_large_for_memory_is_a_config_error(tmp_path, monkeypatch
     with pytest.raises(ConfigError) as info:
         simulate(tmp_path, "population.size=10000000", "simulation.device=cpu")
     assert info.value.key == "population.size" and "memory" in info.value.line()
+
+
+def test_config_dir_presets_are_validated_before_hydra(tmp_path):
+    """``--config-dir`` adds option files; the pre-flight check composes with them (it used to
+    fail with a traceback resolving the hydra node)."""
+    user = tmp_path / "conf" / "preset"
+    user.mkdir(parents=True)
+    (user / "mine.yaml").write_text((package_config_dir() / "preset" / "rs.yaml").read_text())
+    args = ("run", "--config-dir", str(tmp_path / "conf"), "preset=mine")
+    result = run_cli(*args, "--cfg", "job", cwd=tmp_path)
+    assert result.returncode == 0 and "model: izhikevich" in result.stdout, result.stderr
+    result = run_cli(*args, "neuron.a=x", cwd=tmp_path)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and lines == ["simctl: error: neuron.a=x: expected a number"]

@@ -108,6 +108,7 @@ def test_state_is_not_modified_and_blocks_chain():
     before = [t.clone() for t in state]
     out_a, _, mid = kernels.integrate(lif.MODEL, x[:25], state, p, 0.001)
     out_b, _, end = kernels.integrate(lif.MODEL, x[25:], mid, p, 0.001)
+    assert kernels.last_backend()[0] == "c"
     assert all(torch.equal(a, b) for a, b in zip(state, before, strict=True))
     out_r, _, end_r = kernels.integrate_reference(lif.MODEL, x, state, p, 0.001)
     assert torch.equal(torch.cat([out_a, out_b]), out_r)
@@ -625,5 +626,8 @@ def test_integrate_spikes_falls_back_for_models_beyond_the_kernel(monkeypatch):
     x = 50 * torch.rand(80, 6, dtype=torch.float64)
     out, _, _ = kernels.integrate_reference(model, x, state, p, _dt(model))
     step, neuron, _, _ = kernels.integrate_spikes(model, x, state, p, _dt(model))
+    backend, reason = kernels.last_backend()
+    assert backend == "reference" and reason != "selected"  # the C kernel was tried
     ref_step, ref_neuron = _nonzero(out)
+    assert ref_step.numel() > 0
     assert torch.equal(step, ref_step) and torch.equal(neuron, ref_neuron)

@@ -38,5 +38,14 @@ def test_collect_figure_marks_failures(tmp_path):
         {"input.amplitude": a, "status": s, "mean_rate_hz:p": r}
         for a, s, r in ((5, "ok", 1.0), (10, "ok", 3.0), (15, "failed", ""))
     ]
-    collect_figure(rows, ["input.amplitude"]).savefig(tmp_path / "c.png")
-    assert (tmp_path / "c.png").is_file()
+    fig = collect_figure(rows, ["input.amplitude"])
+    (ax,) = fig.axes
+    lines = ax.get_lines()
+    # the ok jobs as one line, the failed one as a dotted vertical line at its value
+    assert [(list(line.get_xdata()), list(line.get_ydata())) for line in lines[:1]] == [
+        ([5.0, 10.0], [1.0, 3.0])
+    ]
+    assert [list(line.get_xdata()) for line in lines[1:]] == [[15.0, 15.0]]
+    assert ax.get_title(loc="right") == "dotted: failed jobs"
+    fig.savefig(tmp_path / "c.png")
+    assert (tmp_path / "c.png").stat().st_size > 1000

@@ -232,7 +232,21 @@ def _datasets(path):
 def test_fast_runner_writes_what_the_reference_loop_writes(sim, monkeypatch, overrides):
     """Recorded subsets, kernel-emitted spike events and broadcast inputs change nothing: every
     dataset equals the one written with SIMCTL_KERNELS=reference (full traces, torch.nonzero)."""
+    from simctl import kernels, runner
+    from simctl.kernels.cbuild import compiler
+
+    if compiler() is None:
+        pytest.skip("no C compiler: both runs would take the reference loop")
+    backends: list[str] = []
+    real = runner.advance
+
+    def advance(pop, n, writer):
+        real(pop, n, writer)
+        backends.append(kernels.last_backend()[0])
+
+    monkeypatch.setattr(runner, "advance", advance)
     fast = _datasets(sim(*overrides))
+    assert backends and set(backends) == {"c"}, backends
     monkeypatch.setenv("SIMCTL_KERNELS", "reference")
     slow = _datasets(sim(*overrides))
     assert fast.keys() == slow.keys()

@@ -26,6 +26,8 @@ def _weights(n_post: int, n_pre: int, p: float, dtype=torch.float64, seed: int =
 def test_sparse_linear_equals_dense(layout, compiled, monkeypatch):
     if not compiled:
         monkeypatch.setattr(sparse, "_gather_kernel", lambda dtype: None)
+    elif sparse._gather_kernel(torch.float64) is None:
+        pytest.skip("no C compiler: the event-driven product runs in torch")
     dense = _weights(300, 200, 0.02)
     weights = dense.to_sparse_coo() if layout == "coo" else dense.to_sparse_csr()
     z = (torch.rand(4, 5, 200, dtype=torch.float64) < 0.1).to(torch.float64)

@@ -130,6 +130,58 @@ def test_noise_is_seeded_and_ou_has_its_std():
     )
 
 
+def test_ou_noise_follows_its_recurrence_across_blocks():
+    """The block-wise OU (a scan) is the step-by-step update x' = m + (x − m)·e + k·xi, with
+    the same draws, however the run is cut into blocks."""
+    pop = resolve_overrides(
+        "input=noise", "input.kind=ou", "input.mean=1", "input.std=2", "input.tau=5"
+    ).populations[0]
+    stim = build_stimulus(pop.input, 3, 0.5, torch.float64, "cpu", torch.Generator().manual_seed(4))
+    got = torch.cat([stim.block(0, 1), stim.block(1, 300), stim.block(300, 1000)])
+    g = torch.Generator().manual_seed(4)
+
+    def normal(*shape):
+        return torch.randn(shape, dtype=torch.float64, generator=g)
+
+    draws = [normal(1, 3)]
+    x = 1 + 2 * normal(3)  # the start, drawn after the first block's kicks
+    draws += [normal(299, 3), normal(700, 3)]
+    decay = np.exp(-0.5 / 5)
+    kick = 2 * np.sqrt(1 - decay**2)
+    expected = []
+    for xi in torch.cat(draws):
+        expected.append(x)
+        x = 1 + (x - 1) * decay + kick * xi
+    torch.testing.assert_close(got, torch.stack(expected), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["constant_current_lif", "spike_latency_lif", "spike_latency"])
+def test_windowed_encoders_do_not_depend_on_the_blocks(name):
+    """Windows (50 ms) that straddle blocks carry their held value, voltage and first spikes."""
+    pop = resolve_overrides(
+        f"encoder={name}",
+        "encoder.window=50",
+        "input=ramp",
+        "input.slope=0.004",
+        "input.start=0",
+        "population.size=3",
+    ).populations[0]
+
+    def current(cuts):
+        stim = build_stimulus(pop.input, 3, 1.0, torch.float64, "cpu")
+        enc = build_encoder(
+            pop.encoder, 3, 1.0, 200, torch.float64, "cpu", torch.Generator().manual_seed(0)
+        )
+        return torch.cat([enc(stim, a, b) for a, b in zip(cuts, cuts[1:], strict=False)])
+
+    whole = current([0, 200])
+    assert torch.equal(whole, current([0, 37, 50, 51, 120, 200]))
+    assert float(whole.abs().sum()) > 0
+    if name != "constant_current_lif":  # at most one spike per train and window
+        per_window = (whole.reshape(4, 50, 3) != 0).sum(1)
+        assert int(per_window.max()) <= pop.encoder.fan_in
+
+
 @pytest.mark.parametrize(
     "name",
     [

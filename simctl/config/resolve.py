@@ -47,23 +47,6 @@ MAX_SIZE = 2**32 - 1
 #: node keys of a neuron option that are not model parameters
 NEURON_META = ("model", "params_dist")
 
-#: neuron options with a ``physical:`` node -> the library fields it sets (simctl.units)
-PHYSICAL_FORMS: dict[str, tuple[str, ...]] = {
-    "lif_adex": (
-        "tau_mem_inv",
-        "v_leak",
-        "v_th",
-        "delta_T",
-        "v_reset",
-        "v_peak",
-        "tau_ada_inv",
-        "adaptation_current",
-        "adaptation_spike",
-        "tau_syn_inv",  # not used: the physical form drives V directly
-    )
-}
-
-
 # ---------------------------------------------------------------------------------------------
 # config files on the search path
 
@@ -300,15 +283,6 @@ def _apply_physical(out: NeuronSpec, physical: dict, reference: dict, key: str) 
         adex_physical_to_library,
     )
 
-    model = out.model
-    for name in PHYSICAL_FORMS.get(model, ()):
-        if name in out.params and out.params[name] != reference.get(name):
-            raise ConfigError(
-                f"{key}.{name}",
-                out.params[name],
-                f"is set by {key}.physical (the physical form); change {key}.physical.* "
-                "or drop physical",
-            )
     if out.dists:
         name = next(iter(out.dists))
         raise ConfigError(
@@ -322,6 +296,16 @@ def _apply_physical(out: NeuronSpec, physical: dict, reference: dict, key: str) 
         raise ConfigError(
             f"{key}.physical.{error.key}", physical.get(error.key), error.problem
         ) from None
+    # the fields the conversion sets, and tau_syn_inv (unused: the input drives V directly),
+    # are the physical form's: a library value beside it would be silently replaced
+    for name in (*library, "tau_syn_inv"):
+        if name in out.params and out.params[name] != reference.get(name):
+            raise ConfigError(
+                f"{key}.{name}",
+                out.params[name],
+                f"is set by {key}.physical (the physical form); change {key}.physical.* "
+                "or drop physical",
+            )
     out.params.update(library)
     out.physical = physical
     out.synapse = "none"  # Brette & Gerstner's current form: I enters C dV/dt directly

@@ -222,11 +222,10 @@ class EncoderPoisson:
 
 
 @dataclass
-class EncoderSignedPoisson:
+class EncoderSignedPoisson(EncoderPoisson):
+    """Like poisson, with the sign of x (rate ``f_max·|x|``)."""
+
     name: Literal["signed_poisson"] = "signed_poisson"
-    f_max: float = 100.0  #: Hz at |x| = 1
-    fan_in: int = 50
-    weight: float = 10.0
 
 
 @dataclass
@@ -253,16 +252,11 @@ class EncoderConstantCurrentLIF:
 
 
 @dataclass
-class EncoderSpikeLatencyLIF:
+class EncoderSpikeLatencyLIF(EncoderConstantCurrentLIF):
     """Like constant_current_lif but only the first spike of each window (latency code)."""
 
     name: Literal["spike_latency_lif"] = "spike_latency_lif"
-    tau_mem_inv: float = 0.1  #: 1/ms
-    v_leak: float = 0.0
-    v_th: float = 0.25  #: x must exceed it to spike
-    v_reset: float = 0.0
     window: float | None = 50.0  #: ms per presentation
-    fan_in: int = 1
     weight: float = 20.0
 
 

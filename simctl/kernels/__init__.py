@@ -158,17 +158,22 @@ def _compiled_loop(
     return _loop(compiled, input_block, state, p, dt, record, record_index)
 
 
+def _population_shape(input_block: torch.Tensor, state: Any) -> tuple[int, ...]:
+    """The population's shape: the broadcast of the input's per-step shape and the state's."""
+    shapes = [tuple(input_block.shape[1:])]
+    shapes += [tuple(leaf.shape) for _, leaf in flatten(state) if isinstance(leaf, torch.Tensor)]
+    return tuple(torch.broadcast_shapes(*shapes))
+
+
 def _record_index(record_index: Any, input_block: torch.Tensor, state: Any) -> torch.Tensor:
-    """``record_index`` as a 1-D int64 CPU tensor, checked against the last dim of the
-    population (the broadcast of the input's and the state's shapes)."""
+    """``record_index`` as a 1-D int64 CPU tensor of non-negative indices, checked against the
+    last dim of the population (:func:`_population_shape`)."""
     index = torch.as_tensor(record_index, device="cpu")
     integer = (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8)
     if index.numel() and index.dtype not in integer:  # ([] becomes a float tensor)
         raise TypeError(f"record_index must hold integers, not {index.dtype}")
     index = index.to(torch.int64).reshape(-1)
-    shapes = [tuple(input_block.shape[1:])]
-    shapes += [tuple(leaf.shape) for _, leaf in flatten(state) if isinstance(leaf, torch.Tensor)]
-    shape = torch.broadcast_shapes(*shapes)
+    shape = _population_shape(input_block, state)
     if not shape:
         raise ValueError("record_index needs a population with at least one dimension")
     last = shape[-1]
@@ -185,16 +190,23 @@ def _run(
     dt: Any,
     record: Sequence[str],
     record_index: torch.Tensor | None = None,
-) -> tuple[torch.Tensor, dict[str, torch.Tensor], Any]:
+    events: bool = False,
+) -> tuple:
+    """``(outputs, traces, final state)`` from the selected backend, the reference loop when
+    it cannot run; with ``events``, ``(flat, N, traces, final state)`` (see
+    :func:`spike_events`)."""
     backend = select_backend(input_block)
     if backend == "c":
         try:
-            result = run_fused(step, input_block, state, p, dt, record, record_index)
+            result = run_fused(step, input_block, state, p, dt, record, record_index, events)
         except FusedUnavailable as error:
             _log.debug("fused kernel unavailable, using the reference loop: %s", error)
             _last.update(backend="reference", reason=str(error))
         else:
             _last.update(backend="c", reason="")
+            if events:  # the final state's leaves span the whole population
+                flat, traces, final = result
+                return flat, _count(_population_shape(input_block, final)), traces, final
             return result
     elif backend == "compile":
         try:
@@ -205,10 +217,22 @@ def _run(
             _last.update(backend="reference", reason=str(error))
         else:
             _last.update(backend="compile", reason="")
-            return result
+            return _as_events(*result) if events else result
     else:
         _last.update(backend="reference", reason="selected")
-    return _loop(step, input_block, state, p, dt, record, record_index)
+    result = _loop(step, input_block, state, p, dt, record, record_index)
+    return _as_events(*result) if events else result
+
+
+def _count(shape: Sequence[int]) -> int:
+    """Neurons in ``shape``, at least 1 (the divisor of the flat event indices)."""
+    return max(1, math.prod(shape))
+
+
+def _as_events(out: torch.Tensor, traces: dict[str, torch.Tensor], final: Any) -> tuple:
+    """An output block as :func:`spike_events` returns it: fresh sorted flat indices."""
+    flat = torch.nonzero(out.reshape(-1)).flatten()  # row-major: t·N + n, ascending
+    return flat.cpu().numpy(), _count(out.shape[1:]), traces, final
 
 
 def integrate(
@@ -245,34 +269,6 @@ def integrate(
     return _run(model.feed_forward_step, input_block, state, p, dt, record, index)
 
 
-def integrate_spikes(
-    model: NeuronModel,
-    input_block: torch.Tensor,
-    state: Any,
-    p: Any,
-    dt: float,
-    record: Sequence[str] = (),
-    record_index: Any = None,
-) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor], Any]:
-    """:func:`integrate` for a spiking population whose output is only needed as spike events.
-
-    Returns:
-        ``(step (K,), neuron (K,), {variable: trace}, final state)``: the step index within
-        the block and the neuron index (flat over the population's shape) of every nonzero
-        output, ordered by step, then neuron, exactly ``torch.nonzero`` of :func:`integrate`'s
-        output. The C backend never stores the ``(T, N)`` output block: each step's outputs are
-        scanned while in L1 and only the indices of the nonzero ones are written.
-    """
-    found = _events(model, input_block, state, p, dt, record, record_index)
-    if found[0] == "c":
-        _, flat, neurons, traces, final = found
-        flat_t = torch.from_numpy(flat)  # this thread's workspace: fresh results below
-        return flat_t // neurons, flat_t % neurons, traces, final
-    _, out, traces, final = found
-    nonzero = torch.nonzero(out.reshape(out.shape[0], -1))
-    return nonzero[:, 0], nonzero[:, 1], traces, final
-
-
 def spike_events(
     model: NeuronModel,
     input_block: torch.Tensor,
@@ -282,58 +278,41 @@ def spike_events(
     record: Sequence[str] = (),
     record_index: Any = None,
 ) -> tuple[np.ndarray, int, dict[str, torch.Tensor], Any]:
-    """:func:`integrate_spikes` as sorted flat indices ``step·N + neuron`` in a numpy array.
+    """:func:`integrate` for a spiking population whose output is only needed as spike events.
 
-    The streaming form (the runner's): on the C backend the array is a view of this thread's
-    reused event workspace, **valid only until the thread's next call**, so a block allocates
-    nothing in proportion to its spikes; on other backends it is a fresh CPU array.
+    The streaming form (the runner's): the C backend never stores the ``(T, N)`` output block
+    (each step's outputs are scanned while in L1 and only the indices of the nonzero ones are
+    written), and the array is a view of this thread's reused event workspace, **valid only
+    until the thread's next call**, so a block allocates nothing in proportion to its spikes;
+    on other backends it is a fresh CPU array.
 
     Returns:
-        ``(flat (K,) int64, N, {variable: trace}, final state)``, ``N`` the number of neurons.
+        ``(flat (K,) int64, N, {variable: trace}, final state)``: the sorted flat indices
+        ``step·N + neuron`` of every nonzero output (``N`` the number of neurons, neurons flat
+        over the population's shape), exactly ``torch.nonzero`` of :func:`integrate`'s output
+        flattened.
     """
-    found = _events(model, input_block, state, p, dt, record, record_index)
-    if found[0] == "c":
-        _, flat, neurons, traces, final = found
-        return flat, neurons, traces, final
-    _, out, traces, final = found
-    neurons = math.prod(out.shape[1:])
-    flat = torch.nonzero(out.reshape(-1)).flatten()  # row-major: t·N + n, ascending
-    return flat.cpu().numpy(), neurons, traces, final
+    index = None if record_index is None else _record_index(record_index, input_block, state)
+    return _run(model.feed_forward_step, input_block, state, p, dt, record, index, events=True)
 
 
-def _events(
+def integrate_spikes(
     model: NeuronModel,
     input_block: torch.Tensor,
     state: Any,
     p: Any,
     dt: float,
-    record: Sequence[str],
-    record_index: Any,
-) -> tuple:
-    """``("c", flat in the workspace, N, traces, final)`` from the C kernel, or
-    ``("out", output block, traces, final)`` from another backend."""
-    index = None if record_index is None else _record_index(record_index, input_block, state)
-    step_fn = model.feed_forward_step
-    if select_backend(input_block) == "c":
-        try:
-            flat, traces, final = run_fused(
-                step_fn, input_block, state, p, dt, record, index, events=True, reuse=True
-            )
-        except FusedUnavailable as error:
-            _log.debug("fused kernel unavailable, using the reference loop: %s", error)
-            _last.update(backend="reference", reason=str(error))
-        else:
-            _last.update(backend="c", reason="")
-            return "c", flat, max(1, math.prod(_shape(final, input_block))), traces, final
-        return ("out", *_loop(step_fn, input_block, state, p, dt, record, index))
-    return ("out", *_run(step_fn, input_block, state, p, dt, record, index))
-
-
-def _shape(state: Any, input_block: torch.Tensor) -> tuple[int, ...]:
-    """The population's shape: the broadcast of the input's per-step shape and the state's."""
-    shapes = [tuple(input_block.shape[1:])]
-    shapes += [tuple(leaf.shape) for _, leaf in flatten(state) if isinstance(leaf, torch.Tensor)]
-    return tuple(torch.broadcast_shapes(*shapes))
+    record: Sequence[str] = (),
+    record_index: Any = None,
+) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor], Any]:
+    """:func:`spike_events` as fresh CPU tensors ``(step (K,), neuron (K,), traces, final)``,
+    ordered by step, then neuron: ``torch.nonzero`` of :func:`integrate`'s output reshaped to
+    ``(T, N)``."""
+    flat, neurons, traces, final = spike_events(
+        model, input_block, state, p, dt, record, record_index
+    )
+    flat_t = torch.from_numpy(flat)  # maybe this thread's workspace: fresh results below
+    return flat_t // neurons, flat_t % neurons, traces, final
 
 
 def _needs_grad(input_tensor: torch.Tensor, state: Any, p: Any, layer: torch.nn.Module) -> bool:

@@ -72,16 +72,44 @@ def _cast(expr: str, src: torch.dtype, dst: torch.dtype) -> str:
     return f"(({CTYPES[dst]})({expr}))"
 
 
+#: binary operators written infix; comparisons and logical operators give a C ``int`` (0/1)
+_ARITH = {"add": "+", "sub": "-", "mul": "*", "div": "/"}
+_COMPARE = {"gt": ">", "ge": ">=", "lt": "<", "le": "<=", "eq": "==", "ne": "!="}
+_LOGICAL = {"logical_and": "&&", "logical_or": "||", "logical_xor": "!="}
+_BITWISE = {"bitwise_and": "&", "bitwise_or": "|", "bitwise_xor": "^"}
+#: operations whose result is a bool, whatever dtype they compute in
+_BOOL_RESULT = frozenset([*_COMPARE, *_LOGICAL, "logical_not"])
+#: unary operations on any dtype: ``{x}`` the operand, ``{t}`` its C type, ``{sqrt}``/``{exp}``
+#: the C functions for that type
+_UNARY = {
+    "logical_not": "((int)({x} == 0))",
+    "neg": "(-{x})",
+    "square": "({x} * {x})",
+    "reciprocal": "(({t})1 / {x})",
+    "rsqrt": "(({t})1 / {sqrt}({x}))",
+    "sigmoid": "(({t})1 / (({t})1 + {exp}(-{x})))",
+    "relu": "((({x} != {x}) || {x} > 0) ? {x} : ({t})0)",
+    "sign": "(({t})(({x} > 0) - ({x} < 0)))",
+}
+#: ``pow`` by these exponents, written out
+_POW = {
+    2: "({x} * {x})",
+    3: "({x} * {x} * {x})",
+    0.5: "{sqrt}({x})",
+    -0.5: "(({t})1 / {sqrt}({x}))",
+    -1: "(({t})1 / {x})",
+    -2: "(({t})1 / ({x} * {x}))",
+}
+
+
 def _op_expr(op: str, a: list[str], t: torch.dtype, attrs: tuple[Any, ...]) -> str:
     is_float = t in _FLOATS
-    binary = {"add": "+", "sub": "-", "mul": "*", "div": "/"}
-    if op in binary:
-        return f"({a[0]} {binary[op]} {a[1]})"
+    if op in _ARITH:
+        return f"({a[0]} {_ARITH[op]} {a[1]})"
     if op == "rsub":
         return f"({a[1]} - {a[0]})"
-    if op in ("gt", "ge", "lt", "le", "eq", "ne"):
-        symbol = {"gt": ">", "ge": ">=", "lt": "<", "le": "<=", "eq": "==", "ne": "!="}[op]
-        return f"((int)({a[0]} {symbol} {a[1]}))"
+    if op in _COMPARE:
+        return f"((int)({a[0]} {_COMPARE[op]} {a[1]}))"
     if op in ("maximum", "minimum"):
         symbol = ">" if op == "maximum" else "<"
         if is_float:  # NaN propagates, as in torch
@@ -90,47 +118,26 @@ def _op_expr(op: str, a: list[str], t: torch.dtype, attrs: tuple[Any, ...]) -> s
                 f"(({a[0]} {symbol} {a[1]}) ? {a[0]} : {a[1]})))"
             )
         return f"(({a[0]} {symbol} {a[1]}) ? {a[0]} : {a[1]})"
-    if op == "pow":
-        if not is_float:
-            raise Unsupported("integer pow")
-        e = attrs[0]
-        special = {
-            2: f"({a[0]} * {a[0]})",
-            3: f"({a[0]} * {a[0]} * {a[0]})",
-            0.5: f"{_fn('sqrt', t)}({a[0]})",
-            -0.5: f"(({CTYPES[t]})1 / {_fn('sqrt', t)}({a[0]}))",
-            -1: f"(({CTYPES[t]})1 / {a[0]})",
-            -2: f"(({CTYPES[t]})1 / ({a[0]} * {a[0]}))",
-        }
-        if e in special:
-            return special[e]
-        return f"{_fn('pow', t)}({a[0]}, ({CTYPES[t]}){float(e)!r})"
-    if op in ("logical_and", "logical_or", "logical_xor"):
-        symbol = {"logical_and": "&&", "logical_or": "||", "logical_xor": "!="}[op]
-        return f"((int)(({a[0]} != 0) {symbol} ({a[1]} != 0)))"
-    if op in ("bitwise_and", "bitwise_or", "bitwise_xor"):
+    if op in _LOGICAL:
+        return f"((int)(({a[0]} != 0) {_LOGICAL[op]} ({a[1]} != 0)))"
+    if op in _BITWISE:
         if is_float:
             raise Unsupported("bitwise op on floats")
-        symbol = {"bitwise_and": "&", "bitwise_or": "|", "bitwise_xor": "^"}[op]
-        return f"(({CTYPES[t]})({a[0]} {symbol} {a[1]}))"
-    if op == "logical_not":
-        return f"((int)({a[0]} == 0))"
-    if op == "bitwise_not":
-        return f"((int)({a[0]} == 0))" if t == torch.bool else f"(({CTYPES[t]})(~{a[0]}))"
-    if op == "neg":
-        return f"(-{a[0]})"
-    if op == "square":
-        return f"({a[0]} * {a[0]})"
-    if op == "reciprocal":
-        return f"(({CTYPES[t]})1 / {a[0]})"
-    if op == "rsqrt":
-        return f"(({CTYPES[t]})1 / {_fn('sqrt', t)}({a[0]}))"
-    if op == "sigmoid":
-        return f"(({CTYPES[t]})1 / (({CTYPES[t]})1 + {_fn('exp', t)}(-{a[0]})))"
-    if op == "relu":
-        return f"((({a[0]} != {a[0]}) || {a[0]} > 0) ? {a[0]} : ({CTYPES[t]})0)"
-    if op == "sign":
-        return f"(({CTYPES[t]})(({a[0]} > 0) - ({a[0]} < 0)))"
+        return f"(({CTYPES[t]})({a[0]} {_BITWISE[op]} {a[1]}))"
+    if op == "bitwise_not" and t != torch.bool:
+        return f"(({CTYPES[t]})(~{a[0]}))"
+    if op == "bitwise_not":  # on bools: logical not
+        op = "logical_not"
+    if op == "pow" and not is_float:
+        raise Unsupported("integer pow")
+    functions = {"t": CTYPES[t], "sqrt": _fn("sqrt", t), "exp": _fn("exp", t), "x": a[0]}
+    if op == "pow":
+        e = attrs[0]
+        if e in _POW:
+            return _POW[e].format(**functions)
+        return f"{_fn('pow', t)}({a[0]}, ({CTYPES[t]}){float(e)!r})"
+    if op in _UNARY:
+        return _UNARY[op].format(**functions)
     if op in _MATH:
         if not is_float:
             if op == "abs":
@@ -206,13 +213,7 @@ def generate(
         if k not in needed:
             continue
         if node.op == "cast":
-            ref = node.args[0]
-            src = dtype_of(ref)
-            expr = (
-                operand(ref, node.dtype)
-                if src is None
-                else _cast(operand(ref, src), src, node.dtype)
-            )
+            expr = operand(node.args[0], node.dtype)
         elif node.op == "where":
             cond = operand(node.args[0], torch.bool)
             a = operand(node.args[1], node.compute)
@@ -233,48 +234,24 @@ def generate(
                 expr = f"(({expr} > {hi}) ? {hi} : {expr})"
         else:
             args = [operand(ref, node.compute) for ref in node.args]
-            result = (
-                node.compute
-                if node.op
-                not in (
-                    "gt",
-                    "ge",
-                    "lt",
-                    "le",
-                    "eq",
-                    "ne",
-                    "logical_and",
-                    "logical_or",
-                    "logical_xor",
-                    "logical_not",
-                )
-                else torch.bool
-            )
+            result = torch.bool if node.op in _BOOL_RESULT else node.compute
             expr = _cast(_op_expr(node.op, args, node.compute, node.attrs), result, node.dtype)
         body.append(f"        const {CTYPES[node.dtype]} n{k} = {expr};")
 
     state_ids = list(range(1, 1 + n_state))
 
-    def value(ref: tuple[str, int], dtype: torch.dtype) -> str:
-        kind, k = ref
-        if kind == "c":
-            return operand(ref, dtype)
-        src = dtype_of(ref)
-        assert src is not None
-        return _cast(f"{'in' if kind == 'in' else 'n'}{k}", src, dtype)
-
     tail: list[str] = []
     if events:
-        tail.append(f"        zo[j] = {value(graph.output, output_dtype)};")
+        tail.append(f"        zo[j] = {operand(graph.output, output_dtype)};")
     else:
-        tail.append(f"        out[o + j] = {value(graph.output, output_dtype)};")
+        tail.append(f"        out[o + j] = {operand(graph.output, output_dtype)};")
     if not indexed:
         for r, leaf in enumerate(record):
             tail.append(
-                f"        r{r}[o + j] = {value(graph.state_out[leaf], inputs[1 + leaf][1])};"
+                f"        r{r}[o + j] = {operand(graph.state_out[leaf], inputs[1 + leaf][1])};"
             )
     for leaf, k in enumerate(state_ids):
-        tail.append(f"        l{k}[j] = {value(graph.state_out[leaf], inputs[k][1])};")
+        tail.append(f"        l{k}[j] = {operand(graph.state_out[leaf], inputs[k][1])};")
 
     lines = [
         "#include <stdint.h>",

@@ -34,7 +34,6 @@ __all__ = [
     "FusedUnavailable",
     "PARALLEL_MIN_WORK",
     "trim_heap",
-    "event_space_bytes",
 ]
 
 #: neuron-steps from which a call is split over threads
@@ -49,7 +48,6 @@ class FusedUnavailable(Exception):
 class Plan:
     function: Any
     consts: Any  # ctypes double array
-    per_neuron: list[str]
     output_dtype: torch.dtype
     record_leaves: list[int]
     source: str
@@ -83,7 +81,7 @@ def _key(
     p: Any,
     dt: Any,
     record: Sequence[str],
-    variant: tuple[str, bool, bool] = ("full", False, False),
+    variant: tuple[str, bool, bool],
 ) -> Any:
     state_key = tuple(
         (path, leaf.dtype, leaf.dim() == 0) if isinstance(leaf, torch.Tensor) else (path, leaf)
@@ -121,11 +119,27 @@ def get_plan(
     if plan is not None:
         return plan
     try:
-        plan = _make_plan(step, input_block, state, p, dt, record, input_layout, indexed, events)
+        graph, output_dtype = trace_step(
+            step,
+            input_block[0],
+            state,
+            p,
+            float(dt) if isinstance(dt, torch.Tensor) else dt,
+            _per_neuron(p),
+        )
+        paths = [path for path, _ in flatten(state)]
+        missing = [name for name in record if name not in paths]
+        if missing:
+            raise Unsupported(f"cannot record {missing[0]!r}: not a state leaf")
+        record_leaves = [paths.index(name) for name in record]
+        source = generate(graph, output_dtype, record_leaves, input_layout, indexed, events)
+        function = load_kernel(source)
     except (Unsupported, CompileError) as error:
         with _plans_lock:
             _plans[key] = f"{type(error).__name__}: {error}"
         raise FusedUnavailable(str(error)) from error
+    consts = (ctypes.c_double * max(1, len(graph.consts)))(*graph.consts)
+    plan = Plan(function, consts, output_dtype, record_leaves, source)
     with _plans_lock:
         _plans[key] = plan
         while len(_plans) > _MAX_PLANS:
@@ -138,33 +152,6 @@ def _per_neuron(p: Any) -> list[str]:
     return [
         path for path, leaf in flatten(p) if isinstance(leaf, torch.Tensor) and leaf.numel() != 1
     ]
-
-
-def _make_plan(
-    step: Any,
-    input_block: torch.Tensor,
-    state: Any,
-    p: Any,
-    dt: Any,
-    record: Sequence[str],
-    input_layout: str = "full",
-    indexed: bool = False,
-    events: bool = False,
-) -> Plan:
-    per_neuron = _per_neuron(p)
-    if isinstance(dt, torch.Tensor):
-        dt = float(dt)
-    graph, output_dtype = trace_step(step, input_block[0], state, p, dt, per_neuron)
-    paths = [path for path, _ in flatten(state)]
-    record_leaves = []
-    for name in record:
-        if name not in paths:
-            raise Unsupported(f"cannot record {name!r}: not a state leaf")
-        record_leaves.append(paths.index(name))
-    source = generate(graph, output_dtype, record_leaves, input_layout, indexed, events)
-    function = load_kernel(source)
-    consts = (ctypes.c_double * max(1, len(graph.consts)))(*graph.consts)
-    return Plan(function, consts, per_neuron, output_dtype, record_leaves, source)
 
 
 _HUGE = 1 << 21
@@ -293,19 +280,13 @@ def _input_layout(x: torch.Tensor, shape: tuple[int, ...]) -> tuple[str, torch.T
     return "full", x.contiguous()
 
 
-def _record_table(record_index: Any, shape: tuple[int, ...]) -> tuple[torch.Tensor, int]:
-    """The kernel's ``{R, Q, neuron[Q], column[Q]}`` table for ``record_index`` (along the last
-    dim of ``shape``; every leading index is recorded) and the number of columns ``R``."""
-    if len(shape) == 0:
-        raise ValueError("record_index needs a state with at least one dimension")
+def _record_table(index: torch.Tensor, shape: tuple[int, ...]) -> tuple[torch.Tensor, int]:
+    """The kernel's ``{R, Q, neuron[Q], column[Q]}`` table for ``index`` (non-negative, along
+    the last dim of ``shape``; every leading index is recorded) and the number of columns."""
     last = shape[-1]
-    idx = torch.as_tensor(record_index, dtype=torch.int64, device="cpu").reshape(-1)
-    if idx.numel() and (int(idx.min()) < -last or int(idx.max()) >= last):
-        raise IndexError(f"record_index out of range for {last} neurons")
-    idx = torch.where(idx < 0, idx + last, idx)
     lead = math.prod(shape[:-1])
-    per = idx.numel()
-    neuron = (torch.arange(lead).unsqueeze(1) * last + idx).reshape(-1)
+    per = index.numel()
+    neuron = (torch.arange(lead).unsqueeze(1) * last + index).reshape(-1)
     column = torch.arange(lead * per)
     order = torch.argsort(neuron, stable=True)
     table = torch.cat([torch.tensor([lead * per, neuron.numel()]), neuron[order], column[order]])
@@ -319,18 +300,17 @@ def run_fused(
     p: Any,
     dt: Any,
     record: Sequence[str] = (),
-    record_index: Any = None,
+    record_index: torch.Tensor | None = None,
     events: bool = False,
-    reuse: bool = False,
 ) -> tuple[Any, dict[str, torch.Tensor], Any]:
     """Runs ``step`` over dim 0 of ``input_block`` in one compiled call.
 
-    Same contract as :func:`simctl.kernels.integrate_reference` (including ``record_index``);
-    never touches ``state``'s tensors (the final state is fresh). With ``events`` the output
-    block is never stored: the first result is instead the sorted flat indices ``t·N + n``
-    (int64) of its nonzero elements, ``N`` the number of neurons; with ``reuse`` too, they are
-    a numpy view of this thread's event workspace (no per-call allocation), valid until the
-    thread's next ``events`` call.
+    Same contract as :func:`simctl.kernels.integrate_reference`, ``record_index`` already
+    checked and made non-negative (``simctl.kernels._record_index``); never touches ``state``'s
+    tensors (the final state is fresh). With ``events`` the output block is never stored: the
+    first result is instead the sorted flat indices ``t·N + n`` (int64) of its nonzero
+    elements, ``N`` the number of neurons, as a numpy view of this thread's event workspace
+    (no per-call allocation), valid until the thread's next ``events`` call.
     """
     if input_block.device.type != "cpu":
         raise FusedUnavailable("the C backend runs on the CPU")
@@ -364,16 +344,12 @@ def run_fused(
     per = -(-neurons // threads)
     per = -(-per // LANES) * LANES
     bounds = [(lo, min(neurons, lo + per)) for lo in range(0, neurons, per)] if neurons else []
+    # every element of a trace is written by the kernel (indexed: small (T, ..., R))
+    trace_shape = (steps, *shape[:-1], columns) if indexed else (steps, *shape)
+    traces = [_empty(trace_shape, state_leaves[k].dtype) for k in plan.record_leaves]
     capacity = 0
     while True:
-        new_state = [_dense(leaf, shape) for leaf in state_leaves]
-        if indexed:  # small (T, ..., R): every column is written by the kernel
-            traces = [
-                torch.empty((steps, *shape[:-1], columns), dtype=new_state[k].dtype)
-                for k in plan.record_leaves
-            ]
-        else:
-            traces = [_empty((steps, *shape), new_state[k].dtype) for k in plan.record_leaves]
+        new_state = [_dense(leaf, shape) for leaf in state_leaves]  # the kernel updates these
         if events:
             output = None
             capacity = capacity or _event_capacity(plan, steps * per)
@@ -407,7 +383,7 @@ def run_fused(
                 total += count
             flat = space[:total]
             flat.sort()
-            output = flat if reuse else torch.from_numpy(flat.copy())
+            output = flat
             break
         capacity = -(-most * 5 // 4)  # overflowed: once more, with room for every event
     final = unflatten(state, new_state)
@@ -453,12 +429,6 @@ def _event_space(slots: int) -> np.ndarray:
         space = np.empty(slots + slots // 4, dtype=np.int64)
         _workspace.events = space if space.nbytes <= MAX_KEPT_EVENT_SPACE else None
     return space
-
-
-def event_space_bytes() -> int:
-    """Bytes held by this thread's event workspace (0 when none): bounded, not growing."""
-    space = getattr(_workspace, "events", None)
-    return 0 if space is None else int(space.nbytes)
 
 
 def _event_capacity(plan: Plan, work: int) -> int:

@@ -67,16 +67,6 @@ class Graph:
     output: Any = None
     state_out: list[Any] = field(default_factory=list)
 
-    def signature(self) -> str:
-        """Structure only (no constant values): the C source depends on nothing else."""
-        parts = [repr([(n, str(d)) for n, d in self.inputs])]
-        for node in self.nodes:
-            parts.append(f"{node.op}{node.args}{node.dtype}{node.compute}{node.attrs}")
-        parts.append(repr(self.output))
-        parts.append(repr(self.state_out))
-        parts.append(str(len(self.consts)))
-        return "\n".join(parts)
-
 
 def flatten(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
     """``[(dotted path, leaf)]`` of a (nested) NamedTuple; a bare tensor is the leaf ``""``."""
