@@ -90,6 +90,7 @@ def simulate(
 
     from simctl import __version__, registry, runner
     from simctl.config.resolve import spec_to_dict
+    from simctl.models import unit_of
     from simctl.recording import SimWriter
 
     sim = spec.simulation
@@ -149,7 +150,7 @@ def simulate(
     with SimWriter(h5_path, root) as writer:
         for pop in pops:
             s = pop.spec
-            units = {var: _units(pop.model, var) for var in pop.variables}
+            units = {var: unit_of(s.model, var) for var in pop.variables}
             writer.add_population(
                 pop.name,
                 {
@@ -167,6 +168,8 @@ def simulate(
                     "spiking": bool(pop.model.spiking),
                     "spike_peak": _spike_peak(s.params),
                     "record_every": pop.every,
+                    "input_units": s.input_units,
+                    "drive": "spikes" if s.encoder.name != "none" else "current",
                 },
                 units,
                 pop.record_ids,
@@ -189,6 +192,8 @@ def simulate(
             row["t_ms"],
             row["mean_rate_hz"],
         )
+        if row.get("warning"):
+            log.warning("%s: %s", row["population"], row["warning"])
     _write_status(run_dir, "ok", rows)
     if spec.plot.enabled:
         from simctl.plotting import plot_run
@@ -226,15 +231,6 @@ def _check_memory(spec: Any, device: Any, dtype: Any) -> None:
                 f"more than the {total / 2**30:.0f} GiB of memory on {device}",
                 "a smaller population",
             )
-
-
-def _units(model: Any, var: str) -> str:
-    leaf = var.split(".")[-1]
-    if leaf in ("v", "b") or leaf == model.voltage:
-        return "mV"
-    if leaf == "rho":
-        return "steps"
-    return ""
 
 
 def _spike_peak(params: dict) -> float:

@@ -234,14 +234,15 @@ def _lif_fi(cfg: Any, run_dir: Path, pops: dict[str, PopulationData]) -> None:
     name = next(iter(pops))
     pop = pops[name]
     node = _get(cfg, f"populations.{name}", {}) or {}
-    lif = _get(node, "neuron.lif", {}) or {}
-    tau_m = 1.0 / float(lif.get("tau_mem_inv", 0.1))
-    theta = float(lif.get("v_th", 20.0))
-    v_reset = float(lif.get("v_reset", 0.0))
-    e_l = float(lif.get("v_leak", 0.0))
+    # the parameters the run used, as recorded in sim.h5 (no fallbacks restated here)
+    params = pop.parameters
+    lif = params["lif"]
+    tau_m = 1.0 / float(lif["tau_mem_inv"])
+    theta = float(lif["v_th"])
+    v_reset = float(lif["v_reset"])
+    e_l = float(lif["v_leak"])
     dt = pop.dt
-    rho = float(_get(node, "neuron.rho_reset", 20.0))
-    t_ref = rho * dt
+    t_ref = float(params["rho_reset"]) * dt
     amp = _get(node, "input.amplitude", None)
     current = np.asarray(
         amp if isinstance(amp, (list, tuple)) else [amp] * pop.size, dtype=np.float64

@@ -25,6 +25,13 @@ COLORS = ["#1f4e79", "#c0392b", "#1e8449", "#7d3c98", "#b9770e", "#117a65", "#34
 _HIST_ABOVE = 500_000
 
 
+def _unit_label(name: str, unit: str) -> str:
+    """``"v (mV)"``; a dimensionless quantity (unit ``"1"``) says so."""
+    if unit == "1":
+        return f"{name} (dimensionless)"
+    return f"{name} ({unit})" if unit else name
+
+
 def _style() -> dict[str, Any]:
     return {
         "font.size": 9,
@@ -230,8 +237,7 @@ def traces_figure(run: Any, max_traces: int = 4, max_populations: int = 8, width
                 voltages[pop.name] = _voltage_for_plot(pop, pop.state[var])
             values = voltages[pop.name][:, what]
             ax.plot(pop.state_time, values, color=COLORS[what % len(COLORS)], lw=0.9)
-            unit = pop.state_units.get(var, "")
-            ax.set_ylabel(f"{var} ({unit})" if unit else var)
+            ax.set_ylabel(_unit_label(var, pop.state_units.get(var, "")))
             if n > 1:
                 ax.text(
                     0.995,
@@ -252,8 +258,7 @@ def traces_figure(run: Any, max_traces: int = 4, max_populations: int = 8, width
                 ax.plot(
                     pop.state_time, pop.state[what][:, j], color=COLORS[j % len(COLORS)], lw=0.8
                 )
-            unit = pop.state_units.get(what, "")
-            ax.set_ylabel(f"{what} ({unit})" if unit else what)
+            ax.set_ylabel(_unit_label(what, pop.state_units.get(what, "")))
         else:
             current = pop.input_current[:, :n]
             same = _same_columns(current)
@@ -265,7 +270,7 @@ def traces_figure(run: Any, max_traces: int = 4, max_populations: int = 8, width
                     lw=1.0,
                     color="0.25" if same else COLORS[j % len(COLORS)],
                 )
-            ax.set_ylabel("input I")
+            ax.set_ylabel(_unit_label("input I", pop.attrs.get("input_units", "")))
             lo, hi = float(np.nanmin(current)), float(np.nanmax(current))
             pad = 0.15 * (hi - lo) if hi > lo else max(1.0, abs(hi) * 0.2)
             ax.set_ylim(lo - pad, hi + pad)

@@ -30,7 +30,7 @@ __all__ = [
     "build_parameters",
     "build_initial_state",
     "build_population",
-    "direct_drive",
+    "drive",
 ]
 
 
@@ -115,6 +115,11 @@ def build_parameters(
     generator: torch.Generator,
 ) -> Any:
     """The model's Parameters: scalars stay Python floats, distributed ones are (size,) tensors."""
+    from simctl.models import describe
+
+    refractory = describe(model.name).get("refractory") or {}
+    # the config's refractory period in ms became the library's step count in resolve
+    params = {k: v for k, v in params.items() if k != refractory.get("config_key")}
     p = _values(params, model.parameters)
     for name, spec in dists.items():
         p = _set_path(p, name.split("."), sample(spec, size, generator, dtype, device))
@@ -163,50 +168,56 @@ def _state_paths(state: Any, prefix: str = "") -> list[str]:
 def parameters_json(spec: PopulationSpec) -> str:
     """The population's parameters (and distributions) as JSON for the HDF5 attrs; the
     physical form adds ``physical`` (as given) next to the library fields it set."""
-    extra: dict[str, Any] = {"synapse": spec.synapse}
+    extra: dict[str, Any] = {}
     if spec.physical:
         extra["physical"] = spec.physical
     return json.dumps({**spec.params, **extra, "params_dist": spec.params_dist}, default=str)
 
 
-_DIRECT: dict[str, NeuronModel] = {}
+_DRIVES: dict[tuple[str, str], NeuronModel] = {}
 
 
-def _synaptic_current(model: NeuronModel) -> str:
-    paths = [v for v in model.variables if v.split(".")[-1] == "i"]
-    if len(paths) != 1:
-        raise ConfigError(
-            "neuron.synapse", "none", f"neuron={model.name} has no synaptic current to bypass"
-        )
-    return paths[0]
+def _jump_step(model: NeuronModel):
+    """The model's step with its input read as a jump of its ``default_jump`` variable right
+    before the update, where the library step reads its input as a current (Izhikevich, the
+    box models)."""
+    from simctl.models import describe
 
-
-def direct_drive(model: NeuronModel) -> NeuronModel:
-    """``model`` with its synaptic filter bypassed (``synapse: none``): the input drives the
-    membrane directly, exactly, for any ``dt``.
-
-    The current-based models add the step's input to the synaptic current first
-    (``i1 = i + I``), update ``v`` with ``i1``, then decay ``i``. Zeroing ``i`` before and after
-    every step makes ``i1 = I`` exactly (``0 + I = I``) and leaves no current behind, whatever
-    ``tau_syn_inv`` and ``dt`` are (``tau_syn_inv = 1/dt`` only does so where
-    ``dt·(1/dt)`` rounds to 1). The recorded ``i`` is 0. One wrapper per model (the fused
-    kernels memoise per step function).
-    """
-    cached = _DIRECT.get(model.name)
-    if cached is not None and cached.parameters is model.parameters:
-        return cached
-    path = _synaptic_current(model).split(".")
+    path = describe(model.name)["default_jump"].split(".")
     step = model.feed_forward_step
 
-    def step_direct(input_tensor, state, p, dt):
-        state = _set_path(state, path, _get_path(state, path) * 0.0)
-        out, state = step(input_tensor, state, p, dt)
-        return out, _set_path(state, path, _get_path(state, path) * 0.0)
+    def step_jump(input_tensor, state, p, dt):
+        state = _set_path(state, path, _get_path(state, path) + input_tensor)
+        return step(input_tensor * 0.0, state, p, dt)
 
-    step_direct.__name__ = f"{getattr(step, '__name__', 'step')}_direct"
-    step_direct.__doc__ = f"{model.name} driven directly by the input (no synaptic filter)."
-    wrapped = dataclasses.replace(model, feed_forward_step=step_direct)
-    _DIRECT[model.name] = wrapped
+    step_jump.__name__ = f"{getattr(step, '__name__', 'step')}_jump"
+    step_jump.__doc__ = f"{model.name}: the input jumps {'.'.join(path)} before each step."
+    return step_jump
+
+
+def drive(model: NeuronModel, spikes: bool) -> NeuronModel:
+    """``model`` with the step that reads its input the way the population is driven.
+
+    * a current protocol (``spikes=False``): :attr:`NeuronModel.current_drive_step`, the
+      input a continuous current in the equations (dt-invariant to first order);
+    * an encoder's spikes (``spikes=True``): the input is a jump of the model's
+      ``default_jump`` variable (its description) before each step: the library step itself
+      where it adds its input that way (Norse's convention), else a wrapper.
+
+    One wrapper per model and mode (the fused kernels memoise per step function).
+    """
+    key = (model.name, "jump" if spikes else "current")
+    cached = _DRIVES.get(key)
+    if cached is not None and cached.parameters is model.parameters:
+        return cached
+    if not spikes:
+        step = model.current_drive_step
+    elif model.current_step is None:  # the library step reads a current
+        step = _jump_step(model)
+    else:
+        step = model.feed_forward_step
+    wrapped = dataclasses.replace(model, feed_forward_step=step)
+    _DRIVES[key] = wrapped
     return wrapped
 
 
@@ -217,9 +228,7 @@ def build_population(
     from simctl.runner import Population
     from simctl.stimuli import build_encoder, build_stimulus
 
-    model = get_model(spec.model)
-    if spec.synapse == "none":
-        model = direct_drive(model)
+    model = drive(get_model(spec.model), spikes=spec.encoder.name != "none")
     seed = (int(sim.seed) * 1_000_003 + 7919 * index) % (2**63 - 1)
     cpu_gen = torch.Generator().manual_seed(seed)
     dev_gen = torch.Generator(device=device).manual_seed(seed + 1)

@@ -357,19 +357,35 @@ def write_summaries(pops: list[Population], writer: Any) -> None:
         )
 
 
+def runaway_warning(steps: int, count: np.ndarray, dt: float) -> str:
+    """A warning when the population fires in more than half of its steps (``""`` if not):
+    such a rate (above ``1/(2·dt)``) is set by the step size, not by the model."""
+    if steps <= 0 or count.size == 0:
+        return ""
+    busiest = float(count.max()) / steps
+    if busiest <= 0.5:
+        return ""
+    return (
+        f"a neuron fired in {100 * busiest:.0f} % of its steps ({busiest / dt * 1000:.0f} Hz at "
+        f"dt = {dt:g} ms): the input is far too strong or simulation.dt too large"
+    )
+
+
 def summary_rows(pops: list[Population]) -> list[dict[str, Any]]:
     rows = []
     for pop in pops:
         count = pop.spike_count.cpu().numpy()
         seconds = pop.t / 1000.0
-        rows.append(
-            {
-                "population": pop.name,
-                "model": pop.model.name,
-                "size": pop.spec.size,
-                "t_ms": pop.t,
-                "spikes": int(count.sum()),
-                "mean_rate_hz": float(count.mean() / seconds) if seconds > 0 else 0.0,
-            }
-        )
+        row = {
+            "population": pop.name,
+            "model": pop.model.name,
+            "size": pop.spec.size,
+            "t_ms": pop.t,
+            "spikes": int(count.sum()),
+            "mean_rate_hz": float(count.mean() / seconds) if seconds > 0 else 0.0,
+        }
+        warning = runaway_warning(pop.k, count, pop.spec.dt)
+        if warning:
+            row["warning"] = warning
+        rows.append(row)
     return rows

@@ -118,7 +118,9 @@ class Sine(Stimulus):
 
 
 class Noise(Stimulus):
-    """White noise: N(mean, std²) afresh each step; OU: exact update with time constant tau."""
+    """White noise ``mean + std·ξ(t)``: each step draws ``mean + std·N(0,1)/√dt`` (``std`` in
+    the current's unit·√ms, so the charge's variance per ms does not depend on ``dt``); OU: the
+    exact update with time constant ``tau`` and stationary standard deviation ``std``."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -133,7 +135,8 @@ class Noise(Stimulus):
         on = self.after(t, s.start, True)
         n = t.shape[0]
         if s.kind == "white":
-            return on * (s.mean + s.std * self._normal((n, self.width)))
+            # Euler–Maruyama: the step integrates I·dt, whose noise part has std std·√dt
+            return on * (s.mean + (s.std / math.sqrt(self.dt)) * self._normal((n, self.width)))
         decay = math.exp(-self.dt / s.tau)
         kick = s.std * math.sqrt(1 - decay * decay)
         xi = self._normal((n, self.width))

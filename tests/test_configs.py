@@ -9,6 +9,7 @@ from conftest import resolve_overrides
 
 from simctl.config import ConfigError, list_options, load_preset, search_dirs
 from simctl.config.schema import ENCODERS, INPUTS
+from simctl.models import describe
 
 NEURONS = list_options("neuron")
 PRESETS = list_options("preset")
@@ -32,6 +33,8 @@ def test_neuron_option_composes_and_matches_the_library(name):
     if model is None:
         pytest.skip(f"simctl.neurons.{name} has no MODEL yet")
     fields = set(model.parameters._fields)
+    refractory = describe(name).get("refractory") or {}
+    fields |= {refractory["config_key"]} if refractory else set()  # ms in configs, steps inside
     assert set(pop.params) <= fields, f"neuron/{name}.yaml keys not in {model.parameters.__name__}"
 
 
@@ -235,7 +238,7 @@ def test_adex_presets_are_physical_and_converted_exactly(name):
         "adaptation_spike": physical["b"] / g_l,
     }
     assert {k: pop.params[k] for k in expected} == pytest.approx(expected, rel=1e-12)
-    assert pop.synapse == "none" and pop.input_units == "pA"
+    assert pop.input_units == "pA"
     assert pop.input_divisor == pytest.approx(g_l, rel=1e-12)
     assert pop.input.amplitude in (500.0, 400.0, 300.0, 210.0, 180.0, 160.0, 110.0, 65.0, 25.0)
 
@@ -256,7 +259,7 @@ def test_adex_physical_from_the_command_line():
     assert pop.params["tau_mem_inv"] == 1 / 20 and pop.input_divisor == 2.0
     # the library form is unchanged
     pop = resolve_overrides("neuron=lif_adex", "input=constant").populations[0]
-    assert pop.physical == {} and pop.synapse == "exponential" and pop.input_divisor is None
+    assert pop.physical == {} and pop.input_divisor is None
     assert pop.input_units == "model current"
 
 
@@ -284,13 +287,10 @@ def test_adex_physical_errors_are_one_line(overrides, key, problem):
     assert "\n" not in line and line.startswith(key) and problem in line, line
 
 
-def test_synapse_option():
-    pop = resolve_overrides("neuron=lif_refrac", "neuron.synapse=none").populations[0]
-    assert pop.synapse == "none" and "synapse" not in pop.params
-    with pytest.raises(ConfigError, match="neuron.synapse=fast"):
-        resolve_overrides("neuron=lif", "neuron.synapse=fast")
+def test_synapse_key_is_gone():
+    """A current protocol is always a current into the membrane (no ``synapse`` switch)."""
     with pytest.raises(ConfigError, match="neuron.synapse"):
-        resolve_overrides("neuron=izhikevich", "+neuron.synapse=none")
+        resolve_overrides("neuron=lif_refrac", "+neuron.synapse=none")
 
 
 def test_readme_mapping_forms_of_initial_state_and_params_dist():

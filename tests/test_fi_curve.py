@@ -135,22 +135,21 @@ def _fi_experiment(tmp_path, *overrides):
     with open(tmp_path / "fi_curve.csv") as fh:
         rows = list(csv.DictReader(fh))
     pop = load_run(h5).populations["lif"]
-    assert "synapse" in pop.attrs["parameters_json"]
+    assert "t_ref" in pop.attrs["parameters_json"]
     return rows, pop.dt
 
 
 @pytest.mark.parametrize(
     "overrides, t_ref",
     [
-        # t_ref stays 2 ms: rho_reset counts steps
-        (("simulation.dt=0.05", "populations.lif.neuron.rho_reset=40"), 2.0),
-        # dt*(1/dt) rounds below 1 here: the old tau_syn_inv = 1/dt trick left a residue
-        (("simulation.dt=0.09",), 20 * 0.09),
+        # t_ref stays 2 ms at every dt (t_ref/dt steps)
+        (("simulation.dt=0.05",), 2.0),
+        (("simulation.dt=0.08",), 2.0),
     ],
 )
 def test_fi_experiment_is_direct_drive_for_any_dt(tmp_path, overrides, t_ref):
-    """``synapse: none`` makes the drive exact for any dt: the experiment's rates equal the
-    exact forward-Euler formula on the new grid."""
+    """A current protocol is a current into the membrane at any dt: the experiment's rates
+    equal the exact forward-Euler formula on the new grid."""
     rows, dt = _fi_experiment(tmp_path, *overrides)
     assert dt == float(overrides[0].split("=")[1])
     current = np.array([float(r["current"]) for r in rows])
@@ -159,13 +158,14 @@ def test_fi_experiment_is_direct_drive_for_any_dt(tmp_path, overrides, t_ref):
     assert np.all(rate[current <= THETA] == 0.0)
 
 
-def test_direct_drive_ignores_tau_syn_and_zeroes_the_current():
-    """The registry's ``synapse: none`` wrapper: whatever tau_syn_inv, each step sees exactly the
-    input and no current is left behind (the same as the old 1/dt trick where that is exact)."""
-    from simctl.registry import direct_drive, get_model
+def test_current_drive_ignores_tau_syn_and_leaves_no_current():
+    """The registry's current drive: whatever tau_syn_inv, each step sees exactly the input in
+    the membrane equation and no synaptic current builds up (the same numbers as the library
+    step with tau_syn_inv = 1/dt, where that is exact)."""
+    from simctl.registry import drive, get_model
 
-    model = direct_drive(get_model("lif_refrac"))
-    assert model is direct_drive(get_model("lif_refrac"))  # one wrapper: kernels memoise on it
+    model = drive(get_model("lif_refrac"), spikes=False)
+    assert model is drive(get_model("lif_refrac"), spikes=False)  # kernels memoise on it
     dt = 0.1
     x = torch.linspace(0.0, 80.0, 81, dtype=torch.float64)
     outs = []

@@ -206,7 +206,7 @@ def _datasets(path):
         (
             "neuron=lif",
             "input=constant",
-            "input.amplitude=1.0",
+            "input.amplitude=18.0",
             "population.size=3000",
             "simulation.dt=0.1",
             "simulation.duration=60",
@@ -327,6 +327,9 @@ def test_streamed_spike_arrays_are_reused_not_reallocated(sim, monkeypatch):
     path = sim(
         "neuron=lif",
         "input=noise",
+        "input.mean=20",
+        # a steady rate from the first block: the arrays settle at once
+        "population.initial_state={v: {dist: uniform, low: -70, high: -55}}",
         "population.size=70000",
         "simulation.dt=0.1",
         "simulation.duration=60",

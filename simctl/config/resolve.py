@@ -33,14 +33,6 @@ from .schema import (
 )
 from .validate import check_distribution, check_node, check_value, number_or_list
 
-#: allowed values of string parameters of the neuron models (checked before building)
-NEURON_CHOICES: dict[str, tuple[str, ...]] = {
-    "method": ("heaviside", "super", "triangle", "tanh", "circ", "heavi_erfc"),
-    "update_order": ("simultaneous", "sequential"),
-    "u_law": ("standard", "accommodation"),
-    "synapse": ("exponential", "none"),
-}
-
 #: the largest population (``/spikes/<pop>/node_ids`` are uint32)
 MAX_SIZE = 2**32 - 1
 
@@ -150,12 +142,9 @@ class PopulationSpec:
     dt: float  #: ms
     n_steps: int
     source: str = ""
-    #: ``exponential`` (the input jumps into the synaptic current ``i``) or ``none`` (the input
-    #: drives the membrane directly, see :func:`simctl.registry.direct_drive`)
-    synapse: str = "exponential"
     #: the physical parameters as given (``neuron.physical``), empty in the library form
     physical: dict[str, Any] = field(default_factory=dict)
-    input_units: str = "model current"  #: units of the protocol's values (HDF5 attr)
+    input_units: str = ""  #: unit of the protocol's values (the model's current unit)
     #: the model's input is ``current / input_divisor`` (g_L in nS for pA: pA/nS = mV)
     input_divisor: float | None = None
     #: where the population is configured: ``population`` (short form) or ``populations.<name>``
@@ -192,31 +181,45 @@ def _steps(dt: float, duration: float, include_end: bool, steps: int | None, key
     return int(n) + (1 if include_end else 0)
 
 
-def _check_params(node: dict, reference: dict, key: str, model: str) -> dict:
-    """Checks parameter values against the option file's defaults (types and choices)."""
+def _check_params(node: dict, reference: dict, key: str, model: str, path: str = "") -> dict:
+    """Checks parameter values against the option file (which keys exist, their types) and the
+    model's description (:mod:`simctl.models`: choices, bounds and units)."""
+    from simctl.models import parameter
+
     allowed = [k for k in reference if k not in NEURON_META]
     params: dict[str, Any] = {}
     for name, value in node.items():
         full = f"{key}.{name}"
+        dotted = f"{path}{name}"
         if name not in reference or name in NEURON_META:
             raise ConfigError(full, value, f"unknown parameter of neuron={model}", allowed)
         default = reference[name]
+        described = parameter(model, dotted) or {}
         if isinstance(default, dict):
             if value is None and all(v is None for v in default.values()):
                 value = {}  # an optional node such as ``physical`` (all null: unused)
             if not isinstance(value, dict):
                 raise ConfigError(full, value, "expected a mapping", list(default))
-            value = _check_params(value, default, full, model)
+            value = _check_params(value, default, full, model, f"{dotted}.")
         elif isinstance(default, str):
             value = check_value(value, str, full)
-            if name in NEURON_CHOICES and value not in NEURON_CHOICES[name]:
-                raise ConfigError(full, value, "not a valid choice", NEURON_CHOICES[name])
+            choices = described.get("choices")
+            if choices and value not in choices:
+                raise ConfigError(full, value, "not a valid choice", choices)
         elif isinstance(default, bool):
             value = check_value(value, bool, full)
-        elif default is None:
-            value = check_value(value, float | None, full)
-        elif isinstance(default, (int, float)):
-            value = check_value(value, float, full)
+        elif default is None or isinstance(default, (int, float)):
+            value = check_value(value, float | None if default is None else float, full)
+            interval = described.get("interval")
+            if value is not None and interval is not None and value not in interval:
+                unit = described.get("unit", "")
+                unit = f" {unit}" if unit and unit != "1" else ""
+                raise ConfigError(
+                    full,
+                    value,
+                    f"out of range for neuron={model} ({described.get('doc', name)})",
+                    f"{interval.describe()}{unit}",
+                )
         params[name] = value
     return params
 
@@ -228,9 +231,8 @@ class NeuronSpec:
     model: str
     params: dict[str, Any]
     dists: dict[str, dict]
-    synapse: str = "exponential"
     physical: dict[str, Any] = field(default_factory=dict)
-    input_units: str = "model current"
+    input_units: str = ""
     input_divisor: float | None = None
 
 
@@ -266,12 +268,43 @@ def check_neuron(node: Any, key: str, dirs: list[Path]) -> NeuronSpec:
                 numeric,
             )
         dists[name] = check_distribution(spec, f"{key}.params_dist.{name}")
-    out = NeuronSpec(model, params, dists, synapse=params.pop("synapse", "exponential"))
-    out.input_units = "" if model == "izhikevich" else "model current"
+    from simctl.models import current_unit
+
+    out = NeuronSpec(model, params, dists)
+    out.input_units = current_unit(model)
     physical = {k: v for k, v in (params.pop("physical", None) or {}).items() if v is not None}
     if physical:
         _apply_physical(out, physical, reference, key)
     return out
+
+
+def _refractory_steps(nspec: NeuronSpec, dt: float, key: str) -> None:
+    """The config's refractory period in ms (``t_ref``) as the library's count of steps
+    (``rho_reset = round(t_ref/dt)``); both stay in the parameters (and so in sim.h5)."""
+    from simctl.models import describe
+
+    refractory = describe(nspec.model).get("refractory")
+    if not refractory:
+        return
+    config_key, parameter = refractory["config_key"], refractory["parameter"]
+    t_ref = nspec.params.get(config_key)
+    if t_ref is None:
+        return
+    steps = t_ref / dt
+    if abs(steps - round(steps)) > 1e-6:
+        raise ConfigError(
+            f"{key}.{config_key}",
+            t_ref,
+            f"is not a whole number of steps of dt = {dt:g} ms",
+            f"a multiple of {dt:g} ms",
+        )
+    nspec.params[parameter] = float(round(steps))
+    if config_key in nspec.dists:
+        raise ConfigError(
+            f"{key}.params_dist.{config_key}",
+            nspec.dists[config_key],
+            "per-neuron refractory periods are not supported",
+        )
 
 
 def _apply_physical(out: NeuronSpec, physical: dict, reference: dict, key: str) -> None:
@@ -308,18 +341,41 @@ def _apply_physical(out: NeuronSpec, physical: dict, reference: dict, key: str) 
             )
     out.params.update(library)
     out.physical = physical
-    out.synapse = "none"  # Brette & Gerstner's current form: I enters C dV/dt directly
-    out.input_units = "pA"
+    from simctl.models import current_unit
+
+    out.input_units = current_unit(out.model, physical=True)
     out.input_divisor = adex_leak_conductance(physical)
 
 
-def check_input(node: Any, key: str, size: int) -> Any:
+def _default_drive(spec: Any, neuron: NeuronSpec | None) -> None:
+    """Fills the protocol values left null with the model's default drive (its description's
+    ``cli_input``, in the current's unit; times g_L in the physical form's pA)."""
+    if neuron is None:
+        return
+    from simctl.models import cli_input
+
+    drive = cli_input(neuron.model)
+    scale = neuron.input_divisor or 1.0
+    sine = getattr(spec, "protocol", "") == "sine"
+    fields = (
+        ("amplitude", "amplitude", 0.5 if sine else 1.0),
+        ("offset", "amplitude", 1.0),
+        ("mean", "noise_mean", 1.0),
+        ("std", "noise_std", 1.0),
+    )
+    for name, default, factor in fields:
+        if hasattr(spec, name) and getattr(spec, name) is None and default in drive:
+            setattr(spec, name, drive[default] * scale * factor)
+
+
+def check_input(node: Any, key: str, size: int, neuron: NeuronSpec | None = None) -> Any:
     if not isinstance(node, dict):
         raise ConfigError(key, node, "expected an input mapping")
     protocol = node.get("protocol")
     if protocol not in INPUTS:
         raise ConfigError(f"{key}.protocol", protocol, "unknown input protocol", INPUTS)
     spec = check_node(node, INPUTS[protocol], key)
+    _default_drive(spec, neuron)
     if hasattr(spec, "amplitude"):
         spec.amplitude = number_or_list(spec.amplitude, f"{key}.amplitude", size)
     for name in ("width", "period", "tau"):
@@ -407,6 +463,7 @@ def _population_from(
     steps = check_value(sim.get("steps"), int | None, f"{sim_key}.steps")
     n_steps = _steps(dt, duration, include_end, steps, sim_key)
     init_key = f"{key}initial_state" if key else "population.initial_state"
+    _refractory_steps(nspec, dt, f"{key}neuron")
     return PopulationSpec(
         name=name,
         model=nspec.model,
@@ -415,12 +472,11 @@ def _population_from(
         params=nspec.params,
         params_dist=nspec.dists,
         initial_state=check_initial_state(pop.get("initial_state"), init_key, size),
-        input=check_input(inp, f"{key}input", size),
+        input=check_input(inp, f"{key}input", size, nspec),
         encoder=check_encoder(enc, f"{key}encoder"),
         dt=dt,
         n_steps=n_steps,
         source=source,
-        synapse=nspec.synapse,
         physical=nspec.physical,
         input_units=nspec.input_units,
         input_divisor=nspec.input_divisor,

@@ -99,7 +99,7 @@ class InputNone:
 @dataclass
 class InputConstant:
     protocol: Literal["constant"] = "constant"
-    amplitude: Any = 10.0  #: current (number, or one per neuron as a list)
+    amplitude: Any = None  #: current (number or per-neuron list); None: the model's default
 
 
 @dataclass
@@ -107,7 +107,7 @@ class InputStep:
     """``baseline`` everywhere, ``baseline + amplitude`` while start (<|≤) t (<|≤) stop."""
 
     protocol: Literal["step"] = "step"
-    amplitude: Any = 10.0  #: current added during the step (number or per-neuron list)
+    amplitude: Any = None  #: current added during the step; None: the model's default
     start: float = 20.0  #: ms
     stop: float | None = None  #: ms (None: until the end)
     baseline: float = 0.0
@@ -120,7 +120,7 @@ class InputPulses:
     """``count`` pulses of ``width`` ms every ``period`` ms from ``start``."""
 
     protocol: Literal["pulses"] = "pulses"
-    amplitude: Any = 10.0
+    amplitude: Any = None  #: None: the model's default current
     start: float = 20.0  #: ms
     width: float = 5.0  #: ms
     period: float = 50.0  #: ms
@@ -145,21 +145,24 @@ class InputSine:
     """``offset + amplitude·sin(2π·frequency·(t − start)/1000 + phase)`` from ``start``."""
 
     protocol: Literal["sine"] = "sine"
-    amplitude: Any = 5.0
+    amplitude: Any = None  #: None: half the model's default current
     frequency: float = 10.0  #: Hz
     phase: float = 0.0  #: rad
-    offset: float = 5.0
+    offset: float | None = None  #: None: the model's default current
     start: float = 0.0  #: ms
 
 
 @dataclass
 class InputNoise:
-    """White (a fresh N(mean, std) each step) or Ornstein-Uhlenbeck noise (time constant tau)."""
+    """White noise ``I = mean + std·ξ(t)`` (``ξ`` unit white noise: each step draws
+    ``mean + std·N(0, 1)/√dt``, Euler–Maruyama, so ``std`` is in the current's unit·√ms) or
+    Ornstein-Uhlenbeck noise (exact update; ``std`` is the stationary standard deviation, in
+    the current's unit, and ``tau`` the correlation time)."""
 
     protocol: Literal["noise"] = "noise"
     kind: Literal["white", "ou"] = "white"
-    mean: float = 5.0
-    std: float = 2.0  #: standard deviation (stationary, for OU)
+    mean: float | None = None  #: None: the model's default
+    std: float | None = None  #: white: current·√ms; OU: current (None: the model's default)
     tau: float = 10.0  #: ms (OU only)
     start: float = 0.0  #: ms
     shared: bool = False  #: one noise trace for all neurons

@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from simctl.neurons import base as _base
 from simctl.neurons.base import SNN, NeuronModel
 
 from .fused import FusedUnavailable, run_fused
@@ -350,3 +351,7 @@ def fused_layer_forward(layer: SNN, input_tensor: torch.Tensor, state: Any, p: A
     if record_states:  # every step's state, each field stacked along dim 0 (as the loop does)
         return outputs, unflatten(state, [traces[path] for path in record])
     return outputs, final
+
+
+# the neuron library's layers use the fused loop once this package is imported
+_base.install_fast_path(fused_layer_forward)

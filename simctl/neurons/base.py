@@ -39,6 +39,7 @@ __all__ = [
     "SNNRecurrent",
     "stack_states",
     "is_namedtuple",
+    "install_fast_path",
 ]
 
 FeedforwardActivation = Callable[[torch.Tensor, Any, Any, float], tuple[torch.Tensor, Any]]
@@ -53,6 +54,19 @@ RecurrentActivation = Callable[
 def is_namedtuple(value: Any) -> bool:
     """True for instances of :func:`typing.NamedTuple` / :func:`collections.namedtuple`."""
     return isinstance(value, tuple) and hasattr(value, "_fields")
+
+
+#: the fused whole-loop integration of :class:`SNN` layers, installed by a backend package
+#: (``import simctl.kernels`` installs its C kernels); the library itself imports no backend
+_FAST_LAYER_FORWARD: Callable[..., Any] | None = None
+
+
+def install_fast_path(forward: Callable[..., Any] | None) -> None:
+    """Installs ``forward(layer, input, state, p) -> (outputs, state) | None`` as the fast path
+    of every :class:`SNN` layer (``None`` restores the plain loop). A backend must return
+    exactly what the loop returns, or ``None`` to decline a call."""
+    global _FAST_LAYER_FORWARD
+    _FAST_LAYER_FORWARD = forward
 
 
 @dataclass(frozen=True)
@@ -321,12 +335,11 @@ class SNN(_ParameterMixin, torch.nn.Module):
         return f"p={self._p_repr()}, dt={_fmt_dt(self.dt)}"
 
     def _fast_path(self, input_tensor: torch.Tensor, state: Any, p: Any) -> Any | None:
-        """Hook for fused integration (``simctl.kernels``); ``None`` means use the loop."""
-        if input_tensor.is_sparse:
+        """The fused integration installed by :func:`install_fast_path` (``simctl.kernels``
+        installs one when imported); ``None`` means use the loop."""
+        if input_tensor.is_sparse or _FAST_LAYER_FORWARD is None:
             return None
-        from simctl.kernels import fused_layer_forward  # lazy: kernels import this module
-
-        return fused_layer_forward(self, input_tensor, state, p)
+        return _FAST_LAYER_FORWARD(self, input_tensor, state, p)
 
     def forward(self, input_tensor: torch.Tensor, state: Any | None = None) -> tuple[Any, Any]:
         if not isinstance(input_tensor, torch.Tensor) or input_tensor.dim() < 1:
