@@ -5,3 +5,10 @@ This module imports nothing heavy, so ``simctl --help`` stays fast.
 """
 
 __version__ = "0.1.0"
+
+
+def run(overrides=(), run_dir=None, config_dir=None):  # noqa: ANN001, ANN201 - see simctl.api
+    """Runs ``simctl run OVERRIDES`` in this process: :func:`simctl.api.run`."""
+    from simctl.api import run as _run
+
+    return _run(overrides, run_dir=run_dir, config_dir=config_dir)

@@ -89,7 +89,7 @@ def simulate(
     import torch  # only now: --help and --cfg never pay for it
 
     from simctl import __version__, registry, runner
-    from simctl.config.resolve import spec_to_dict
+    from simctl.config.resolve import spec_to_dict, spikes_of
     from simctl.models import unit_of
     from simctl.recording import SimWriter
 
@@ -169,7 +169,7 @@ def simulate(
                     "spike_peak": _spike_peak(s.params),
                     "record_every": pop.every,
                     "input_units": s.input_units,
-                    "drive": "spikes" if s.encoder.name != "none" else "current",
+                    "drive": "spikes" if spikes_of(s.encoder) else "current",
                 },
                 units,
                 pop.record_ids,

@@ -365,7 +365,7 @@ def _physical_shown(preset: dict, dirs: list) -> dict:
         return preset
     if not spec.physical:
         return preset
-    neuron = {"model": spec.model, "physical": spec.physical, "synapse": spec.synapse}
+    neuron = {"model": spec.model, "physical": spec.physical}
     neuron.update({k: v for k, v in spec.params.items() if k not in ("tau_syn_inv",)})
     return {**preset, "neuron": neuron}
 
@@ -391,7 +391,15 @@ def cmd_presets(args: list[str]) -> int:
         print(f"{ns.name}: {info.get('description', '')}")
         print(f"  model:  {info.get('model', '')}")
         print(f"  source: {info.get('source', '')}")
-        print(OmegaConf.to_yaml({k: v for k, v in p.items() if k != "preset_info" and v}).rstrip())
+        neuron = p.get("neuron") or {}
+        if neuron:
+            print("neuron:")
+            print("\n".join(_with_units(neuron, info.get("model", ""))))
+        rest = {k: v for k, v in p.items() if k not in ("preset_info", "neuron") and v}
+        print(OmegaConf.to_yaml(rest).rstrip())
+        unit = _current_unit(info.get("model", ""), neuron)
+        if unit:
+            print(f"# input values are currents in {unit}")
         print(f"\nrun it: simctl run neuron={info.get('model')} preset={ns.name}")
         return 0
     rows = []
@@ -418,6 +426,40 @@ def cmd_presets(args: list[str]) -> int:
         print("  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=False)).rstrip())
     print("\nshow one: simctl presets NAME    run one: simctl run preset=NAME")
     return 0
+
+
+def _with_units(node: dict, model: str, indent: str = "  ", path: str = "") -> list[str]:
+    """``key: value  # unit, what it is`` lines of a neuron node (units from the model's
+    description, :mod:`simctl.models`; torch-free)."""
+    from simctl.models import parameter
+
+    lines = []
+    for key, value in node.items():
+        if value is None and key == "params_dist":
+            continue
+        if isinstance(value, dict):
+            lines.append(f"{indent}{key}:")
+            lines.extend(_with_units(value, model, indent + "  ", f"{path}{key}."))
+            continue
+        spec = {}
+        try:
+            spec = parameter(model, f"{path}{key}") or {}
+        except KeyError:
+            pass
+        unit = spec.get("unit", "")
+        note = ", ".join(x for x in (unit if unit not in ("", "1") else "", spec.get("doc")) if x)
+        lines.append(f"{indent}{key}: {value}" + (f"  # {note}" if note else ""))
+    return lines
+
+
+def _current_unit(model: str, neuron: dict) -> str:
+    from simctl.models import current_unit
+
+    try:
+        unit = current_unit(model, physical=bool(neuron.get("physical")))
+    except KeyError:
+        return ""
+    return "dimensionless units (as in the paper)" if unit == "1" else unit
 
 
 def _describe_input(inp: dict) -> str:

@@ -69,7 +69,7 @@ def collect_rows(sweep_dir: Path) -> tuple[list[dict[str, Any]], list[str]]:
         h5 = job / "sim.h5"
         if h5.is_file():
             try:
-                run = load_run(h5, state=False, spikes=False)
+                run = load_run(h5, state=False, spikes=_small(h5))
             except (OSError, ValueError) as error:
                 row["status"], row["error"] = "failed", f"unreadable sim.h5 ({error})"
             else:
@@ -78,6 +78,9 @@ def collect_rows(sweep_dir: Path) -> tuple[list[dict[str, Any]], list[str]]:
                         rate = data.summary["rate_hz"]
                         row[f"spikes:{pop}"] = int(data.summary["spike_count"].sum())
                         row[f"mean_rate_hz:{pop}"] = float(rate.mean()) if len(rate) else 0.0
+                        cv = _mean_cv(data)
+                        if cv is not None:
+                            row[f"cv_isi:{pop}"] = cv
                 if not run.complete and row["status"] == "ok":
                     row["status"] = "incomplete"
                 elif not row["status"]:
@@ -85,7 +88,71 @@ def collect_rows(sweep_dir: Path) -> tuple[list[dict[str, Any]], list[str]]:
         elif not row["status"]:
             row["status"], row["error"] = "failed", "no sim.h5 (the job did not run)"
         rows.append(row)
+    _one_population_per_job(rows)
     return rows, keys
+
+
+MEASURES = ("spikes", "mean_rate_hz", "cv_isi")
+
+
+def _small(h5: Path, limit: int = 20_000_000) -> bool:
+    """Whether the file's spikes are few enough to read for the ISI CV (memory bound)."""
+    import h5py
+
+    try:
+        with h5py.File(h5, "r") as f:
+            group = f.get("spikes")
+            return (
+                group is not None
+                and sum(group[p]["timestamps"].shape[0] for p in group if "timestamps" in group[p])
+                <= limit
+            )
+    except (OSError, KeyError):
+        return False
+
+
+def _mean_cv(data: Any) -> float | None:
+    """The mean over neurons (with at least three spikes) of the ISI coefficient of
+    variation, or None when the spikes were not read or too few neurons fire."""
+    import numpy as np
+
+    times, ids = data.spike_times, data.spike_ids
+    if times is None or ids is None or len(times) == 0:
+        return None
+    order = np.lexsort((times, ids))
+    times, ids = np.asarray(times)[order], np.asarray(ids)[order]
+    isi = np.diff(times)
+    same = ids[1:] == ids[:-1]
+    isi, owner = isi[same], ids[1:][same]
+    if isi.size == 0:
+        return None
+    counts = np.bincount(owner)
+    total = np.bincount(owner, weights=isi)
+    square = np.bincount(owner, weights=isi * isi)
+    keep = counts >= 2
+    if not keep.any():
+        return None
+    mean = total[keep] / counts[keep]
+    var = np.maximum(square[keep] / counts[keep] - mean * mean, 0.0)
+    return float(np.mean(np.sqrt(var) / mean))
+
+
+def _one_population_per_job(rows: list[dict[str, Any]]) -> None:
+    """Where every job has exactly one population but their names differ (a sweep over
+    presets names each job's population after its preset), the measures go into plain
+    ``spikes``/``mean_rate_hz``/``cv_isi`` columns beside a ``population`` column instead of
+    one (mostly empty) column per name: a table with one row per job, not a diagonal."""
+    names = [{k.split(":", 1)[1] for k in r if k.startswith("mean_rate_hz:")} for r in rows]
+    if len({frozenset(n) for n in names if n}) < 2 or any(len(n) > 1 for n in names):
+        return
+    for row, found in zip(rows, names, strict=True):
+        if not found:
+            continue
+        (pop,) = found
+        row["population"] = pop
+        for measure in MEASURES:
+            if f"{measure}:{pop}" in row:
+                row[measure] = row.pop(f"{measure}:{pop}")
 
 
 def _numeric(rows: list[dict], key: str) -> bool:
@@ -99,14 +166,21 @@ def _numeric(rows: list[dict], key: str) -> bool:
     return True
 
 
+def _varies(rows: list[dict], key: str) -> bool:
+    return len({r.get(key) for r in rows if r.get(key) not in (None, "")}) >= 2
+
+
 def collect(sweep_dir: Path) -> int:
     """Writes collect.csv and collect.png into ``sweep_dir``; returns 0 (1 when no job)."""
     rows, keys = collect_rows(sweep_dir)
     if not rows:
         print(f"simctl: error: {sweep_dir}: no jobs (no */.hydra/overrides.yaml)", file=sys.stderr)
         return 1
-    measures = sorted({k for r in rows for k in r if k.startswith(("spikes:", "mean_rate_hz:"))})
-    columns = ["job", "overrides", *keys, "status", *measures, "error"]
+    measures = sorted(
+        {k for r in rows for k in r if k.startswith(tuple(f"{m}:" for m in MEASURES))}
+    )
+    plain = [m for m in ("population", *MEASURES) if any(m in r for r in rows)]
+    columns = ["job", "overrides", *keys, "status", *plain, *measures, "error"]
     with open(sweep_dir / "collect.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore")
         writer.writeheader()
@@ -115,7 +189,8 @@ def collect(sweep_dir: Path) -> int:
     from simctl.plotting import collect_figure
 
     swept = [k for k in keys if _numeric(rows, k)]
-    fig = collect_figure(rows, swept)
+    categories = [k for k in keys if k not in swept and _varies(rows, k)]
+    fig = collect_figure(rows, swept, categories=categories)
     fig.savefig(sweep_dir / "collect.png", dpi=150)
     ok = [r for r in rows if r["status"] == "ok"]
     failed = [r for r in rows if r["status"] != "ok"]

@@ -15,7 +15,8 @@ literal (no names, no calls) that says, once, in the units of simctl's configs (
 * ``refractory``: ``None``, or ``{"state", "parameter", "config_key"}``: the library counts the
   refractory period in steps (``parameter``), the config gives it in ms (``config_key``);
 * ``cli_input``: the default drive of ``simctl run neuron=<model>`` (``amplitude`` for
-  constant/step/pulses/sine, ``noise_mean``, ``noise_std`` in the current's unit·√ms).
+  constant/step/pulses/sine, ``noise_mean``, ``noise_std`` in the current's unit·√ms, and
+  ``jump``, an encoder spike's default jump of ``default_jump``).
 
 This module reads those literals with :func:`ast.literal_eval` from the source files, so
 ``simctl --help``, ``simctl presets`` and config validation know every unit and bound without
@@ -38,6 +39,8 @@ __all__ = [
     "model_names",
     "parameter",
     "unit_of",
+    "current_unit",
+    "cli_input",
 ]
 
 #: the surrogate-gradient methods of :mod:`simctl.neurons.threshold` (``"choices": "surrogate"``)

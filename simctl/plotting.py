@@ -309,26 +309,50 @@ def plot_run(h5_path: str | Path, out_dir: str | Path, options: Any = None) -> l
     return written
 
 
+def _measure(row: dict[str, Any], measure: str, pop: str | None) -> Any:
+    return row.get(measure if pop is None else f"{measure}:{pop}")
+
+
 def collect_figure(
-    rows: Sequence[dict[str, Any]], params: Sequence[str], measure: str = "mean_rate_hz"
+    rows: Sequence[dict[str, Any]],
+    params: Sequence[str],
+    measure: str = "mean_rate_hz",
+    categories: Sequence[str] = (),
 ):
-    """Mean rate (one line per population) against each swept numeric parameter."""
+    """The summary of a sweep, by its shape:
+
+    * two swept numbers: a heat map of the mean rate (and of the ISI CV when known) over them,
+      one per population, failed jobs crossed out;
+    * categorical values (presets, neuron options): a bar per job's category, failed ones
+      marked;
+    * otherwise the mean rate (one line per population) against each swept number, failed
+      jobs as dotted lines.
+    """
     params = list(params)
+    single = any(measure in r for r in rows)  # one population per job (plain columns)
+    pops: list[str | None] = (
+        [None]
+        if single
+        else sorted({k.split(":", 1)[1] for r in rows for k in r if k.startswith(f"{measure}:")})
+    )
+    if len(params) == 2:
+        return _heat_maps(rows, params, pops, single)
+    if categories and not params:
+        return _bars(rows, list(categories)[0], measure, pops)
     n = max(1, len(params))
     fig = new_figure(min(4.0 * n, 12.0), 3.2)
     axes = [fig.add_subplot(1, n, i + 1) for i in range(n)]
     if not params:
-        axes[0].text(0.5, 0.5, "no numeric parameter was swept", ha="center", va="center")
+        axes[0].text(0.5, 0.5, "no parameter was swept", ha="center", va="center")
         return fig
-    pops = sorted({k.split(":", 1)[1] for r in rows for k in r if k.startswith(f"{measure}:")})
     for ax, param in zip(axes, params, strict=False):
         for i, pop in enumerate(pops):
             pts = sorted(
-                (float(r[param]), float(r[f"{measure}:{pop}"]))
+                (float(r[param]), float(_measure(r, measure, pop)))
                 for r in rows
                 if r.get("status") == "ok"
                 and _is_number(r.get(param))
-                and _is_number(r.get(f"{measure}:{pop}"))
+                and _is_number(_measure(r, measure, pop))
             )
             if pts:
                 x, y = zip(*pts, strict=False)
@@ -345,6 +369,72 @@ def collect_figure(
             ax.legend()
         if failed:
             ax.set_title("dotted: failed jobs", loc="right", fontsize=8, color="#c0392b")
+    return fig
+
+
+def _bars(rows: Sequence[dict[str, Any]], key: str, measure: str, pops: list[str | None]):
+    labels = [str(r.get(key, "")) for r in rows]
+    fig = new_figure(max(4.0, min(0.5 * len(rows) + 2.0, 14.0)), 3.4)
+    ax = fig.add_subplot(1, 1, 1)
+    width = 0.8 / max(1, len(pops))
+    x = np.arange(len(rows))
+    for i, pop in enumerate(pops):
+        values = [
+            float(_measure(r, measure, pop)) if _is_number(_measure(r, measure, pop)) else 0.0
+            for r in rows
+        ]
+        ax.bar(
+            x + (i - (len(pops) - 1) / 2) * width,
+            values,
+            width,
+            color=COLORS[i % len(COLORS)],
+            label=pop if pop is not None else None,
+        )
+    for j, r in enumerate(rows):
+        if r.get("status") != "ok":
+            ax.text(j, 0, "failed", rotation=90, ha="center", va="bottom", color="#c0392b")
+    ax.set_xticks(
+        x, labels, rotation=45 if len(rows) > 6 else 0, ha="right" if len(rows) > 6 else "center"
+    )
+    ax.set_xlabel(key)
+    ax.set_ylabel("mean rate (Hz)")
+    if len(pops) > 1:
+        ax.legend()
+    return fig
+
+
+def _heat_maps(rows, params, pops, single):
+    """Mean rate (and ISI CV where recorded) over two swept numbers, one row per population."""
+    xs = sorted({float(r[params[0]]) for r in rows if _is_number(r.get(params[0]))})
+    ys = sorted({float(r[params[1]]) for r in rows if _is_number(r.get(params[1]))})
+    measures = [("mean_rate_hz", "mean rate (Hz)")]
+    if any(("cv_isi" in k) for r in rows for k in r):
+        measures.append(("cv_isi", "ISI CV"))
+    fig = new_figure(4.2 * len(measures), 3.4 * len(pops))
+    for i, pop in enumerate(pops):
+        for j, (measure, label) in enumerate(measures):
+            ax = fig.add_subplot(len(pops), len(measures), i * len(measures) + j + 1)
+            grid = np.full((len(ys), len(xs)), np.nan)
+            failed = []
+            for r in rows:
+                if not (_is_number(r.get(params[0])) and _is_number(r.get(params[1]))):
+                    continue
+                cx, cy = xs.index(float(r[params[0]])), ys.index(float(r[params[1]]))
+                value = _measure(r, measure, pop)
+                if r.get("status") != "ok":
+                    failed.append((cx, cy))
+                elif _is_number(value):
+                    grid[cy, cx] = float(value)
+            image = ax.imshow(grid, origin="lower", aspect="auto", cmap="viridis")
+            for cx, cy in failed:
+                ax.text(cx, cy, "x", ha="center", va="center", color="#c0392b", fontsize=12)
+            ax.set_xticks(range(len(xs)), [f"{v:g}" for v in xs])
+            ax.set_yticks(range(len(ys)), [f"{v:g}" for v in ys])
+            ax.set_xlabel(params[0])
+            ax.set_ylabel(params[1])
+            title = label if pop is None else f"{pop}: {label}"
+            ax.set_title(title + ("  (x: failed)" if failed else ""), fontsize=9)
+            fig.colorbar(image, ax=ax, label=label)
     return fig
 
 

@@ -217,6 +217,11 @@ class SimWriter:
             ds.attrs["units"] = units
         group.attrs["t_ms"] = float(t_ms)
 
+    def set_population_attrs(self, name: str, attrs: dict[str, Any]) -> None:
+        """Attributes of ``/populations/<name>`` known only after the run (the backend used,
+        warnings)."""
+        self.file["populations"][name].attrs.update(attrs)
+
     def flush(self) -> None:
         self.file.flush()
 

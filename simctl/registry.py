@@ -225,10 +225,11 @@ def build_population(
     spec: PopulationSpec, index: int, sim: Any, record: Any, device: Any, dtype: torch.dtype
 ):
     """Builds the runner's population from a validated spec."""
+    from simctl.config.resolve import spikes_of
     from simctl.runner import Population
     from simctl.stimuli import build_encoder, build_stimulus
 
-    model = drive(get_model(spec.model), spikes=spec.encoder.name != "none")
+    model = drive(get_model(spec.model), spikes=spikes_of(spec.encoder))
     seed = (int(sim.seed) * 1_000_003 + 7919 * index) % (2**63 - 1)
     cpu_gen = torch.Generator().manual_seed(seed)
     dev_gen = torch.Generator(device=device).manual_seed(seed + 1)

@@ -15,6 +15,7 @@ naming the population and the time; SIGTERM is turned into :class:`Interrupted` 
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import signal
 import sys
@@ -27,9 +28,11 @@ import numpy as np
 import torch
 
 from simctl.config.errors import SimulationError
-from simctl.kernels import integrate, spike_events
+from simctl.kernels import integrate, last_backend, spike_events
 from simctl.kernels.fused import trim_heap
 from simctl.units import adex_current_to_library
+
+log = logging.getLogger("simctl")
 
 __all__ = ["Population", "Interrupted", "run", "handle_sigterm", "resolve_device"]
 
@@ -95,6 +98,8 @@ class Population:
         self.first_spike = torch.full((size,), math.nan, dtype=torch.float64, device=self.device)
         self.ids_t = torch.as_tensor(self.record_ids, dtype=torch.long, device=self.device)
         self.unseen = size  #: neurons without a spike yet
+        self.backend = ""  #: the integration backend of the first block (sim.h5 attr)
+        self.backend_reason = ""  #: why, where it is not the fused kernel
         self.work: dict[str, np.ndarray] = {}  #: reused per-block spike arrays (_spikes)
 
     @property
@@ -166,6 +171,15 @@ def advance(pop: Population, n: int, writer: Any) -> None:
         )
     else:
         _, traces, state = integrate(pop.model, drive, pop.state, pop.p, dt, record, index)
+    if not pop.backend:
+        pop.backend, pop.backend_reason = last_backend()
+        if pop.backend != "c":
+            log.info(
+                "%s: integrated by the %s backend (%s)",
+                pop.name,
+                pop.backend,
+                pop.backend_reason or "selected",
+            )
     # a blow-up keeps what was recorded up to (and including) the step where the state became
     # NaN or infinite; nothing after it reaches the file
     failure, n_keep = _check_finite(pop, state, drive, k0, n)
@@ -352,8 +366,15 @@ def run(
 def write_summaries(pops: list[Population], writer: Any) -> None:
     """Per-neuron spike counts, rates and first spikes over the time simulated so far."""
     for pop in pops:
-        writer.write_summary(
-            pop.name, pop.spike_count.cpu().numpy(), pop.t, pop.first_spike.cpu().numpy()
+        count = pop.spike_count.cpu().numpy()
+        writer.write_summary(pop.name, count, pop.t, pop.first_spike.cpu().numpy())
+        writer.set_population_attrs(
+            pop.name,
+            {
+                "backend": pop.backend,
+                "backend_reason": pop.backend_reason,
+                "warning": runaway_warning(pop.k, count, pop.spec.dt),
+            },
         )
 
 
@@ -383,6 +404,7 @@ def summary_rows(pops: list[Population]) -> list[dict[str, Any]]:
             "t_ms": pop.t,
             "spikes": int(count.sum()),
             "mean_rate_hz": float(count.mean() / seconds) if seconds > 0 else 0.0,
+            "backend": pop.backend,
         }
         warning = runaway_warning(pop.k, count, pop.spec.dt)
         if warning:

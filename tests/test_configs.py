@@ -260,7 +260,7 @@ def test_adex_physical_from_the_command_line():
     # the library form is unchanged
     pop = resolve_overrides("neuron=lif_adex", "input=constant").populations[0]
     assert pop.physical == {} and pop.input_divisor is None
-    assert pop.input_units == "model current"
+    assert pop.input_units == "mV"  # R*I: the lif_adex description's current unit
 
 
 @pytest.mark.parametrize(

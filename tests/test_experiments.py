@@ -1,6 +1,7 @@
 """simctl.experiments.finish on a hand-written sim.h5, and each experiment end to end."""
 
 import csv
+import json
 import os
 import subprocess
 import sys
@@ -54,6 +55,9 @@ def _write_fi_h5(path, currents, dt=0.1, duration=300.0):
         f.attrs["format"] = "simctl"  # what simctl.recording.load_run accepts
         g = f.create_group("populations/lif")
         g.attrs.update({"model": "lif_refrac", "size": len(currents), "dt": dt, "t_stop": duration})
+        # what the run recorded: the experiment reads its parameters from here
+        lif = {"tau_mem_inv": 0.1, "v_leak": 0.0, "v_th": 20.0, "v_reset": 0.0}
+        g.attrs["parameters_json"] = json.dumps({"lif": lif, "t_ref": 2.0, "rho_reset": 20.0})
         f["spikes/lif/timestamps"] = np.array(ts)
         f["spikes/lif/node_ids"] = np.array(ids)
 

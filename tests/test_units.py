@@ -273,3 +273,18 @@ def test_descriptions_are_read_without_torch():
         "assert 'torch' not in sys.modules, 'torch imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_the_backend_of_each_population_is_recorded(sim, monkeypatch):
+    from simctl.kernels.cbuild import compiler
+
+    path = sim("neuron=lif", "input=constant")
+    with h5py.File(path, "r") as f:
+        attrs = dict(f["populations/lif"].attrs)
+    assert attrs["backend"] == ("c" if compiler() else "reference")
+    monkeypatch.setenv("SIMCTL_KERNELS", "reference")
+    path = sim("neuron=lif", "input=constant")
+    with h5py.File(path, "r") as f:
+        attrs = dict(f["populations/lif"].attrs)
+    assert attrs["backend"] == "reference" and attrs["backend_reason"] == "selected"
+    assert attrs["warning"] == ""

@@ -389,6 +389,12 @@ def check_input(node: Any, key: str, size: int, neuron: NeuronSpec | None = None
     return spec
 
 
+def spikes_of(encoder: Any) -> bool:
+    """Whether an encoder drives its population with spikes (jumps of the model's
+    ``default_jump``) rather than a current (``none``; ``population``'s tuning curves)."""
+    return encoder.name not in ("none", "population")
+
+
 def check_encoder(node: Any, key: str) -> Any:
     if not isinstance(node, dict):
         raise ConfigError(key, node, "expected an encoder mapping")
@@ -464,6 +470,17 @@ def _population_from(
     n_steps = _steps(dt, duration, include_end, steps, sim_key)
     init_key = f"{key}initial_state" if key else "population.initial_state"
     _refractory_steps(nspec, dt, f"{key}neuron")
+    encoder = check_encoder(enc, f"{key}encoder")
+    if getattr(encoder, "weight", 0.0) is None:
+        from simctl.models import cli_input
+
+        drive = cli_input(nspec.model)
+        if spikes_of(encoder):
+            # the jump of one spike, made larger where fewer trains drive each neuron (the
+            # default fan-in of the Poisson encoders is 50)
+            encoder.weight = drive["jump"] * max(1.0, 25.0 / getattr(encoder, "fan_in", 1))
+        else:
+            encoder.weight = drive["amplitude"]
     return PopulationSpec(
         name=name,
         model=nspec.model,
@@ -473,7 +490,7 @@ def _population_from(
         params_dist=nspec.dists,
         initial_state=check_initial_state(pop.get("initial_state"), init_key, size),
         input=check_input(inp, f"{key}input", size, nspec),
-        encoder=check_encoder(enc, f"{key}encoder"),
+        encoder=encoder,
         dt=dt,
         n_steps=n_steps,
         source=source,

@@ -221,7 +221,7 @@ class EncoderPoisson:
     name: Literal["poisson"] = "poisson"
     f_max: float = 100.0  #: Hz at x = 1
     fan_in: int = 50  #: encoder channels per neuron
-    weight: float = 10.0  #: current per input spike
+    weight: float | None = None  #: per spike, in the jumped unit (None: the model default)
 
 
 @dataclass
@@ -237,7 +237,7 @@ class EncoderBernoulli:
 
     name: Literal["bernoulli"] = "bernoulli"
     fan_in: int = 10
-    weight: float = 1.0
+    weight: float | None = None  #: per spike, in the jumped unit (None: the model default)
 
 
 @dataclass
@@ -251,7 +251,7 @@ class EncoderConstantCurrentLIF:
     v_reset: float = 0.0
     window: float | None = None  #: ms per presentation (None: the whole run)
     fan_in: int = 1
-    weight: float = 60.0
+    weight: float | None = None  #: per spike, in the jumped unit (None: the model default)
 
 
 @dataclass
@@ -260,7 +260,7 @@ class EncoderSpikeLatencyLIF(EncoderConstantCurrentLIF):
 
     name: Literal["spike_latency_lif"] = "spike_latency_lif"
     window: float | None = 50.0  #: ms per presentation
-    weight: float = 20.0
+    weight: float | None = None  #: per spike, in the jumped unit (None: the model default)
 
 
 @dataclass
@@ -271,7 +271,7 @@ class EncoderSpikeLatency:
     f_max: float = 100.0  #: Hz at x = 1
     window: float | None = 50.0  #: ms
     fan_in: int = 10
-    weight: float = 20.0
+    weight: float | None = None  #: per spike, in the jumped unit (None: the model default)
 
 
 @dataclass
@@ -281,7 +281,7 @@ class EncoderPopulation:
 
     name: Literal["population"] = "population"
     scale: float = 1.0  #: x range covered by the centres
-    weight: float = 10.0
+    weight: float | None = None  #: peak current (None: the model's default current)
 
 
 ENCODERS: dict[str, type] = {

@@ -350,5 +350,5 @@ DESCRIPTION = {
     "jumps": {"g_e": "uS", "g_i": "uS", "v": "mV"},
     "default_jump": "g_e",
     "refractory": None,
-    "cli_input": {"amplitude": 0.2, "noise_mean": 0.14, "noise_std": 0.2},
+    "cli_input": {"amplitude": 0.2, "noise_mean": 0.14, "noise_std": 0.2, "jump": 0.0002},
 }

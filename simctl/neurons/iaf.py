@@ -226,5 +226,5 @@ DESCRIPTION = {
     "jumps": {"v": "mV"},
     "default_jump": "v",
     "refractory": None,
-    "cli_input": {"amplitude": 0.3, "noise_mean": 0.25, "noise_std": 1.0},
+    "cli_input": {"amplitude": 0.3, "noise_mean": 0.25, "noise_std": 1.0, "jump": 0.1},
 }

@@ -615,5 +615,5 @@ DESCRIPTION = {
     "jumps": {"v": "mV", "u": "1"},
     "default_jump": "v",
     "refractory": None,
-    "cli_input": {"amplitude": 10.0, "noise_mean": 5.0, "noise_std": 2.0},
+    "cli_input": {"amplitude": 10.0, "noise_mean": 5.0, "noise_std": 2.0, "jump": 2.0},
 }

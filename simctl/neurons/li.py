@@ -291,5 +291,5 @@ DESCRIPTION = {
     "jumps": {"v": "mV", "i": "mV"},
     "default_jump": "i",
     "refractory": None,
-    "cli_input": {"amplitude": 10.0, "noise_mean": 10.0, "noise_std": 10.0},
+    "cli_input": {"amplitude": 10.0, "noise_mean": 10.0, "noise_std": 10.0, "jump": 3.0},
 }

@@ -182,5 +182,5 @@ DESCRIPTION = {
     "jumps": {"v": "mV"},
     "default_jump": "v",
     "refractory": None,
-    "cli_input": {"amplitude": 10.0, "noise_mean": 10.0, "noise_std": 10.0},
+    "cli_input": {"amplitude": 10.0, "noise_mean": 10.0, "noise_std": 10.0, "jump": 0.5},
 }

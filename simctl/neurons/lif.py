@@ -456,5 +456,5 @@ DESCRIPTION = {
     "jumps": {"v": "mV", "i": "mV"},
     "default_jump": "i",
     "refractory": None,
-    "cli_input": {"amplitude": 17.0, "noise_mean": 14.0, "noise_std": 15.0},
+    "cli_input": {"amplitude": 17.0, "noise_mean": 14.0, "noise_std": 15.0, "jump": 3.0},
 }

@@ -362,5 +362,5 @@ DESCRIPTION = {
     "jumps": {"lif_adex.v": "mV", "lif_adex.i": "mV"},
     "default_jump": "lif_adex.i",
     "refractory": {"state": "rho", "parameter": "rho_reset", "config_key": "t_ref"},
-    "cli_input": {"amplitude": 17.0, "noise_mean": 15.0, "noise_std": 15.0},
+    "cli_input": {"amplitude": 17.0, "noise_mean": 15.0, "noise_std": 15.0, "jump": 3.0},
 }

@@ -218,5 +218,5 @@ DESCRIPTION = {
     "jumps": {"v": "mV"},
     "default_jump": "v",
     "refractory": None,
-    "cli_input": {"amplitude": 16.0, "noise_mean": 14.0, "noise_std": 15.0},
+    "cli_input": {"amplitude": 16.0, "noise_mean": 14.0, "noise_std": 15.0, "jump": 0.5},
 }

@@ -401,5 +401,5 @@ DESCRIPTION = {
     "jumps": {"lif.v": "mV", "lif.i": "mV"},
     "default_jump": "lif.i",
     "refractory": {"state": "rho", "parameter": "rho_reset", "config_key": "t_ref"},
-    "cli_input": {"amplitude": 16.0, "noise_mean": 14.0, "noise_std": 15.0},
+    "cli_input": {"amplitude": 16.0, "noise_mean": 14.0, "noise_std": 15.0, "jump": 3.0},
 }
