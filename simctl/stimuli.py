@@ -216,11 +216,21 @@ class _Rate(Encoder):
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
+    #: elements of the (rows, size, fan_in) spike trains materialised at once
+    chunk_elements = 1 << 22
+
     def __call__(self, stimulus, k0, k1):
-        x = self.expand(stimulus.block(k0, k1).to(self.dtype))
-        # the library's encoders return float32 spike trains (as Norse's): count in the run's
-        # dtype before weighting, so a float64 run stays float64
-        return self.spec.weight * self.encode(x).to(self.dtype).sum(-1)
+        values = stimulus.block(k0, k1).to(self.dtype)
+        # rows of the block at a time, so memory stays bounded whatever fan_in (the random
+        # draws fill row after row, so the numbers are those of one draw of the whole block)
+        rows = max(1, self.chunk_elements // max(1, self.size * self.fan_in))
+        parts = []
+        for start in range(0, values.shape[0], rows):
+            x = self.expand(values[start : start + rows])
+            # the library's encoders return float32 spike trains (as Norse's): count in the
+            # run's dtype before weighting, so a float64 run stays float64
+            parts.append(self.spec.weight * self.encode(x).to(self.dtype).sum(-1))
+        return parts[0] if len(parts) == 1 else torch.cat(parts)
 
 
 class _Poisson(_Rate):

@@ -269,3 +269,22 @@ def test_float64_run_with_an_encoder_is_float64_and_reproducible(tmp_path):
     np.testing.assert_array_equal(a.spike_times, b.spike_times)
     np.testing.assert_array_equal(a.spike_ids, b.spike_ids)
     np.testing.assert_array_equal(a.input_current, b.input_current)
+
+
+def test_rate_encoder_chunks_give_the_numbers_of_one_draw(monkeypatch):
+    """Memory is bounded (rows at a time) without changing a seeded run's spikes."""
+    from types import SimpleNamespace
+
+    from simctl.stimuli import STIMULI, _Poisson
+
+    spec = SimpleNamespace(fan_in=40, f_max=100.0, weight=2.0, window=None)
+    stim = STIMULI["constant"](SimpleNamespace(amplitude=0.5), 30, 0.1, torch.float64, "cpu")
+
+    def draw(chunk):
+        monkeypatch.setattr(_Poisson, "chunk_elements", chunk)
+        enc = _Poisson(spec, 30, 0.1, 100, torch.float64, "cpu", torch.Generator().manual_seed(3))
+        return enc(stim, 0, 100)
+
+    whole = draw(1 << 30)
+    assert whole.shape == (100, 30) and whole.sum() > 0
+    assert torch.equal(draw(30 * 40 * 7), whole)  # 7 rows at a time
