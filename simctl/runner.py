@@ -30,7 +30,6 @@ import torch
 from simctl.config.errors import SimulationError
 from simctl.kernels import integrate, last_backend, spike_events
 from simctl.kernels.fused import trim_heap
-from simctl.units import adex_current_to_library
 
 log = logging.getLogger("simctl")
 
@@ -160,8 +159,10 @@ def advance(pop: Population, n: int, writer: Any) -> None:
     record = pop.variables if len(pop.record_ids) else []
     drive = compact
     if pop.spec.input_divisor is not None:
-        # the protocol speaks physical units (pA); the model's input is I/g_L (mV)
-        drive = adex_current_to_library(compact, pop.spec.input_divisor)
+        # the protocol speaks the physical form's unit (e.g. pA); the model's input is
+        # current / input_divisor (for AdEx g_L in nS: pA/nS = mV), set where the config is
+        # resolved from the model's physical parameters
+        drive = compact / pop.spec.input_divisor
     # a stride-0 view: the kernel reads one value per step, nothing (n, size) is allocated
     drive = drive.expand(n, pop.spec.size)
     index = pop.ids_t if record else None
