@@ -8,7 +8,8 @@ Contents:
 * basic measures: :func:`isis`, :func:`firing_rate_hz`, :func:`bursts`, :func:`isi_bimodal`,
   :func:`upward_crossings`, :func:`clip_spikes`, :func:`oscillation_extrema`;
 * :data:`IZHIKEVICH_2004` and :func:`check_izhikevich2004` - the defining property of each panel of
-  Izhikevich (2004) Fig. 1 (textbook.md sections 1.3 and 1.6), and :data:`ROBUST_PANELS`, the panels
+  Izhikevich (2004) Fig. 1 (the paper's Section II, one sentence per panel), and
+  :data:`ROBUST_PANELS`, the panels
   whose property survives accurate integration (section 1.5);
 * :func:`check_izhikevich2003` - the qualitative behaviour of the 2003 cell classes (section 1.7);
 * :func:`check_adex` - the signature of each AdEx firing pattern (Naud et al. 2008; Neuronal
@@ -255,7 +256,7 @@ def _fmt(x: Sequence[float] | np.ndarray, n: int = 6) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# Izhikevich (2004) Fig. 1: one rule per panel (textbook.md 1.3 and 1.6)
+# Izhikevich (2004) Fig. 1: one rule per panel (the paper's Section II)
 # ---------------------------------------------------------------------------------------------
 
 
@@ -556,7 +557,7 @@ def check_izhikevich2004(panel: str, data: PanelData, robust_only: bool = False)
 
 
 # ---------------------------------------------------------------------------------------------
-# Izhikevich (2003) Fig. 2 cell classes (textbook.md 1.7)
+# Izhikevich (2003) Fig. 2 cell classes (OpenSourceBrain IzhikevichModel MATLAB/izhi2003.m)
 # ---------------------------------------------------------------------------------------------
 
 

@@ -1,14 +1,15 @@
 """After-run step of the textbook experiments (``configs/experiment/*.yaml``).
 
 ``simctl run experiment=<name>`` simulates the experiment's populations and then calls
-:func:`finish`, which reads ``sim.h5`` (product.md section 4 layout), checks each population
+:func:`finish`, which reads ``sim.h5`` (the layout of README.md, "The HDF5 file"), checks each
+population
 against the published result, prints the table and writes the experiment's own files into the
 run directory:
 
 | experiment | files |
 |---|---|
 | ``izhikevich2004`` | ``figure1.png`` (5 x 4, like the paper), ``checks.csv`` |
-| ``izhikevich2004_accurate`` | the same; only the robust properties (textbook.md 1.5) checked |
+| ``izhikevich2004_accurate`` | the same; only properties robust to accurate integration |
 | ``izhikevich2003_cells`` | ``izhikevich2003.png``, ``checks.csv`` |
 | ``adex_patterns`` | ``adex_patterns.png``, ``checks.csv`` |
 | ``lif_fi_curve`` | ``fi_curve.csv`` (current, rate_hz, rate_theory_hz), ``fi_curve.png`` |

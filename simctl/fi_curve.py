@@ -1,4 +1,5 @@
-"""f-I curve of the leaky integrate-and-fire neuron with refractory period (textbook.md 4).
+"""f-I curve of the leaky integrate-and-fire neuron with refractory period (Gerstner, Kistler,
+Naud, Paninski 2014, Neuronal Dynamics, Sec. 1.3; exercise neurodynex3/leaky_integrate_and_fire).
 
 Model: tau_m dV/dt = -(V - E_L) + R*I; a spike when V crosses theta; V <- V_r and clamped for
 t_ref. With V_inf = E_L + R*I (written ``drive`` below, in mV) the closed form is

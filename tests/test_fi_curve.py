@@ -1,6 +1,7 @@
 """LIF f-I curve: closed form, the exact forward-Euler formula and simctl's ``lif_refrac``.
 
-textbook.md section 4. Parameter set (A): tau_m = 10 ms, E_L = 0, theta = 20 mV, V_r = 0,
+Closed form: Gerstner, Kistler, Naud, Paninski (2014) Neuronal Dynamics Sec. 1.3.
+Parameter set (A): tau_m = 10 ms, E_L = 0, theta = 20 mV, V_r = 0,
 t_ref = 2 ms, R*I in mV. The library neuron is driven directly by the current: with
 ``tau_syn_inv = 1/dt`` the synaptic current is emptied every step (``i2 = i1 - 1*i1 = 0``), so
 each step sees exactly the input ``I``.

@@ -1,7 +1,9 @@
-"""The library reproduces the textbook results (textbook.md sections 1 and 3), step by step.
+"""The library reproduces the published results, step by step.
 
-These tests drive the library's step functions directly with the protocols of textbook.md 1.2,
-1.7, 3.2 and 3.3 (written here independently of the CLI presets), so they check the numerics;
+These tests drive the library's step functions directly with the protocols of Izhikevich's
+figure1.m (2004 Fig. 1) and izhi2003.m (2003 Fig. 2; both in OpenSourceBrain IzhikevichModel
+MATLAB/izhi2003.m), Brian2's Naud_et_al_2008_adex_firing_patterns.py and neurodynex3's AdEx.py
+(written here independently of the CLI presets), so they check the numerics;
 tests/test_experiments.py checks the same through ``simctl run experiment=...``.
 """
 
@@ -52,7 +54,8 @@ PANELS = {
     "T": (-0.026, -1, -45, -2, -63.8, None, 0.5, 350, "std", lambda t: 80 if (t < 50 or t > 250) else 75),  # noqa: E501
 }  # fmt: skip
 
-# OSB (textbook.md 1.4): 0-mV crossings of the stored trace, ms
+# OpenSourceBrain IzhikevichModel MATLAB/results/.test.2003.mep (Octave run of the script):
+# 0-mV crossings of the stored trace, ms
 OSB_A = [13.0, 17.0, 31.25, 59.0, 86.75]
 OSB_C_FIRST, OSB_C_BURSTS = 25.0, [10, 6, 6, 6]
 
@@ -242,7 +245,7 @@ ND = {  # tau_m, a, tau_w, b, u_reset, I (pA)
 
 UNVERIFIED = pytest.mark.xfail(
     strict=True,
-    reason="textbook.md 3.3 marks these Table 6.1 rows [U] (third-party transcription): with them "
+    reason="Table 6.1 rows under the 65 pA protocol of neurodynex3 AdEx.py: with them "
     "the irregular type bursts periodically and the transient type keeps firing 5 spikes",
 )
 ND["nd_irregular"] = (9.9, -0.5, 100, 7.0, -46, 65)
