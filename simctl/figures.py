@@ -43,6 +43,11 @@ class TracePanel:
     current: np.ndarray | None = None
     t_stop: float | None = None
     ok: bool | None = None
+    #: how the parameters differ from the paper's (the title gets a "*", the note lists them)
+    changed: list[str] = field(default_factory=list)
+    #: a sentence naming runaway firing (:func:`simctl.analysis.runaway`): the panel draws the
+    #: firing rate instead of an unreadable block of spikes
+    runaway: str = ""
 
 
 def spike_drawn_trace(
@@ -84,20 +89,33 @@ def trace_grid(
     panel_size: tuple[float, float] = (1.9, 1.25),
     dpi: int = 200,
     mark_checks: bool = True,
+    scale_bar_mv: float = 50.0,
+    note: str = "",
+    input_label: str = "input current",
+    peak_label: str = "membrane potential (spikes drawn to +30 mV)",
 ) -> Path:
     """A grid of voltage traces in the style of Izhikevich (2004) Fig. 1 (see module docstring).
 
     Each panel has its own time axis (its own duration, as in the paper) and one scale bar of
     ``scale_bar_ms`` (drawn at that panel's scale; ``None`` picks a round length per panel); the
-    bar is labelled once, in the first panel, as in the paper. With ``mark_checks`` a panel whose
-    ``ok`` is False gets a red "x" after its title.
+    bars (time and ``scale_bar_mv``) are labelled once, in the first panel, as in the paper. A
+    legend under the grid says what the colours mean; ``note`` (e.g. parameters that differ
+    from the paper's) is printed under it. With ``mark_checks`` a panel whose ``ok`` is False
+    gets a red title ending in "(check fails)"; a panel with ``changed`` parameters a "*"; a
+    panel with ``runaway`` firing draws its firing rate, annotated.
     """
     from matplotlib.figure import Figure
     from matplotlib.gridspec import GridSpecFromSubplotSpec
+    from matplotlib.lines import Line2D
 
     if len(panels) > nrows * ncols:
         raise ValueError(f"{len(panels)} panels do not fit a {nrows} x {ncols} grid")
-    fig = Figure(figsize=(panel_size[0] * ncols, panel_size[1] * nrows + (0.3 if title else 0)))
+    width = panel_size[0] * ncols
+    note_lines = _wrap(note, width) if note else []
+    head = 0.55 if title else 0.15  # inches above the grid for the title
+    foot = 0.35 + 0.14 * len(note_lines)  # inches below it for the legend and the note
+    height = panel_size[1] * nrows + head + foot
+    fig = Figure(figsize=(width, height))
     outer = fig.add_gridspec(
         nrows,
         ncols,
@@ -105,11 +123,11 @@ def trace_grid(
         wspace=0.12,
         left=0.02,
         right=0.98,
-        top=0.93 if title else 0.97,
-        bottom=0.03,
+        top=1.0 - head / height,
+        bottom=foot / height,
     )
     if title:
-        fig.suptitle(title, fontsize=9)
+        fig.text(0.5, 1.0 - 0.12 / height, title, ha="center", va="top", fontsize=8.5)
     for n, p in enumerate(panels):
         inner = GridSpecFromSubplotSpec(
             2, 1, subplot_spec=outer[n // ncols, n % ncols], height_ratios=(8, 1.4), hspace=0.0
@@ -117,27 +135,30 @@ def trace_grid(
         ax_v = fig.add_subplot(inner[0])
         ax_i = fig.add_subplot(inner[1], sharex=ax_v)
         t_end = p.t_stop if p.t_stop is not None else float(np.max(p.time)) if len(p.time) else 1
-        t, y = spike_drawn_trace(p.time, p.v, p.spikes, peak)
-        ax_v.plot(t, y, color="k", lw=0.6, solid_joinstyle="miter")
+        if p.runaway:
+            _draw_rate(ax_v, p, t_end, v_lim)
+        else:
+            t, y = spike_drawn_trace(p.time, p.v, p.spikes, peak)
+            ax_v.plot(t, y, color="k", lw=0.6, solid_joinstyle="miter")
         ax_v.set_ylim(*v_lim)
         ax_v.set_xlim(0.0, t_end)
         if p.current is not None and p.input_time is not None and len(p.current):
             c = np.asarray(p.current, dtype=np.float64)
-            ax_i.plot(p.input_time, c, color="0.35", lw=0.6, drawstyle="steps-post")
+            ax_i.plot(p.input_time, c, color="0.45", lw=0.6, drawstyle="steps-post")
             lo, hi = float(np.min(c)), float(np.max(c))
             pad = 0.15 * (hi - lo) if hi > lo else 1.0
             ax_i.set_ylim(lo - pad, hi + pad)
         for ax in (ax_v, ax_i):
             ax.set_axis_off()
-        mark = ""
-        if mark_checks and p.ok is False:
-            mark = " (check fails)"
+        fails = mark_checks and p.ok is False
+        star = "*" if p.changed else ""
+        text = f"({p.label}) {p.title}{star}" if p.label else f"{p.title}{star}"
         ax_v.set_title(
-            f"({p.label}) {p.title}{mark}" if p.label else p.title,
-            fontsize=7,
+            text + (" (check fails)" if fails else ""),
+            fontsize=6.5,
             loc="left",
             pad=2,
-            color="firebrick" if mark else "k",
+            color="firebrick" if fails else "k",
         )
         bar = scale_bar_ms if scale_bar_ms is not None else _scale_bar_length(t_end)
         x1 = t_end
@@ -149,9 +170,71 @@ def trace_grid(
             ax_v.text(
                 x0 - 0.01 * t_end, y_bar, f"{bar:g} ms", fontsize=5.5, ha="right", va="center"
             )
+        if n == 0:
+            ax_v.plot([x1, x1], [y_bar, y_bar + scale_bar_mv], color="k", lw=1.2)
+            ax_v.text(
+                x1 - 0.01 * t_end,
+                y_bar + scale_bar_mv,
+                f"{scale_bar_mv:g} mV",
+                fontsize=5.5,
+                ha="right",
+                va="top",
+            )
+    handles = [
+        Line2D([], [], color="k", lw=0.8, label=peak_label),
+        Line2D([], [], color="0.45", lw=0.8, label=input_label + " (beneath each trace)"),
+    ]
+    if any(p.ok is False for p in panels) and mark_checks:
+        handles.append(Line2D([], [], color="firebrick", lw=0, label="red title: check fails"))
+    if any(p.runaway for p in panels):
+        handles.append(
+            Line2D([], [], color="tab:red", lw=0.8, label="runaway firing: drawn as rate (kHz)")
+        )
+    if any(p.changed for p in panels):
+        handles.append(Line2D([], [], lw=0, label="*: parameters differ from the paper"))
+    fig.legend(
+        handles=handles,
+        loc="lower center",
+        bbox_to_anchor=(0.5, (0.05 + 0.14 * len(note_lines)) / height),
+        ncol=len(handles),
+        fontsize=5.5,
+        frameon=False,
+        handlelength=1.6,
+    )
+    for k, line in enumerate(note_lines):
+        fig.text(0.02, (0.04 + 0.14 * (len(note_lines) - 1 - k)) / height, line, fontsize=5.5)
     path = Path(path)
     fig.savefig(path, dpi=dpi)
     return path
+
+
+def _wrap(text: str, width_in: float, char_in: float = 0.045) -> list[str]:
+    """``text`` broken into lines that fit ``width_in`` inches at about 5.5 pt."""
+    import textwrap
+
+    return textwrap.wrap(text, max(20, int(width_in / char_in)))
+
+
+def _draw_rate(ax: object, p: TracePanel, t_end: float, v_lim: tuple[float, float]) -> None:
+    """Runaway firing as the firing rate in 5-ms bins (kHz, scaled into the panel), with the
+    sentence naming it."""
+    s = np.asarray(p.spikes, dtype=np.float64)
+    edges = np.arange(0.0, t_end + 5.0, 5.0)
+    counts, _ = np.histogram(s, bins=edges)
+    rate_khz = counts / 5.0  # spikes per ms = kHz
+    top = max(float(rate_khz.max()), 1e-9)
+    lo, hi = v_lim
+    y = lo + 0.15 * (hi - lo) + 0.7 * (hi - lo) * rate_khz / top
+    ax.plot(edges, np.append(y, y[-1]), color="tab:red", lw=0.8, drawstyle="steps-post")
+    ax.text(
+        0.02,
+        0.97,
+        p.runaway.split(" (")[0] + f"\nrate in 5-ms bins, peak {top:.3g} kHz",
+        transform=ax.transAxes,
+        fontsize=5,
+        va="top",
+        color="tab:red",
+    )
 
 
 def fi_figure(
