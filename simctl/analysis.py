@@ -1154,14 +1154,14 @@ def _sig_delayed(s: np.ndarray, st: _Stim, dt: float) -> tuple[bool, str]:
 
 
 _SIGNATURES: dict[str, tuple[str, Callable[[np.ndarray, _Stim, float], tuple[bool, str]]]] = {
-    "tonic": ("regular ISIs (late CV < 0.05)", _sig_tonic),
-    "adaptation": ("ISIs grow to >= 1.5x the first", _sig_adaptation),
-    "initial_burst": ("onset burst, then regular spikes", _sig_initial_burst),
-    "bursting": ("bimodal ISIs, >= 3 bursts", _sig_bursting),
+    "tonic": ("regular ISIs, first-to-last change <= 15 %", _sig_tonic),
+    "adaptation": ("ISIs grow gradually to >= 1.5x the first", _sig_adaptation),
+    "initial_burst": ("onset burst of >= 3, then regular spikes", _sig_initial_burst),
+    "bursting": ("bimodal ISIs, >= 3 bursts from the onset", _sig_bursting),
     "delayed_accelerating": ("delayed onset, shrinking ISIs", _sig_delayed_accelerating),
     "delayed_bursting": ("delayed onset, bimodal ISIs", _sig_delayed_bursting),
-    "transient": ("one spike, then silence", _sig_transient),
-    "transient_few": ("a few spikes, then silence", _sig_transient_few),
+    "transient": ("one prompt spike, then silence", _sig_transient),
+    "transient_few": ("a few prompt spikes, then silence", _sig_transient_few),
     "irregular": ("aperiodic ISIs, CV > 0.3", _sig_irregular),
     "delayed": ("first spike >= 50 ms after onset", _sig_delayed),
 }

@@ -220,14 +220,44 @@ def _figure_path(cfg: Any, run_dir: Path, stem: str) -> Path:
     return run_dir / f"{stem}.{fmt}"
 
 
+def _number_first(text: str) -> tuple[int, float, str]:
+    """Sort key: numbers by value, then other text."""
+    try:
+        return 0, float(text), ""
+    except ValueError:
+        return 1, 0.0, text
+
+
 def _changed_note(panels: list[Any]) -> str:
-    """One line per panel whose parameters differ from the paper's (for the figure)."""
-    lines = [
-        f"{p.label or p.title}: {', '.join(p.changed)}"
-        for p in panels
-        if getattr(p, "changed", None)
-    ]
-    return "* differs from the paper: " + "; ".join(lines) if lines else ""
+    """What differs from the paper, for the figure: a key changed the same way in every panel
+    is said once ("every panel: dt = 0.025 (paper 0.1-0.5)"), the rest per panel."""
+    import re
+
+    parsed = []
+    for p in panels:
+        items = {}
+        for text in getattr(p, "changed", None) or []:
+            m = re.match(r"^(\S+) = (.*) \(paper (.*)\)$", text)
+            key, used, paper = m.groups() if m else (text, "", "")
+            items[key] = (used, paper)
+        parsed.append(items)
+    if not any(parsed):
+        return ""
+    common = set.intersection(*(set(i) for i in parsed)) if parsed else set()
+    common = {k for k in common if len({i[k][0] for i in parsed}) == 1}
+    parts = []
+    if common and len(parsed) > 1:
+        said = []
+        for k in sorted(common):
+            papers = sorted({i[k][1] for i in parsed}, key=_number_first)
+            paper = papers[0] if len(papers) == 1 else f"{papers[0]}-{papers[-1]}"
+            said.append(f"{k} = {parsed[0][k][0]} (paper {paper})")
+        parts.append("every panel: " + ", ".join(said))
+    for p, items in zip(panels, parsed, strict=True):
+        rest = [f"{k} = {u} (paper {v})" for k, (u, v) in items.items() if k not in common]
+        if rest:
+            parts.append(f"{p.label or p.title}: {', '.join(rest)}")
+    return "* differs from the paper: " + "; ".join(parts)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -259,7 +289,7 @@ def _izhikevich2004(cfg: Any, run_dir: Path, pops: dict[str, PopulationData]) ->
             if robust
             else "published numerics of figure1.m"
         ),
-        note=_changed_note(panels) if not robust else "",
+        note=_changed_note(panels),
         input_label="input I (dimensionless, as in figure1.m)",
     )
     return _report(run_dir, f"{name}: defining property of each panel", rows, CHECK_COLUMNS)
@@ -336,6 +366,7 @@ def _adex(cfg: Any, run_dir: Path, pops: dict[str, PopulationData]) -> list[str]
         "Neuronal Dynamics Table 6.1 ('adapted I': step amplitude chosen from a scan)",
         note=_changed_note(panels),
         input_label="input current (pA)",
+        input_unit="pA",
         peak_label="membrane potential (spikes drawn to 0 mV)",
     )
     return _report(run_dir, "adex_patterns: signature of each firing pattern", rows, CHECK_COLUMNS)

@@ -14,15 +14,17 @@ it. Nothing here reads files or runs simulations, so the same code draws a fresh
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from .analysis import spike_sample_index
 
-__all__ = ["TracePanel", "trace_grid", "fi_figure", "spike_drawn_trace"]
+__all__ = ["TracePanel", "trace_grid", "trace_grid_figure", "fi_figure", "spike_drawn_trace"]
 
 
 @dataclass
@@ -78,8 +80,17 @@ def _scale_bar_length(duration: float) -> float:
 
 
 def trace_grid(
+    panels: Sequence[TracePanel], path: str | Path, nrows: int, ncols: int, **kw: Any
+) -> Path:
+    """:func:`trace_grid_figure` saved to ``path`` (its suffix picks png, pdf or svg)."""
+    fig = trace_grid_figure(panels, nrows, ncols, **kw)
+    path = Path(path)
+    fig.savefig(path, dpi=kw.get("dpi", 200))
+    return path
+
+
+def trace_grid_figure(
     panels: Sequence[TracePanel],
-    path: str | Path,
     nrows: int,
     ncols: int,
     title: str | None = None,
@@ -87,13 +98,14 @@ def trace_grid(
     peak: float = 30.0,
     scale_bar_ms: float | None = 20.0,
     panel_size: tuple[float, float] = (1.9, 1.25),
-    dpi: int = 200,
+    dpi: int = 200,  # noqa: ARG001 - used by trace_grid when saving
     mark_checks: bool = True,
     scale_bar_mv: float = 50.0,
     note: str = "",
     input_label: str = "input current",
     peak_label: str = "membrane potential (spikes drawn to +30 mV)",
-) -> Path:
+    input_unit: str = "",
+) -> Any:
     """A grid of voltage traces in the style of Izhikevich (2004) Fig. 1 (see module docstring).
 
     Each panel has its own time axis (its own duration, as in the paper) and one scale bar of
@@ -112,8 +124,20 @@ def trace_grid(
         raise ValueError(f"{len(panels)} panels do not fit a {nrows} x {ncols} grid")
     width = panel_size[0] * ncols
     note_lines = _wrap(note, width) if note else []
-    head = 0.55 if title else 0.15  # inches above the grid for the title
-    foot = 0.35 + 0.14 * len(note_lines)  # inches below it for the legend and the note
+    if title and any(p.changed for p in panels):
+        title += " (*: parameters differ from the paper)"
+    title_lines = _wrap(title, width, char_in=0.075) if title else []
+    n_legend = 2 + sum(
+        (
+            bool(mark_checks and any(p.ok is False for p in panels)),
+            any(p.runaway for p in panels),
+            any(p.changed for p in panels),
+        )
+    )
+    legend_cols = min(n_legend, 3 if width < 9 else 4)
+    legend_rows = math.ceil(n_legend / legend_cols)
+    head = 0.25 + 0.17 * len(title_lines)  # inches above the grid for the title
+    foot = 0.1 + 0.14 * legend_rows + 0.13 * len(note_lines)  # legend and note below it
     height = panel_size[1] * nrows + head + foot
     fig = Figure(figsize=(width, height))
     outer = fig.add_gridspec(
@@ -126,8 +150,10 @@ def trace_grid(
         top=1.0 - head / height,
         bottom=foot / height,
     )
-    if title:
-        fig.text(0.5, 1.0 - 0.12 / height, title, ha="center", va="top", fontsize=8.5)
+    if title_lines:
+        fig.text(
+            0.5, 1.0 - 0.1 / height, "\n".join(title_lines), ha="center", va="top", fontsize=8.5
+        )
     for n, p in enumerate(panels):
         inner = GridSpecFromSubplotSpec(
             2, 1, subplot_spec=outer[n // ncols, n % ncols], height_ratios=(8, 1.4), hspace=0.0
@@ -140,7 +166,9 @@ def trace_grid(
         else:
             t, y = spike_drawn_trace(p.time, p.v, p.spikes, peak)
             ax_v.plot(t, y, color="k", lw=0.6, solid_joinstyle="miter")
-        ax_v.set_ylim(*v_lim)
+        # the trace may undershoot the common range (an AHP below it): extend, never clip
+        v_min = float(np.nanmin(p.v)) if len(p.v) and not p.runaway else v_lim[0]
+        ax_v.set_ylim(min(v_lim[0], v_min - 2.0), v_lim[1])
         ax_v.set_xlim(0.0, t_end)
         if p.current is not None and p.input_time is not None and len(p.current):
             c = np.asarray(p.current, dtype=np.float64)
@@ -148,6 +176,18 @@ def trace_grid(
             lo, hi = float(np.min(c)), float(np.max(c))
             pad = 0.15 * (hi - lo) if hi > lo else 1.0
             ax_i.set_ylim(lo - pad, hi + pad)
+            # the input's scale: its extreme values, in its unit
+            span = f"{lo:.3g} to {hi:.3g}" if lo < 0 < hi or lo < 0 else f"{hi:.3g}"
+            ax_i.text(
+                1.0,
+                0.5,
+                f" {span} {input_unit}".rstrip(),
+                transform=ax_i.transAxes,
+                fontsize=5,
+                color="0.35",
+                ha="right",
+                va="bottom",
+            )
         for ax in (ax_v, ax_i):
             ax.set_axis_off()
         fails = mark_checks and p.ok is False
@@ -184,28 +224,31 @@ def trace_grid(
         Line2D([], [], color="k", lw=0.8, label=peak_label),
         Line2D([], [], color="0.45", lw=0.8, label=input_label + " (beneath each trace)"),
     ]
+    colors = ["k", "k"]
     if any(p.ok is False for p in panels) and mark_checks:
-        handles.append(Line2D([], [], color="firebrick", lw=0, label="red title: check fails"))
+        handles.append(Line2D([], [], lw=0, label="red title: check fails"))
+        colors.append("firebrick")
     if any(p.runaway for p in panels):
         handles.append(
             Line2D([], [], color="tab:red", lw=0.8, label="runaway firing: drawn as rate (kHz)")
         )
+        colors.append("tab:red")
     if any(p.changed for p in panels):
         handles.append(Line2D([], [], lw=0, label="*: parameters differ from the paper"))
+        colors.append("k")
     fig.legend(
+        labelcolor=colors,
         handles=handles,
         loc="lower center",
-        bbox_to_anchor=(0.5, (0.05 + 0.14 * len(note_lines)) / height),
-        ncol=len(handles),
+        bbox_to_anchor=(0.5, (0.04 + 0.13 * len(note_lines)) / height),
+        ncol=legend_cols,
         fontsize=5.5,
         frameon=False,
         handlelength=1.6,
     )
     for k, line in enumerate(note_lines):
-        fig.text(0.02, (0.04 + 0.14 * (len(note_lines) - 1 - k)) / height, line, fontsize=5.5)
-    path = Path(path)
-    fig.savefig(path, dpi=dpi)
-    return path
+        fig.text(0.02, (0.04 + 0.13 * (len(note_lines) - 1 - k)) / height, line, fontsize=5.5)
+    return fig
 
 
 def _wrap(text: str, width_in: float, char_in: float = 0.045) -> list[str]:
