@@ -444,7 +444,7 @@ def _lif_fi(cfg: Any, run_dir: Path, pops: dict[str, PopulationData]) -> list[st
         current_fine=fine,
         rate_theory_fine=rate_closed_form(fine, tau_m, theta, v_reset, t_ref, e_l),
         title=f"LIF f-I curve (tau_m {tau_m:g} ms, theta {theta:g} mV, "
-        f"V_r {v_reset:g} mV, t_ref {t_ref:g} ms, {convention} convention)",
+        f"V_r {v_reset:g} mV, t_ref {t_ref:g} ms; {convention} refractory convention)",
         note=f"dt {dt:g} ms forward Euler: max |sim - closed form| = {max_err:.3g} Hz",
         xlabel="input R·I (mV)",
     )

@@ -177,15 +177,18 @@ def trace_grid_figure(
             pad = 0.15 * (hi - lo) if hi > lo else 1.0
             ax_i.set_ylim(lo - pad, hi + pad)
             # the input's scale: its extreme values, in its unit
-            span = f"{lo:.3g} to {hi:.3g}" if lo < 0 < hi or lo < 0 else f"{hi:.3g}"
-            ax_i.text(
-                1.0,
-                0.5,
-                f" {span} {input_unit}".rstrip(),
-                transform=ax_i.transAxes,
+            if lo == hi or lo == 0:
+                span = f"{hi:.3g}"
+            else:
+                span = f"{lo:.3g}" if hi == 0 else f"{lo:.3g} to {hi:.3g}"
+            ax_v.text(
+                0.0,
+                0.02,
+                f"input {span} {input_unit}".rstrip(),
+                transform=ax_v.transAxes,
                 fontsize=5,
                 color="0.35",
-                ha="right",
+                ha="left",
                 va="bottom",
             )
         for ax in (ax_v, ax_i):
@@ -293,9 +296,11 @@ def fi_figure(
     title: str = "LIF f-I curve",
     note: str | None = None,
     dpi: int = 200,
+    rheobase_unit: str = "mV",
 ) -> Path:
     """Rate against current: simulation (markers), closed form (line), discrete formula (steps),
-    rheobase (dashed vertical line)."""
+    rheobase (dashed vertical line). A long title is wrapped; the suffix of ``path`` picks the
+    format."""
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(5.2, 3.6))
@@ -318,14 +323,14 @@ def fi_figure(
     ax.text(
         rheobase,
         ax.get_ylim()[1] * 0.96,
-        f" rheobase {rheobase:g}",
+        f" rheobase {rheobase:g} {rheobase_unit}".rstrip(),
         fontsize=7,
         va="top",
         color="0.3",
     )
     ax.set_xlabel(xlabel, fontsize=8)
     ax.set_ylabel("firing rate (Hz)", fontsize=8)
-    ax.set_title(title, fontsize=9)
+    ax.set_title("\n".join(_wrap(title, 5.2, char_in=0.075)), fontsize=9)
     ax.tick_params(labelsize=7)
     ax.spines[["top", "right"]].set_visible(False)
     ax.legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(0.0, 0.9))
