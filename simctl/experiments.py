@@ -400,8 +400,10 @@ def _lif_fi(cfg: Any, run_dir: Path, pops: dict[str, PopulationData]) -> list[st
     dt = pop.dt
     convention = str(_get(cfg, "experiment.options.refractory_convention", "simctl"))
     if convention not in CONVENTIONS:
-        raise ValueError(
-            f"experiment.options.refractory_convention={convention!r}; allowed: {CONVENTIONS}"
+        from .config.errors import ConfigError
+
+        raise ConfigError(
+            "experiment.options.refractory_convention", convention, "unknown", CONVENTIONS
         )
     # simctl holds the spike step plus rho_reset steps; Brian2's refractory=t_ref holds one step
     # fewer, so the same run is Brian2's neuron with t_ref one step longer

@@ -108,6 +108,16 @@ def test_finish_honours_plot_format_and_reports_failures(tmp_path, capsys):
     assert "brian2 refractory" in capsys.readouterr().out
 
 
+def test_finish_rejects_an_unknown_refractory_convention(tmp_path):
+    from simctl.config.errors import ConfigError
+
+    _write_fi_h5(tmp_path / "sim.h5", [0.0, 30.0])
+    cfg = OmegaConf.create(FI_CFG)
+    cfg.experiment.options.refractory_convention = "nest"
+    with pytest.raises(ConfigError, match="refractory_convention=nest: unknown; allowed: simctl"):
+        finish(cfg, tmp_path, tmp_path / "sim.h5")
+
+
 def test_finish_ignores_other_experiments(tmp_path):
     out = finish(OmegaConf.create({"experiment": {"name": "something_else"}}), tmp_path, "x")
     assert out == [] and not list(tmp_path.iterdir())

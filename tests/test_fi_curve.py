@@ -242,7 +242,7 @@ def test_fi_experiment_brian2_convention_option(tmp_path):
     neuron with t_ref one step longer; the exact-formula check still holds."""
     import csv
 
-    rows, dt = _fi_experiment(tmp_path, "+experiment.options.refractory_convention=brian2")
+    rows, dt = _fi_experiment(tmp_path, "experiment.options.refractory_convention=brian2")
     with open(tmp_path / "checks.csv") as fh:
         checks = list(csv.DictReader(fh))
     assert all(c["holds"] == "true" for c in checks), checks
