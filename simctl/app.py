@@ -52,6 +52,7 @@ log = logging.getLogger("simctl")
 
 EXIT_CONFIG = 2
 EXIT_SIMULATION = 1
+EXIT_CHECKS = 1  #: an experiment's published-property check failed (experiment.strict)
 
 
 def config_dirs_from_hydra() -> list[str]:
@@ -257,11 +258,25 @@ def _write_status(run_dir: Path, status: str, rows: list | None = None, error: s
         pass
 
 
-def _finish_experiment(cfg: DictConfig, run_dir: Path, h5_path: Path) -> None:
-    if cfg.get("experiment"):
-        from simctl import experiments
+def _finish_experiment(cfg: DictConfig, run_dir: Path, h5_path: Path, multirun: bool) -> int:
+    """The experiment's after-run step; exit code 1 (``EXIT_CHECKS``) when a published-property
+    check failed and ``experiment.strict`` is true (every file is written first)."""
+    if not cfg.get("experiment"):
+        return 0
+    from simctl import experiments
 
-        experiments.finish(cfg, run_dir, h5_path)
+    failed = experiments.finish(cfg, run_dir, h5_path)
+    if not failed or not bool(cfg.experiment.get("strict", True)):
+        return 0
+    message = (
+        f"{len(failed)} check(s) failed: {', '.join(failed)} "
+        "(see checks.csv; experiment.strict=false exits 0)"
+    )
+    if multirun:
+        log.error("job failed: %s", message)
+        return EXIT_CHECKS
+    print(f"simctl: {message}", file=sys.stderr)
+    sys.exit(EXIT_CHECKS)
 
 
 @hydra.main(version_base="1.3", config_path="pkg://simctl.configs", config_name="config")
@@ -276,8 +291,7 @@ def main(cfg: DictConfig) -> Any:
     choices = {k: v for k, v in hc.runtime.choices.items() if not k.startswith("hydra/")}
     try:
         h5_path = simulate(cfg, run_dir, choices)
-        _finish_experiment(cfg, run_dir, h5_path)
-        return 0
+        return _finish_experiment(cfg, run_dir, h5_path, multirun)
     except ConfigError as error:
         return _fail(run_dir, f"error: {error.line()}", EXIT_CONFIG, multirun)
     except SimulationError as error:

@@ -1,4 +1,5 @@
-"""f-I curve of the leaky integrate-and-fire neuron with refractory period (textbook.md 4).
+"""f-I curve of the leaky integrate-and-fire neuron with refractory period (Gerstner, Kistler,
+Naud, Paninski 2014, Neuronal Dynamics, Sec. 1.3; exercise neurodynex3/leaky_integrate_and_fire).
 
 Model: tau_m dV/dt = -(V - E_L) + R*I; a spike when V crosses theta; V <- V_r and clamped for
 t_ref. With V_inf = E_L + R*I (written ``drive`` below, in mV) the closed form is
@@ -18,9 +19,22 @@ x = dt/tau_m:
     nu_Euler = 1 / ((n_int + n_ref) * dt).
 
 (With a non-strict threshold ``v >= theta`` it is ``ceil`` of the same ratio; the two differ only
-where the ratio is an integer.) Forward Euler keeps the rheobase exact and reaches threshold about
-(L/2)*dt early, L = ln((V_inf - V_r)/(V_inf - theta)); grid detection delays by up to one step;
-so |nu_Euler - nu| = O(dt): first order.
+where the ratio is an integer.)
+
+Refractory conventions (the ``convention`` argument of :func:`rate_euler`):
+
+* ``"simctl"``: ``lif_refrac`` holds V at V_r for the spike step and then for
+  ``n_ref = t_ref/dt`` more steps, so the period is ``(n_int + n_ref)`` steps.
+* ``"brian2"``: Brian2's ``refractory=t_ref`` clamps while ``t - lastspike < t_ref``: the steps
+  after the spike step up to ``n_ref - 1``, one step fewer, so the period is
+  ``(n_int + n_ref - 1)`` steps. simctl's ``rho_reset = n`` is Brian2's ``refractory=(n+1)*dt``.
+
+The continuous closed form has no such choice; the two conventions differ by one step, an
+O(dt) effect like the Euler error.
+
+Forward Euler keeps the rheobase exact and reaches threshold about (L/2)*dt early,
+L = ln((V_inf - V_r)/(V_inf - theta)); grid detection delays by up to one step; so
+|nu_Euler - nu| = O(dt): first order.
 
 Units: times in ms, voltages in mV, rates returned in Hz.
 """
@@ -32,6 +46,7 @@ import math
 import numpy as np
 
 __all__ = [
+    "CONVENTIONS",
     "rheobase",
     "rate_closed_form",
     "rate_euler",
@@ -39,6 +54,10 @@ __all__ = [
     "isi_closed_form",
     "euler_error_bound",
 ]
+
+
+#: Refractory conventions of :func:`rate_euler` (see the module docstring).
+CONVENTIONS = ("simctl", "brian2")
 
 
 def rheobase(e_l: float, theta: float, r: float = 1.0) -> float:
@@ -117,14 +136,20 @@ def rate_euler(
     e_l: float = 0.0,
     r: float = 1.0,
     strict: bool = True,
+    convention: str = "simctl",
 ) -> np.ndarray:
-    """Exact steady rate (Hz) of the forward-Euler LIF with ``n_ref = round(t_ref/dt)`` frozen
-    steps after each spike (simctl's ``lif_refrac`` driven directly by ``current``)."""
+    """Exact steady rate (Hz) of the forward-Euler LIF with refractory period ``t_ref``
+    (``n_ref = round(t_ref/dt)`` steps): ``convention="simctl"`` holds the spike step plus
+    ``n_ref`` steps (simctl's ``lif_refrac`` driven directly by ``current``), ``"brian2"`` one
+    step fewer (Brian2's ``refractory=t_ref``)."""
+    if convention not in CONVENTIONS:
+        raise ValueError(f"convention={convention!r}; allowed: {', '.join(CONVENTIONS)}")
     n_ref = round(t_ref / dt)
     if abs(n_ref * dt - t_ref) > 1e-9 * max(1.0, t_ref):
         raise ValueError(f"t_ref={t_ref} ms is not a whole number of steps of dt={dt} ms")
+    held = n_ref if convention == "simctl" else max(n_ref - 1, 0)
     n_int = steps_to_threshold(_drive(current, e_l, r), tau_m, theta, v_reset, dt, strict)
-    return 1000.0 / ((n_int + n_ref) * dt)
+    return 1000.0 / ((n_int + held) * dt)
 
 
 def euler_error_bound(

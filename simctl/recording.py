@@ -1,4 +1,4 @@
-"""The HDF5 file of a run (``sim.h5``, format_version 1; product.md §4) and its loaders.
+"""The HDF5 file of a run (``sim.h5``, format_version 1; README.md "The HDF5 file") and loaders.
 
 Layout::
 

@@ -51,26 +51,71 @@ def test_oscillation_extrema_and_aperiodic():
     assert an.aperiodic(rng.uniform(5, 40, 20))
 
 
-def _panel(spikes, t_stop=100.0, dt=0.25):
-    return an.PanelData(spikes=np.asarray(spikes, float), dt=dt, t_stop=t_stop)
+def _panel(spikes, t_stop=100.0, dt=0.25, current=None):
+    """Synthetic panel data; ``current(t)`` is the input on the grid 0, dt, ..., t_stop."""
+    t_in = np.arange(0.0, t_stop + dt / 2, dt)
+    i_in = np.array([current(t) for t in t_in]) if current else np.empty(0)
+    return an.PanelData(np.asarray(spikes, float), dt, t_stop, input_time=t_in, current=i_in)
+
+
+def _step(on, amp=14.0):
+    return lambda t: amp if t > on else 0.0
+
+
+def test_deviations_classify_steps_ramps_pulses():
+    t = np.arange(0.0, 100.25, 0.25)
+    step = an.deviations(t, np.where(t > 10, 14.0, 0.0))
+    assert len(step) == 1 and step[0].start == 10.25 and step[0].stop == np.inf
+    assert step[0].constant and step[0].sign == 1 and step[0].peak == 14.0
+    pulses = an.deviations(t, np.where((t > 20) & (t < 25), -15.0, 0.0))
+    assert [(p.start, p.stop, p.sign) for p in pulses] == [(20.25, 25.0, -1)]
+    ramp = an.deviations(t, np.where(t > 30, 0.075 * (t - 30), 0.0))
+    assert not ramp[0].constant and ramp[0].slope == pytest.approx(0.075, rel=1e-2)
+    assert an.deviations(t, np.full(t.size, 3.0)) == []
+
+
+def test_runaway_is_named():
+    dense = np.arange(0.5, 350.0, 0.5)  # a spike every step of 0.5 ms
+    assert an.runaway(dense, 350.0, 0.5).startswith("runaway firing: 699 spikes in 350 ms")
+    assert an.runaway(np.arange(10, 100, 2.0), 100.0, 0.25) == ""  # 500 Hz is a burst
+    check = an.check_izhikevich2004("T", _panel(dense, 350.0, 0.5, lambda t: 80.0))
+    assert check.holds is False and check.detail.startswith("runaway firing")
 
 
 def test_izhikevich_checks_accept_and_reject():
-    ok = an.check_izhikevich2004("A", _panel([13.25, 17.25, 31.75, 59.5, 87.0]))
+    a = _step(10.0)
+    ok = an.check_izhikevich2004("A", _panel([13.25, 17.25, 31.75, 59.5, 87.0], current=a))
     assert ok.holds and ok.name == "tonic_spiking"
-    early = an.check_izhikevich2004("A", _panel([5.0, 13.25, 17.25, 31.75, 59.5, 87.0]))
-    assert early.holds is False
-    stops = an.check_izhikevich2004("A", _panel([13, 17, 20, 23, 26]))
+    early = an.check_izhikevich2004("A", _panel([5.0, 13.25, 17.25, 31.75, 59.5, 87.0], current=a))
+    assert early.holds is False and "before the step" in early.detail
+    stops = an.check_izhikevich2004("A", _panel([13, 17, 20, 23, 26], current=a))
     assert stops.holds is False  # silent for the second half: not tonic
-    assert an.check_izhikevich2004("phasic_spiking", _panel([44.0], 200)).holds
-    assert not an.check_izhikevich2004("B", _panel([44.0, 90.0], 200)).holds
-    assert an.check_izhikevich2004("F", _panel([10, 12, 15, 20, 42, 71], 85)).holds
-    assert not an.check_izhikevich2004("F", _panel([10, 12, 14, 20, 42, 71], 85)).holds
-    assert an.check_izhikevich2004("accomodation", _panel([312.0], 400)).holds
-    assert not an.check_izhikevich2004("accommodation", _panel([150.0], 400)).holds  # slow ramp
-    assert an.check_izhikevich2004("K", _panel([330.0], 400)).holds
-    assert not an.check_izhikevich2004("K", _panel([300.0], 400)).holds  # before the 2nd pair
-    assert not an.check_izhikevich2004("K", _panel([380.0], 400)).holds  # too late
+    no_input = an.check_izhikevich2004("A", _panel([13.25, 17.25, 31.75, 59.5, 87.0]))
+    assert no_input.holds is False and "no input recorded" in no_input.detail
+    ramp = an.check_izhikevich2004(
+        "A", _panel([13.25, 17.25, 31.75, 59.5, 87.0], current=lambda t: 0.2 * t)
+    )
+    assert ramp.holds is False and "needs a sustained step up" in ramp.detail
+    b = _step(20.0, 0.5)
+    assert an.check_izhikevich2004("phasic_spiking", _panel([44.0], 200, current=b)).holds
+    assert not an.check_izhikevich2004("B", _panel([44.0, 90.0], 200, current=b)).holds
+    f = _step(8.5, 30.0)
+    assert an.check_izhikevich2004("F", _panel([10, 12, 15, 20, 42, 71], 85, current=f)).holds
+    # settled (the last ISIs agree): tonic, not adaptation
+    assert not an.check_izhikevich2004("F", _panel([10, 12, 15, 20, 42, 64], 85, current=f)).holds
+    # doublets are not bursts
+    c = _step(22.0, 15.0)
+    doublets = _panel([25, 27, 80, 82, 133, 135, 185, 187], 220, current=c)
+    assert not an.check_izhikevich2004("C", doublets).holds
+    triplets = _panel([25, 27, 29, 80, 82, 84, 133, 135, 137, 185, 187, 189], 220, current=c)
+    assert an.check_izhikevich2004("C", triplets).holds
+
+    def k_input(t):
+        return 0.65 if any(s < t < s + 4 for s in (40, 60, 280, 320)) else 0.0
+
+    assert an.check_izhikevich2004("K", _panel([330.0], 400, current=k_input)).holds
+    assert not an.check_izhikevich2004("K", _panel([65.0], 400, current=k_input)).holds
+    assert not an.check_izhikevich2004("L", _panel([330.0], 400, current=k_input)).holds
     ib = _panel([19.0, 21.0, 24.0, 58.0, 87.0, 117.0, 146.0], 150)
     assert an.check_izhikevich2003("ib", ib).holds
     assert not an.check_izhikevich2003("ch", ib).holds  # single spikes after the burst
@@ -92,6 +137,16 @@ def test_adex_signatures_on_synthetic_trains():
     adapting = np.cumsum([10, 12, 15, 20, 30, 45, 60, 70, 75, 76])
     assert an.check_adex("adex_adaptation", adapting, 0.1).holds
     assert not an.check_adex("adex_adaptation", tonic, 0.1).holds
+    assert not an.check_adex("adex_tonic", adapting, 0.1).holds
+    # 20 % slowing is neither tonic (<= 15 %) nor adaptation (>= 50 %)
+    slowing = np.cumsum(np.linspace(10, 12, 12))
+    assert not an.check_adex("adex_tonic", slowing, 0.1).holds
+    assert not an.check_adex("adex_adaptation", slowing, 0.1).holds
+    # an initial burst jumps from its fast ISIs to the tonic ones: not gradual adaptation
+    initial = np.cumsum([5, 4, 8, 55, 64, 64, 64, 64, 64, 64])
+    assert an.check_adex("adex_initial_burst", initial, 0.1).holds
+    assert not an.check_adex("adex_adaptation", initial, 0.1).holds
+    assert not an.check_adex("adex_initial_burst", adapting, 0.1).holds
     bursts = np.concatenate([b + np.array([0, 3, 7]) for b in (20, 150, 280, 410)])
     assert an.check_adex("adex_regular_bursting", bursts, 0.1).holds
     assert not an.check_adex("adex_regular_bursting", tonic, 0.1).holds

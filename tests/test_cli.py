@@ -1,4 +1,4 @@
-"""The command line in subprocesses: runs, files (product.md §4), errors, signals, sweeps."""
+"""The command line in subprocesses: runs, files (README "The HDF5 file"), errors, sweeps."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ POP_ATTRS = {"model", "size", "preset", "dt", "t_stop", "parameters_json"}
 
 
 def check_file(path: Path) -> None:
-    """Asserts the layout of product.md §4 for every population of ``path``."""
+    """Asserts the layout of README.md "The HDF5 file" for every population of ``path``."""
     with h5py.File(path) as f:
         assert ROOT_ATTRS - {"dt"} <= set(f.attrs)
         assert f.attrs["format"] == "simctl" and f.attrs["format_version"] == 1

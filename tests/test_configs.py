@@ -240,7 +240,18 @@ def test_adex_presets_are_physical_and_converted_exactly(name):
     assert {k: pop.params[k] for k in expected} == pytest.approx(expected, rel=1e-12)
     assert pop.input_units == "pA"
     assert pop.input_divisor == pytest.approx(g_l, rel=1e-12)
-    assert pop.input.amplitude in (500.0, 400.0, 300.0, 210.0, 180.0, 160.0, 110.0, 65.0, 25.0)
+    assert pop.input.amplitude in (
+        500.0,
+        400.0,
+        300.0,
+        210.0,
+        180.0,
+        160.0,
+        110.0,
+        65.0,
+        50.0,
+        25.0,
+    )
 
 
 def test_adex_physical_from_the_command_line():

@@ -1,4 +1,5 @@
-"""Contract checks found by black-box QA (product.md §2, §4, §5): one-line errors for inputs
+"""Contract checks found by black-box QA (README's CLI, file format and errors): one-line errors for
+inputs
 that used to crash or pass silently, ``-m`` with ``--cfg``, ``simctl plot`` on a foreign file,
 and a population that cannot fit in memory."""
 

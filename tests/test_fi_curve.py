@@ -1,6 +1,7 @@
 """LIF f-I curve: closed form, the exact forward-Euler formula and simctl's ``lif_refrac``.
 
-textbook.md section 4. Parameter set (A): tau_m = 10 ms, E_L = 0, theta = 20 mV, V_r = 0,
+Closed form: Gerstner, Kistler, Naud, Paninski (2014) Neuronal Dynamics Sec. 1.3.
+Parameter set (A): tau_m = 10 ms, E_L = 0, theta = 20 mV, V_r = 0,
 t_ref = 2 ms, R*I in mV. The library neuron is driven directly by the current: with
 ``tau_syn_inv = 1/dt`` the synaptic current is emptied every step (``i2 = i1 - 1*i1 = 0``), so
 each step sees exactly the input ``I``.
@@ -191,3 +192,62 @@ def test_current_drive_ignores_tau_syn_and_leaves_no_current():
         ref.append(z)
     for zs, v in outs:
         assert torch.equal(zs, torch.stack(ref)) and torch.equal(v, ref_state.lif.v)
+
+
+def brian2_rates(currents: np.ndarray, dt: float, t_ref: float, duration: float) -> np.ndarray:
+    """A NumPy transcription of Brian2's scheduling for ``refractory=t_ref`` with the
+    ``(unless refractory)`` flag on v: each step, (1) v is integrated by forward Euler where
+    ``not_refractory``; (2) threshold ``v > theta`` (simctl's strict threshold); (3) reset and
+    ``lastspike = t``; (4) at the next step ``not_refractory = t - lastspike >= t_ref``,
+    compared in whole steps. The spike is stamped at the step's time t_k."""
+    x = np.asarray(currents, dtype=np.float64)
+    v = np.zeros_like(x)
+    n_ref = round(t_ref / dt)
+    last = np.full(x.shape, -(10**9))
+    isi = np.full(x.shape, np.nan)
+    for k in range(round(duration / dt)):
+        free = (k - last) >= n_ref
+        v = np.where(free, v + (dt / TAU) * (x - v), v)
+        fired = v > THETA
+        isi[fired] = (k - last[fired]) * dt
+        last[fired] = k
+        v[fired] = V_R
+    rate = 1000.0 / isi
+    return np.where(np.isnan(rate) | (isi > duration), 0.0, rate)
+
+
+@pytest.mark.parametrize("dt", [0.1, 0.05])
+def test_each_refractory_convention_matches_its_closed_form(dt):
+    """simctl's lif_refrac matches ``rate_euler(convention="simctl")`` (spike step plus n_ref
+    held steps) and Brian2's scheduling matches ``convention="brian2"`` (one step fewer); so
+    simctl's ``rho_reset = n`` runs Brian2's ``refractory = (n + 1) dt``."""
+    currents = np.linspace(25.0, 100.0, 16)
+    simctl_rate = rate_euler(currents, TAU, THETA, V_R, T_REF, dt, convention="simctl")
+    brian2_rate = rate_euler(currents, TAU, THETA, V_R, T_REF, dt, convention="brian2")
+    np.testing.assert_allclose(simulate_rates(currents, dt, 300.0), simctl_rate, rtol=1e-12)
+    np.testing.assert_allclose(brian2_rates(currents, dt, T_REF, 300.0), brian2_rate, rtol=1e-12)
+    # one step fewer per period
+    np.testing.assert_allclose(1000.0 / brian2_rate, 1000.0 / simctl_rate - dt, rtol=1e-12)
+    np.testing.assert_allclose(
+        rate_euler(currents, TAU, THETA, V_R, T_REF + dt, dt, convention="brian2"),
+        simctl_rate,
+        rtol=1e-12,
+    )
+    with pytest.raises(ValueError, match="convention='nest'; allowed: simctl, brian2"):
+        rate_euler(30.0, TAU, THETA, V_R, T_REF, dt, convention="nest")
+
+
+def test_fi_experiment_brian2_convention_option(tmp_path):
+    """``experiment.options.refractory_convention=brian2`` reads the same run as Brian2's
+    neuron with t_ref one step longer; the exact-formula check still holds."""
+    import csv
+
+    rows, dt = _fi_experiment(tmp_path, "experiment.options.refractory_convention=brian2")
+    with open(tmp_path / "checks.csv") as fh:
+        checks = list(csv.DictReader(fh))
+    assert all(c["holds"] == "true" for c in checks), checks
+    assert "brian2 refractory" in checks[0]["check"]
+    theory = np.array([float(r["rate_theory_hz"]) for r in rows])
+    current = np.array([float(r["current"]) for r in rows])
+    expected = rate_closed_form(current, TAU, THETA, V_R, T_REF + dt)
+    np.testing.assert_allclose(theory, expected, rtol=1e-12)

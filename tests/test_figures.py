@@ -29,3 +29,62 @@ def test_trace_grid_and_fi_figure_write_pngs(tmp_path):
     rate = np.where(cur > 20, 50.0, 0.0)
     out = fi_figure(cur, rate, rate, tmp_path / "fi.png", rheobase=20.0, rate_discrete=rate)
     assert out.stat().st_size > 10_000
+
+
+def _bbox(artist, renderer):
+    return artist.get_window_extent(renderer)
+
+
+def test_trace_grid_title_legend_marks_and_runaway():
+    """The figure title overlaps no panel title; the legend names every colour in use; a
+    failing panel is red, a changed one starred and listed; a runaway panel draws its rate."""
+    from simctl.figures import trace_grid_figure
+
+    t = np.arange(1, 1401) * 0.25
+    v = -65 + 5 * np.sin(t / 5)
+    dense = np.arange(100.0, 300.0, 0.25)  # a spike every step
+    panels = [
+        TracePanel("A", "tonic", t, v, np.array([20.0]), t, (t > 10) * 14.0, 350.0, True),
+        TracePanel("B", "phasic", t, v, np.array([20.0]), t, (t > 10) * 14.0, 350.0, False),
+        TracePanel(
+            "C", "changed", t, v, np.array([20.0]), t, None, 350.0, True, ["d = 8 (paper 2)"]
+        ),
+        TracePanel("D", "wild", t, v, dense, t, None, 350.0, None, runaway="runaway firing: 800"),
+    ]
+    fig = trace_grid_figure(
+        panels, 2, 4, title="a long title " * 12, note="* differs: C: d = 8 (paper 2)",
+        input_label="input (pA)", input_unit="pA",
+    )  # fmt: skip
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    titles = [ax._left_title for ax in fig.axes if ax.get_title("left")]  # loc="left" titles
+    assert [x.get_text() for x in titles] == ["(A) tonic", "(B) phasic (check fails)",
+                                              "(C) changed*", "(D) wild"]  # fmt: skip
+    assert titles[1].get_color() == "firebrick"
+    head = [x for x in fig.texts if x.get_text().startswith("a long title")]
+    assert len(head) == 1 and head[0].get_text().endswith("(*: parameters differ from the paper)")
+    for x in titles:
+        assert not _bbox(head[0], renderer).overlaps(_bbox(x, renderer)), x.get_text()
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert legend == [
+        "membrane potential (spikes drawn to +30 mV)",
+        "input (pA) (beneath each trace)",
+        "red title: check fails",
+        "runaway firing: drawn as rate (kHz)",
+        "*: parameters differ from the paper",
+    ]
+    assert any("d = 8 (paper 2)" in x.get_text() for x in fig.texts)
+    ax_d = next(ax for ax in fig.axes if ax.get_title("left") == "(D) wild")
+    assert [line.get_color() for line in ax_d.lines][0] == "tab:red"  # the rate, not v
+    assert any("runaway firing" in x.get_text() for x in ax_d.texts)
+    ax_a = next(ax for ax in fig.axes if ax.get_title("left") == "(A) tonic")
+    assert {"20 ms", "50 mV"} <= {x.get_text() for x in ax_a.texts}
+
+
+@pytest.mark.parametrize("fmt, magic", [("pdf", b"%PDF"), ("svg", b"<?xml")])
+def test_trace_grid_writes_the_requested_format(tmp_path, fmt, magic):
+    t = np.arange(1, 401) * 0.25
+    panel = TracePanel("A", "x", t, -65 + 0 * t, np.array([]), t, 0 * t, 100.0, True)
+    out = trace_grid([panel], tmp_path / f"f.{fmt}", 1, 1)
+    assert out.read_bytes()[:5].startswith(magic)

@@ -1,4 +1,4 @@
-"""The HDF5 writer and loaders (product.md §4)."""
+"""The HDF5 writer and loaders (README.md, "The HDF5 file")."""
 
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ def test_roundtrip_and_layout(tmp_path):
             ts.dtype == np.float64
             and ts.attrs["units"] == "ms"
             and f["spikes/p"].attrs["sorting"] == "by_time"
-            and ts.attrs["sorting"] == "by_time"  # product.md §4: attrs of the timestamps
+            and ts.attrs["sorting"] == "by_time"  # README.md: attrs of the timestamps
         )
         assert f["state/p/v"].dtype == np.float32 and f["state/p/v"].attrs["units"] == "mV"
         assert f["state/p/v"].chunks is not None and f["state/p/v"].compression == "gzip"

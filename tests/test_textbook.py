@@ -1,7 +1,9 @@
-"""The library reproduces the textbook results (textbook.md sections 1 and 3), step by step.
+"""The library reproduces the published results, step by step.
 
-These tests drive the library's step functions directly with the protocols of textbook.md 1.2,
-1.7, 3.2 and 3.3 (written here independently of the CLI presets), so they check the numerics;
+These tests drive the library's step functions directly with the protocols of Izhikevich's
+figure1.m (2004 Fig. 1) and izhi2003.m (2003 Fig. 2; both in OpenSourceBrain IzhikevichModel
+MATLAB/izhi2003.m), Brian2's Naud_et_al_2008_adex_firing_patterns.py and neurodynex3's AdEx.py
+(written here independently of the CLI presets), so they check the numerics;
 tests/test_experiments.py checks the same through ``simctl run experiment=...``.
 """
 
@@ -52,7 +54,8 @@ PANELS = {
     "T": (-0.026, -1, -45, -2, -63.8, None, 0.5, 350, "std", lambda t: 80 if (t < 50 or t > 250) else 75),  # noqa: E501
 }  # fmt: skip
 
-# OSB (textbook.md 1.4): 0-mV crossings of the stored trace, ms
+# OpenSourceBrain IzhikevichModel MATLAB/results/.test.2003.mep (Octave run of the script):
+# 0-mV crossings of the stored trace, ms
 OSB_A = [13.0, 17.0, 31.25, 59.0, 86.75]
 OSB_C_FIRST, OSB_C_BURSTS = 25.0, [10, 6, 6, 6]
 
@@ -61,7 +64,8 @@ def run_izhikevich(a, b, c, d, v0, u0, tau, t_end, variant, current, order="sequ
                    dt=None):  # fmt: skip
     """Library simulation on the grid 0, dt, ..., t_end (t_end/dt + 1 steps, as figure1.m).
 
-    Returns (time of each recorded sample = (k+1)*dt, v after each step, spike times (k+1)*dt).
+    Returns :class:`simctl.analysis.PanelData`: the time of each recorded sample (k+1)*dt, v
+    after each step, the spike times (k+1)*dt and the input at the grid times k*dt.
     """
     dt = dt or tau
     extra = {"mn": 4.1, "bias": 108.0} if variant == "gl" else {}
@@ -72,15 +76,17 @@ def run_izhikevich(a, b, c, d, v0, u0, tau, t_end, variant, current, order="sequ
                             u=torch.tensor([float(u_init)], dtype=torch.float64))  # fmt: skip
     n = round(t_end / dt) + 1
     v_out = np.empty(n)
+    i_in = np.array([float(current(k * dt)) for k in range(n)])
     spikes = []
     with torch.no_grad():
         for k in range(n):
-            x = torch.tensor([float(current(k * dt))], dtype=torch.float64)
+            x = torch.tensor([i_in[k]], dtype=torch.float64)
             z, state = izhikevich_feed_forward_step(x, state, p, dt)
             v_out[k] = float(state.v[0])
             if float(z[0]) > 0:
                 spikes.append((k + 1) * dt)
-    return (np.arange(n) + 1) * dt, v_out, np.array(spikes)
+    t = (np.arange(n) + 1) * dt
+    return an.PanelData(np.array(spikes), dt, t[-1], t, v_out, np.arange(n) * dt, i_in)
 
 
 @pytest.fixture(scope="module")
@@ -88,8 +94,20 @@ def published():
     return {k: run_izhikevich(*spec[:9], spec[9]) for k, spec in PANELS.items()}
 
 
+#: accurate integration: the simultaneous update at a small step, every panel
+ACCURATE_DT = 0.05
+
+
+@pytest.fixture(scope="module")
+def accurate():
+    return {
+        k: run_izhikevich(*spec[:9], spec[9], order="simultaneous", dt=ACCURATE_DT)
+        for k, spec in PANELS.items()
+    }
+
+
 def test_panel_a_spike_times_match_osb_within_one_step(published):
-    _, _, s = published["A"]
+    s = published["A"].spikes
     script = an.script_spike_times(s, 0.25)  # the grid time where figure1.m stores 30
     assert script.size == len(OSB_A)
     np.testing.assert_array_less(np.abs(script - OSB_A), 0.25 + 1e-9)
@@ -97,7 +115,7 @@ def test_panel_a_spike_times_match_osb_within_one_step(published):
 
 
 def test_panel_c_bursts_and_first_spike_match_osb(published):
-    _, _, s = published["C"]
+    s = published["C"].spikes
     script = an.script_spike_times(s, 0.25)
     assert abs(script[0] - OSB_C_FIRST) <= 0.25
     assert [len(g) for g in an.bursts(s)] == OSB_C_BURSTS
@@ -106,29 +124,63 @@ def test_panel_c_bursts_and_first_spike_match_osb(published):
 
 @pytest.mark.parametrize("letter", list(PANELS))
 def test_defining_property_in_published_numerics(published, letter):
-    t, v, s = published[letter]
-    spec = PANELS[letter]
-    data = an.PanelData(spikes=s, dt=spec[6], t_stop=t[-1], time=t, v=v)
-    check = an.check_izhikevich2004(letter, data)
+    check = an.check_izhikevich2004(letter, published[letter])
     assert check.holds, (letter, check.detail)
 
 
 @pytest.mark.parametrize("letter", sorted(an.ROBUST_PANELS))
-def test_robust_property_under_accurate_integration(letter):
-    spec = PANELS[letter]
-    t, v, s = run_izhikevich(*spec[:9], spec[9], order="simultaneous", dt=0.05)
-    data = an.PanelData(spikes=s, dt=0.05, t_stop=t[-1], time=t, v=v)
-    check = an.check_izhikevich2004(letter, data, robust_only=True)
+def test_robust_property_under_accurate_integration(accurate, letter):
+    check = an.check_izhikevich2004(letter, accurate[letter], robust_only=True)
     assert check.holds, (letter, check.detail)
 
 
-def test_sensitive_panels_do_change_under_accurate_integration():
-    """The checks discriminate: T runs away and Q fires repeatedly at a small step (1.5)."""
-    for letter in "QT":
-        spec = PANELS[letter]
-        t, v, s = run_izhikevich(*spec[:9], spec[9], order="simultaneous", dt=0.05)
-        data = an.PanelData(spikes=s, dt=0.05, t_stop=t[-1], time=t, v=v)
-        assert an.check_izhikevich2004(letter, data).holds is False
+def _confusion(data, letters, robust_only=False):
+    """(rule, data) pairs of different panels where the rule holds."""
+    return {
+        (rule, panel)
+        for rule in letters
+        for panel in letters
+        if rule != panel and an.check_izhikevich2004(rule, data[panel], robust_only).holds
+    }
+
+
+def test_izhikevich2004_confusion_matrix(published):
+    """Every panel's rule rejects every other panel's data (published numerics), except the
+    pairs :data:`simctl.analysis.IZHIKEVICH_2004_OVERLAPS` lists with the paper's reason."""
+    held = _confusion(published, list(PANELS))
+    assert held == set(an.IZHIKEVICH_2004_OVERLAPS), sorted(held)
+
+
+def test_izhikevich2004_confusion_matrix_accurate(accurate):
+    """The same for the robust panels under accurate integration."""
+    held = _confusion(accurate, sorted(an.ROBUST_PANELS), robust_only=True)
+    assert held <= set(an.IZHIKEVICH_2004_OVERLAPS), sorted(held)
+
+
+@pytest.mark.parametrize(
+    "letter, index, value, why",
+    [
+        ("C", 3, 8.0, "d = 8 gives doublets, not bursts of >= 3"),
+        ("E", 2, -65.0, "c = -65 gives the RS onset doublet, not a burst"),
+    ],
+)
+def test_counterexamples_fail(letter, index, value, why):
+    """The issue's counterexamples: a parameter changed so the pattern is gone fails."""
+    spec = list(PANELS[letter])
+    spec[index] = value
+    check = an.check_izhikevich2004(letter, run_izhikevich(*spec[:9], spec[9]))
+    assert check.holds is False, why
+    assert "group" in check.detail  # the detail says what was measured
+
+
+def test_sensitive_panels_do_change_under_accurate_integration(accurate):
+    """The checks discriminate: T runs away (named in the detail) and Q fires repeatedly at a
+    small step (the OpenSourceBrain NeuroML port had to change both)."""
+    t = an.check_izhikevich2004("T", accurate["T"])
+    assert t.holds is False and t.detail.startswith("runaway firing:")
+    assert an.check_izhikevich2004("Q", accurate["Q"]).holds is False
+    skipped = an.check_izhikevich2004("T", accurate["T"], robust_only=True)
+    assert skipped.holds is None and "runaway firing" in skipped.detail
 
 
 # --- Izhikevich 2003 classes (1.7) ------------------------------------------------------------
@@ -162,7 +214,8 @@ OSB_2003 = {
 @pytest.mark.parametrize("cell", list(CLASSES))
 def test_2003_class_matches_osb_and_behaves(cell):
     a, b, c, d, v0, t_end, cur = CLASSES[cell]
-    t, v, s = run_izhikevich(a, b, c, d, v0, None, 0.25, t_end, "std", cur)
+    data = run_izhikevich(a, b, c, d, v0, None, 0.25, t_end, "std", cur)
+    t, v, s = data.time, data.v, data.spikes
     # rebuild figure1.m's stored trace: grid time k*dt, +30 at the spike step
     grid = t - 0.25
     stored = an.clip_spikes(t, v, s, 30.0)
@@ -170,7 +223,7 @@ def test_2003_class_matches_osb_and_behaves(cell):
     # OSB's detector reports the sample one grid step before the first sample >= 0 mV:
     # every one of the 60 reference times is matched exactly
     np.testing.assert_allclose(crossings - 0.25, OSB_2003[cell], atol=1e-9)
-    check = an.check_izhikevich2003(cell, an.PanelData(s, 0.25, t[-1], t, v))
+    check = an.check_izhikevich2003(cell, data)
     assert check.holds, check.detail
 
 
@@ -210,10 +263,7 @@ def run_adex(phys, current_pa, dt, t_end, on=0.0, off=float("inf")):
 
 @pytest.mark.parametrize("name", list(NAUD))
 def test_naud_2008_pattern_signature(name):
-    C, g_l, e_l, a, tau_w, b, v_r, cur = NAUD[name]
-    phys = dict(C=C, g_L=g_l, E_L=e_l, V_T=-50.0, Delta_T=2.0, V_peak=0.0, V_r=v_r, a=a,
-                tau_w=tau_w, b=b)  # fmt: skip
-    s = run_adex(phys, cur, 0.1, 600.0)
+    s = run_naud(name)
     check = an.check_adex(name, s, 0.1)
     assert check.holds, (name, check.detail)
 
@@ -230,36 +280,83 @@ def test_naud_transient_is_one_spike_and_adaptation_strictly_grows():
     assert np.all(np.diff(isi) > 0)  # strictly growing while adapting (first 300 ms)
 
 
-ND = {  # tau_m, a, tau_w, b, u_reset, I (pA)
-    "nd_tonic": (20, 0.0, 30, 60, -55, 65),
-    "nd_adapting": (20, 0.0, 100, 5.0, -55, 65),
-    "nd_initial_burst": (5.0, 0.5, 100, 7.0, -51, 65),
-    "nd_bursting": (5.0, -0.5, 100, 7.0, -46, 65),
-    "nd_transient": (10, 1.0, 100, 10, -60, 65),
-    "nd_delayed": (5.0, -1.0, 100, 10, -60, 25),
+#: Table 6.1 rows: tau_m, a, tau_w, b, u_reset, and the step amplitude I (pA). 65 pA is the
+#: step of the neurodynex3 AdEx.py exercise; the rows marked adapted fail at 65 pA (irregular
+#: bursts periodically, transient keeps firing, delayed fires at once) and use an amplitude
+#: from the middle of the window where their pattern appears (scan in steps of 2-3 pA:
+#: transient 44-58 pA, irregular 100-118 pA, delayed 22-31 pA), as the presets do.
+ND = {
+    "nd_tonic": (20, 0.0, 30, 60, -55, 65.0),
+    "nd_adapting": (20, 0.0, 100, 5.0, -55, 65.0),
+    "nd_initial_burst": (5.0, 0.5, 100, 7.0, -51, 65.0),
+    "nd_bursting": (5.0, -0.5, 100, 7.0, -46, 65.0),
+    "nd_irregular": (9.9, -0.5, 100, 7.0, -46, 110.0),  # adapted
+    "nd_transient": (10, 1.0, 100, 10, -60, 50.0),  # adapted
+    "nd_delayed": (5.0, -1.0, 100, 10, -60, 25.0),  # adapted
+}
+ND_ADAPTED = {
+    "nd_irregular": (100.0, 118.0),
+    "nd_transient": (44.0, 58.0),
+    "nd_delayed": (22.0, 31.0),
 }
 
 
-UNVERIFIED = pytest.mark.xfail(
-    strict=True,
-    reason="textbook.md 3.3 marks these Table 6.1 rows [U] (third-party transcription): with them "
-    "the irregular type bursts periodically and the transient type keeps firing 5 spikes",
-)
-ND["nd_irregular"] = (9.9, -0.5, 100, 7.0, -46, 65)
-
-
-@pytest.mark.parametrize(
-    "name",
-    [pytest.param(n, marks=UNVERIFIED) if n in ("nd_irregular", "nd_transient") else n for n in ND],
-)
-def test_neuronal_dynamics_type_signature(name):
+def run_nd(name, current_pa=None):
     tau_m, a, tau_w, b, u_reset, cur = ND[name]
     phys = neuronal_dynamics_to_physical(tau_m=tau_m, R=500.0, u_rest=-70.0, theta_rh=-50.0,
                                          Delta_T=2.0, a=a, tau_w=tau_w, b=b, u_reset=u_reset,
                                          V_peak=-30.0)  # fmt: skip
-    s = run_adex(phys, cur, 0.025, 400.0, on=10.0, off=251.0)
+    amp = cur if current_pa is None else current_pa
+    return run_adex(phys, amp, 0.025, 400.0, on=10.0, off=251.0)
+
+
+def run_naud(name, t_end=600.0):
+    C, g_l, e_l, a, tau_w, b, v_r, cur = NAUD[name]
+    phys = dict(C=C, g_L=g_l, E_L=e_l, V_T=-50.0, Delta_T=2.0, V_peak=0.0, V_r=v_r, a=a,
+                tau_w=tau_w, b=b)  # fmt: skip
+    return run_adex(phys, cur, 0.1, t_end)
+
+
+@pytest.mark.parametrize("name", list(ND))
+def test_neuronal_dynamics_type_signature(name):
+    s = run_nd(name)
     check = an.check_adex(name, s, 0.025, onset=10.0, offset=251.0)
     assert check.holds, (name, check.detail)
+
+
+@pytest.mark.parametrize("name", sorted(ND_ADAPTED))
+def test_adapted_amplitude_is_needed_and_inside_its_window(name):
+    """At the exercise's 65 pA the row's pattern is absent; at both ends of the scanned window
+    it is present, and the preset's amplitude lies inside the window."""
+    lo, hi = ND_ADAPTED[name]
+    assert lo < ND[name][5] < hi
+    for amp in (lo, hi):
+        check = an.check_adex(name, run_nd(name, amp), 0.025, onset=10.0, offset=251.0)
+        assert check.holds, (name, amp, check.detail)
+    check = an.check_adex(name, run_nd(name, 65.0), 0.025, onset=10.0, offset=251.0)
+    assert check.holds is False, check.detail
+
+
+@pytest.fixture(scope="module")
+def adex_trains():
+    out = {n: (run_naud(n), 0.1, 0.0, float("inf")) for n in NAUD}
+    out.update({n: (run_nd(n), 0.025, 10.0, 251.0) for n in ND})
+    return out
+
+
+def test_adex_confusion_matrix(adex_trains):
+    """Every AdEx pattern's signature rejects every other pattern's train (Naud et al. 2008 and
+    Neuronal Dynamics Table 6.1 together), except the same pattern in the other source and the
+    pairs :data:`simctl.analysis.ADEX_OVERLAPS` lists with the paper's reason."""
+    held = set()
+    for rule in adex_trains:
+        for name, (s, dt, on, off) in adex_trains.items():
+            if rule != name and an.check_adex(rule, s, dt, on, off).holds:
+                held.add((rule, name))
+    unexpected = {(r, n) for r, n in held if not an.same_adex_pattern(r, n)}
+    assert unexpected == set(an.ADEX_OVERLAPS), sorted(unexpected)
+    # the Naud patterns among themselves: no overlap at all
+    assert not {(r, n) for r, n in held if r in NAUD and n in NAUD}
 
 
 @pytest.mark.parametrize("name", ["adex_adaptation", "nd_initial_burst"])

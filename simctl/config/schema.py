@@ -85,6 +85,9 @@ class Experiment:
     name: str = ""
     description: str = ""
     options: dict[str, Any] = field(default_factory=dict)
+    #: a failing published-property check makes ``simctl run`` exit 1 (after writing every
+    #: file); ``false`` reports the failures and exits 0
+    strict: bool = True
 
 
 # ---------------------------------------------------------------------------------------------
