@@ -338,6 +338,27 @@ def main(cfg: DictConfig) -> Any:
         return _fail(run_dir, f"error: {error.line()}", EXIT_CONFIG, multirun)
     except SimulationError as error:
         return _fail(run_dir, f"error: {error}", EXIT_SIMULATION, multirun)
+    except OSError as error:  # a full disk, a quota, an I/O error while writing
+        import os
+
+        if os.environ.get("HYDRA_FULL_ERROR") == "1":
+            raise
+        reason = os.strerror(error.errno) if error.errno else str(error).splitlines()[0]
+        message = (
+            f"error: cannot write the run's files in {run_dir} ({reason}); sim.h5 keeps the "
+            "blocks flushed before the fault and says complete=false"
+        )
+        if multirun:
+            return _fail(run_dir, message, EXIT_SIMULATION, multirun)
+        _write_status(run_dir, "failed", error=message)
+        _log_to_files(logging.ERROR, message)
+        print(f"simctl: {message}", file=sys.stderr)
+        # HDF5 cannot always close a file whose writes failed; collecting its objects at
+        # exit can crash the interpreter (SIGSEGV), so leave without collecting them
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(EXIT_SIMULATION)
     except KeyboardInterrupt as error:
         # never import here: a Ctrl-C inside `import torch` leaves it half-imported
         runner = sys.modules.get("simctl.runner")

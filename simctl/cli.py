@@ -166,9 +166,7 @@ def _override_sets(overrides: list[str], multirun: bool) -> list[list[str]]:
     return sets[:60]
 
 
-def _translate(
-    error: BaseException, overrides: list[str], group_options=None, compose=None
-) -> str:
+def _translate(error: BaseException, overrides: list[str], group_options=None, compose=None) -> str:
     """One line for a Hydra/OmegaConf composition error; ``group_options(group)`` lists the
     options of Hydra's own groups (``hydra/launcher``), ``compose(overrides)`` composes the
     config whose keys are suggested (default: :func:`_compose`)."""
@@ -300,7 +298,8 @@ def preflight(args: Sequence[str]) -> int:
     kernels = os.environ.get("SIMCTL_KERNELS")
     if kernels is not None and (kernels.strip().lower() or "auto") not in KERNEL_CHOICES:
         return _error(
-            f"SIMCTL_KERNELS={kernels}: unknown kernel backend; allowed: {', '.join(KERNEL_CHOICES)}"
+            f"SIMCTL_KERNELS={kernels}: unknown kernel backend; "
+            f"allowed: {', '.join(KERNEL_CHOICES)}"
         )
     config_dir = flags.get("--config-dir") or flags.get("-cd")
     if config_dir is not None and not os.path.isdir(config_dir):
@@ -784,9 +783,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     except KeyboardInterrupt as error:
         runner = sys.modules.get("simctl.runner")
-        by_term = bool(terminated) or (
-            runner is not None and isinstance(error, runner.Interrupted)
-        )
+        by_term = bool(terminated) or (runner is not None and isinstance(error, runner.Interrupted))
         what = "SIGTERM" if by_term else "Ctrl-C"
         print(
             f"simctl: interrupted ({what}): finished runs are kept; a run in progress has "

@@ -95,9 +95,7 @@ ROUTES = [
 
 
 @pytest.mark.parametrize("files, args, expected", ROUTES)
-def test_configs_that_would_run_code_are_refused_before_hydra_runs(
-    files, args, expected, tmp_path
-):
+def test_configs_that_would_run_code_are_refused_before_hydra_runs(files, args, expected, tmp_path):
     conf = write(tmp_path / "conf", files)
     conf.mkdir(exist_ok=True)
     cache = tmp_path / "cache"
@@ -148,7 +146,10 @@ def test_experimental_rerun_is_refused(tmp_path):
 
 # -- no traceback paths -----------------------------------------------------------------------
 BAD = [
-    (["simulation.dt=${oc.env:SIMCTL_SURELY_UNSET}"], "simulation.dt=${oc.env:SIMCTL_SURELY_UNSET}"),
+    (
+        ["simulation.dt=${oc.env:SIMCTL_SURELY_UNSET}"],
+        "simulation.dt=${oc.env:SIMCTL_SURELY_UNSET}",
+    ),
     (["simulation.dt=${nosuchresolver:1}"], "Unsupported interpolation type nosuchresolver"),
     (["simulation.dt=${simulation.nokey}"], "Interpolation key 'simulation.nokey' not found"),
     (["hydra.run.dir=${oc.env:SIMCTL_SURELY_UNSET}"], "hydra.run.dir=${oc.env:"),
@@ -375,3 +376,220 @@ def test_sigterm_during_a_sweep_keeps_the_finished_jobs(tmp_path):
         assert not f.attrs["complete"]
     assert json.loads((sweep / "1" / "summary.json").read_text())["status"] == "interrupted"
     assert not (sweep / "2").exists()
+
+
+# -- the kernel cache is verified ---------------------------------------------------------------
+ADD = "double simctl_add(double a, double b) { return a + b; }\n"
+SUB = "double simctl_add(double a, double b) { return a - b; }\n"
+
+
+@pytest.fixture
+def kernel_cache(tmp_path, monkeypatch, caplog):
+    """``build(source)`` → (function, its cache file) with a fresh cache and in-process state."""
+    import ctypes
+    import logging
+
+    from simctl.kernels import cbuild
+
+    if cbuild.compiler() is None:
+        pytest.skip("no C compiler")
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("SIMCTL_CACHE_DIR", str(cache))
+    monkeypatch.setattr(cbuild, "_private", [])
+    caplog.set_level(logging.WARNING, logger="simctl.kernels")
+
+    def build(source: str = ADD):
+        monkeypatch.setattr(cbuild, "_loaded", {})
+        function = cbuild.load_kernel(source, "simctl_add", [ctypes.c_double, ctypes.c_double])
+        function.restype = ctypes.c_double
+        where = cbuild._private[0] if cbuild._private else cbuild.cache_dir()
+        (so,) = [p for p in where.glob("k_*.so") if source_key(p, source)]
+        return function, so
+
+    def source_key(path, source):
+        import hashlib
+
+        cc = cbuild.compiler()
+        parts = [source, cc, *cbuild.FLAGS, *cbuild._NATIVE, cbuild._cpu_id()]
+        return path.name == f"k_{hashlib.sha256(chr(0).join(parts).encode()).hexdigest()[:32]}.so"
+
+    build.cache = cache
+    return build
+
+
+def warnings_of(caplog) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+
+
+def recorded_hash_matches(so: Path) -> bool:
+    import hashlib
+
+    recorded = so.with_suffix(".sha256").read_text().strip()
+    return hashlib.sha256(so.read_bytes()).hexdigest() == recorded
+
+
+def tampered_library(tmp_path: Path) -> bytes:
+    """A valid library with the same symbol and the wrong result (a - b)."""
+    src, out = tmp_path / "evil.c", tmp_path / "evil.so"
+    src.write_text(SUB)
+    subprocess.run(["cc", "-shared", "-fPIC", "-o", str(out), str(src)], check=True)
+    return out.read_bytes()
+
+
+@pytest.mark.parametrize("damage", ["tampered", "garbage", "truncated"])
+def test_a_bad_cache_entry_is_rebuilt_with_one_warning(damage, kernel_cache, caplog, tmp_path):
+    function, so = kernel_cache()
+    assert function(2.0, 3.0) == 5.0 and not warnings_of(caplog)
+    mode = so.stat().st_mode
+    if damage == "tampered":
+        so.write_bytes(tampered_library(tmp_path))
+    elif damage == "garbage":
+        so.write_bytes(b"\x7fELF" + bytes(range(256)) * 8)
+    else:
+        so.write_bytes(so.read_bytes()[: so.stat().st_size // 2])
+    so.chmod(mode)
+    function, so = kernel_cache()
+    assert function(2.0, 3.0) == 5.0  # the rebuilt library, never the bad one
+    (warning,) = warnings_of(caplog)
+    assert "rebuilding" in warning and "do not match the hash" in warning
+    assert recorded_hash_matches(so)
+
+
+def test_world_writable_and_foreign_entries_are_rebuilt(kernel_cache, caplog, tmp_path):
+    import os
+
+    function, so = kernel_cache()
+    so.chmod(0o777)
+    function, so = kernel_cache()
+    assert function(2.0, 3.0) == 5.0 and "not a private file" in warnings_of(caplog)[-1]
+    assert so.stat().st_mode & 0o022 == 0 and recorded_hash_matches(so)
+    if os.getuid() != 0:
+        pytest.skip("chown to another user needs root")
+    os.chown(so, 12345, 12345)
+    function, so = kernel_cache()
+    assert function(2.0, 3.0) == 5.0 and len(warnings_of(caplog)) == 2
+    assert so.stat().st_uid == os.getuid()
+
+
+def test_cache_directory_is_private_even_under_umask_000(kernel_cache, caplog):
+    import os
+    import stat
+
+    old = os.umask(0)
+    try:
+        function, so = kernel_cache()
+    finally:
+        os.umask(old)
+    assert function(1.0, 1.0) == 2.0
+    assert stat.S_IMODE(kernel_cache.cache.stat().st_mode) == 0o700
+    for path in kernel_cache.cache.iterdir():
+        assert path.stat().st_mode & 0o077 == 0, (path, oct(path.stat().st_mode))
+    kernel_cache.cache.chmod(0o777)  # made writable by others later: fixed, with a warning
+    kernel_cache(ADD + "// again\n")
+    assert stat.S_IMODE(kernel_cache.cache.stat().st_mode) == 0o700
+    assert "writable by others" in warnings_of(caplog)[0]
+
+
+def test_a_cache_directory_of_another_user_is_not_used(kernel_cache, caplog):
+    import os
+
+    if os.getuid() != 0:
+        pytest.skip("chown to another user needs root")
+    kernel_cache.cache.mkdir(mode=0o755)
+    os.chown(kernel_cache.cache, 12345, 12345)
+    function, so = kernel_cache()
+    assert function(2.0, 2.0) == 4.0 and not so.is_relative_to(kernel_cache.cache)
+    assert list(kernel_cache.cache.iterdir()) == []
+    assert "belongs to uid 12345" in warnings_of(caplog)[0]
+
+
+def test_cache_size_is_capped(kernel_cache, monkeypatch):
+    from simctl.kernels import cbuild
+
+    _, first = kernel_cache(ADD)
+    monkeypatch.setattr(cbuild, "CACHE_LIMIT_BYTES", first.stat().st_size * 2)
+    for n in range(4):
+        _, newest = kernel_cache(ADD + f"// {n}\n")
+    libraries = list(kernel_cache.cache.glob("k_*.so"))
+    assert newest in libraries and len(libraries) <= 2
+    assert {p.with_suffix(".sha256") for p in libraries} == set(kernel_cache.cache.glob("*.sha256"))
+
+
+def test_cache_dir_may_be_relative(kernel_cache, monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SIMCTL_CACHE_DIR", ".")
+    function, so = kernel_cache()
+    assert function(2.0, 3.0) == 5.0 and so.parent == tmp_path
+
+
+# -- small ones --------------------------------------------------------------------------------
+def test_collect_reports_empty_and_partial_summaries(tmp_path):
+    sweep = tmp_path / "sweep"
+    result = run_cli(
+        "run",
+        "-m",
+        "input.amplitude=5,6,7",
+        "simulation.duration=20",
+        "plot.enabled=false",
+        f"hydra.sweep.dir={sweep}",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    (sweep / "1" / "summary.json").write_text("")
+    text = (sweep / "2" / "summary.json").read_text()
+    (sweep / "2" / "summary.json").write_text(text[: len(text) // 2])
+    out = run_cli("collect", str(sweep))
+    assert out.returncode == 0 and "Traceback" not in out.stderr, out.stderr
+    import csv
+
+    with open(sweep / "collect.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [r["status"] for r in rows] == ["ok", "failed", "failed"]
+    assert "summary.json is empty" in rows[1]["error"]
+    assert "summary.json is partial" in rows[2]["error"]
+
+
+def test_distinct_seeds_give_distinct_streams(sim):
+    import numpy as np
+
+    def noise(seed: int):
+        path = sim("input=noise", f"simulation.seed={seed}", "simulation.duration=20")
+        with h5py.File(path) as f:
+            (pop,) = list(f["input"])
+            return f[f"input/{pop}/current"][:]
+
+    a, b, c = noise(0), noise(2**63 - 1), noise(1)
+    assert not np.array_equal(a, b) and not np.array_equal(a, c)
+    assert np.array_equal(a, noise(0))
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 2 MiB tmpfs (needs root and CAP_SYS_ADMIN; skipped where it cannot be mounted)."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)], capture_output=True
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({done.stderr.decode().strip()})")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+
+
+def test_a_full_disk_is_a_one_line_error(small_disk, tmp_path):
+    result = run_cli(
+        "run",
+        f"hydra.run.dir={small_disk / 'r'}",
+        "population.size=200",
+        "record.neurons=all",
+        "simulation.duration=20000",
+        "plot.enabled=false",
+        "simulation.progress=false",
+        cwd=tmp_path,
+        timeout=300,
+    )
+    line = one_error_line(result, 1)  # not a segfault (139), not a traceback
+    assert "No space left on device" in line and str(small_disk / "r") in line

@@ -273,7 +273,10 @@ def check_trusted(cfg: dict, environ: Any = None) -> None:
         not isinstance(sub, str) or os.path.isabs(sub) or ".." in sub.split("/")
     ):
         raise _refuse(
-            "hydra.output_subdir", sub, "it would write outside the run directory", "a relative path"
+            "hydra.output_subdir",
+            sub,
+            "it would write outside the run directory",
+            "a relative path",
         )
 
 
