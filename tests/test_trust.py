@@ -383,42 +383,57 @@ ADD = "double simctl_add(double a, double b) { return a + b; }\n"
 SUB = "double simctl_add(double a, double b) { return a - b; }\n"
 
 
+LOADER = """
+import ctypes, hashlib, importlib.util, json, logging, os, sys
+spec = importlib.util.spec_from_file_location("cbuild", sys.argv[1])
+cbuild = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(cbuild)  # stdlib only: no torch
+warnings = []
+
+class Keep(logging.Handler):
+    def emit(self, record):
+        warnings.append(record.getMessage())
+
+logging.getLogger("simctl.kernels").addHandler(Keep())
+if os.environ.get("TEST_UMASK"):
+    os.umask(int(os.environ["TEST_UMASK"], 8))
+if os.environ.get("TEST_CACHE_LIMIT"):
+    cbuild.CACHE_LIMIT_BYTES = int(os.environ["TEST_CACHE_LIMIT"])
+try:
+    f = cbuild.load_kernel(sys.argv[2], "simctl_add", [ctypes.c_double, ctypes.c_double])
+    f.restype = ctypes.c_double
+    result = f(2.0, 3.0)
+except cbuild.CompileError as error:
+    result = f"CompileError: {error}"
+parts = [sys.argv[2], cbuild.compiler(), *cbuild.FLAGS, *cbuild._NATIVE, cbuild._cpu_id()]
+name = "k_" + hashlib.sha256(chr(0).join(parts).encode()).hexdigest()[:32] + ".so"
+private = [str(p) for p in getattr(cbuild, "_private", [])]
+print(json.dumps({"result": result, "warnings": warnings, "name": name, "private": private}))
+"""
+
+
 @pytest.fixture
-def kernel_cache(tmp_path, monkeypatch, caplog):
-    """``build(source)`` → (function, its cache file) with a fresh cache and in-process state."""
-    import ctypes
-    import logging
+def kernel_cache(tmp_path):
+    """``load(source)`` → (a + b at 2, 3 from a fresh process, its warnings, the cache file);
+    each load is a new process, as a tampered cache meets the next run."""
+    import shutil
 
     from simctl.kernels import cbuild
 
-    if cbuild.compiler() is None:
+    if shutil.which("cc") is None:
         pytest.skip("no C compiler")
     cache = tmp_path / "cache"
-    monkeypatch.setenv("SIMCTL_CACHE_DIR", str(cache))
-    monkeypatch.setattr(cbuild, "_private", [])
-    caplog.set_level(logging.WARNING, logger="simctl.kernels")
 
-    def build(source: str = ADD):
-        monkeypatch.setattr(cbuild, "_loaded", {})
-        function = cbuild.load_kernel(source, "simctl_add", [ctypes.c_double, ctypes.c_double])
-        function.restype = ctypes.c_double
-        where = cbuild._private[0] if cbuild._private else cbuild.cache_dir()
-        (so,) = [p for p in where.glob("k_*.so") if source_key(p, source)]
-        return function, so
+    def load(source: str = ADD, cwd: Path = tmp_path, where=None, **extra: str):
+        env = cli_env(SIMCTL_CACHE_DIR=str(cache if where is None else where), **extra)
+        args = [sys.executable, "-c", LOADER, cbuild.__file__, source]
+        done = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, (done.returncode, done.stderr[-2000:])
+        out = json.loads(done.stdout)
+        return out["result"], out["warnings"], cache / out["name"]
 
-    def source_key(path, source):
-        import hashlib
-
-        cc = cbuild.compiler()
-        parts = [source, cc, *cbuild.FLAGS, *cbuild._NATIVE, cbuild._cpu_id()]
-        return path.name == f"k_{hashlib.sha256(chr(0).join(parts).encode()).hexdigest()[:32]}.so"
-
-    build.cache = cache
-    return build
-
-
-def warnings_of(caplog) -> list[str]:
-    return [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    load.cache = cache
+    return load
 
 
 def recorded_hash_matches(so: Path) -> bool:
@@ -426,6 +441,16 @@ def recorded_hash_matches(so: Path) -> bool:
 
     recorded = so.with_suffix(".sha256").read_text().strip()
     return hashlib.sha256(so.read_bytes()).hexdigest() == recorded
+
+
+def replace_bytes(path: Path, data: bytes) -> None:
+    """``path`` replaced by a new file of ``data`` with the same mode."""
+    import os
+
+    tmp = path.with_name(path.name + ".new")
+    tmp.write_bytes(data)
+    tmp.chmod(path.stat().st_mode)
+    os.replace(tmp, path)
 
 
 def tampered_library(tmp_path: Path) -> bytes:
@@ -437,89 +462,82 @@ def tampered_library(tmp_path: Path) -> bytes:
 
 
 @pytest.mark.parametrize("damage", ["tampered", "garbage", "truncated"])
-def test_a_bad_cache_entry_is_rebuilt_with_one_warning(damage, kernel_cache, caplog, tmp_path):
-    function, so = kernel_cache()
-    assert function(2.0, 3.0) == 5.0 and not warnings_of(caplog)
-    mode = so.stat().st_mode
+def test_a_bad_cache_entry_is_rebuilt_with_one_warning(damage, kernel_cache, tmp_path):
+    result, warnings, so = kernel_cache()
+    assert result == 5.0 and warnings == []
     if damage == "tampered":
-        so.write_bytes(tampered_library(tmp_path))
+        replace_bytes(so, tampered_library(tmp_path))
     elif damage == "garbage":
-        so.write_bytes(b"\x7fELF" + bytes(range(256)) * 8)
+        replace_bytes(so, b"\x7fELF" + bytes(range(256)) * 8)
     else:
-        so.write_bytes(so.read_bytes()[: so.stat().st_size // 2])
-    so.chmod(mode)
-    function, so = kernel_cache()
-    assert function(2.0, 3.0) == 5.0  # the rebuilt library, never the bad one
-    (warning,) = warnings_of(caplog)
-    assert "rebuilding" in warning and "do not match the hash" in warning
+        replace_bytes(so, so.read_bytes()[: so.stat().st_size // 2])
+    result, warnings, so = kernel_cache()
+    assert result == 5.0  # the rebuilt library, never the bad one
+    assert len(warnings) == 1 and "rebuilding" in warnings[0], warnings
+    assert "do not match the hash" in warnings[0]
     assert recorded_hash_matches(so)
+    assert kernel_cache() == (5.0, [], so)  # and then it is trusted again
 
 
-def test_world_writable_and_foreign_entries_are_rebuilt(kernel_cache, caplog, tmp_path):
+def test_world_writable_and_foreign_entries_are_rebuilt(kernel_cache):
     import os
 
-    function, so = kernel_cache()
+    _, _, so = kernel_cache()
     so.chmod(0o777)
-    function, so = kernel_cache()
-    assert function(2.0, 3.0) == 5.0 and "not a private file" in warnings_of(caplog)[-1]
+    result, warnings, so = kernel_cache()
+    assert result == 5.0 and len(warnings) == 1 and "not a private file" in warnings[0]
     assert so.stat().st_mode & 0o022 == 0 and recorded_hash_matches(so)
     if os.getuid() != 0:
         pytest.skip("chown to another user needs root")
     os.chown(so, 12345, 12345)
-    function, so = kernel_cache()
-    assert function(2.0, 3.0) == 5.0 and len(warnings_of(caplog)) == 2
+    result, warnings, so = kernel_cache()
+    assert result == 5.0 and len(warnings) == 1 and "not a private file" in warnings[0]
     assert so.stat().st_uid == os.getuid()
 
 
-def test_cache_directory_is_private_even_under_umask_000(kernel_cache, caplog):
-    import os
+def test_cache_directory_is_private_even_under_umask_000(kernel_cache):
     import stat
 
-    old = os.umask(0)
-    try:
-        function, so = kernel_cache()
-    finally:
-        os.umask(old)
-    assert function(1.0, 1.0) == 2.0
+    result, _, _ = kernel_cache(TEST_UMASK="000")
+    assert result == 5.0
     assert stat.S_IMODE(kernel_cache.cache.stat().st_mode) == 0o700
     for path in kernel_cache.cache.iterdir():
         assert path.stat().st_mode & 0o077 == 0, (path, oct(path.stat().st_mode))
     kernel_cache.cache.chmod(0o777)  # made writable by others later: fixed, with a warning
-    kernel_cache(ADD + "// again\n")
+    result, warnings, _ = kernel_cache(ADD + "// again\n")
     assert stat.S_IMODE(kernel_cache.cache.stat().st_mode) == 0o700
-    assert "writable by others" in warnings_of(caplog)[0]
+    assert result == 5.0 and len(warnings) == 1 and "writable by others" in warnings[0]
 
 
-def test_a_cache_directory_of_another_user_is_not_used(kernel_cache, caplog):
+def test_a_cache_directory_of_another_user_is_not_used(kernel_cache):
     import os
 
     if os.getuid() != 0:
         pytest.skip("chown to another user needs root")
     kernel_cache.cache.mkdir(mode=0o755)
     os.chown(kernel_cache.cache, 12345, 12345)
-    function, so = kernel_cache()
-    assert function(2.0, 2.0) == 4.0 and not so.is_relative_to(kernel_cache.cache)
-    assert list(kernel_cache.cache.iterdir()) == []
-    assert "belongs to uid 12345" in warnings_of(caplog)[0]
+    result, warnings, _ = kernel_cache()
+    assert result == 5.0 and list(kernel_cache.cache.iterdir()) == []
+    assert len(warnings) == 1 and "belongs to uid 12345" in warnings[0]
 
 
-def test_cache_size_is_capped(kernel_cache, monkeypatch):
-    from simctl.kernels import cbuild
+def test_cache_size_is_capped(kernel_cache):
+    _, _, first = kernel_cache(ADD)
+    cap = str(3 * first.stat().st_size)
+    for n in range(6):
+        _, _, newest = kernel_cache(ADD + f"// {n}\n", TEST_CACHE_LIMIT=cap)
+    left = set(kernel_cache.cache.glob("k_*.so"))
+    assert newest in left and len(left) <= 3
+    assert sum(p.stat().st_size for p in left) <= int(cap)
+    assert {p.with_suffix(".sha256") for p in left} == set(kernel_cache.cache.glob("*.sha256"))
 
-    _, first = kernel_cache(ADD)
-    monkeypatch.setattr(cbuild, "CACHE_LIMIT_BYTES", first.stat().st_size * 2)
-    for n in range(4):
-        _, newest = kernel_cache(ADD + f"// {n}\n")
-    libraries = list(kernel_cache.cache.glob("k_*.so"))
-    assert newest in libraries and len(libraries) <= 2
-    assert {p.with_suffix(".sha256") for p in libraries} == set(kernel_cache.cache.glob("*.sha256"))
 
-
-def test_cache_dir_may_be_relative(kernel_cache, monkeypatch, tmp_path):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("SIMCTL_CACHE_DIR", ".")
-    function, so = kernel_cache()
-    assert function(2.0, 3.0) == 5.0 and so.parent == tmp_path
+def test_cache_dir_may_be_relative(kernel_cache, tmp_path):
+    here = tmp_path / "here"
+    here.mkdir()
+    result, warnings, so = kernel_cache(cwd=here, where=".")
+    assert result == 5.0 and warnings == []
+    assert list(here.glob("k_*.so")) == [here / so.name]
 
 
 # -- small ones --------------------------------------------------------------------------------
