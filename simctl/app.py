@@ -242,11 +242,27 @@ def simulate(
         )
     _write_status(run_dir, "ok", rows)
     if spec.plot.enabled:
-        from simctl.plotting import plot_run
+        try:
+            from simctl.plotting import plot_run
 
-        for path in plot_run(h5_path, run_dir, spec.plot):
-            log.info("wrote %s", path)
+            for path in plot_run(h5_path, run_dir, spec.plot):
+                log.info("wrote %s", path)
+        except KeyboardInterrupt as error:
+            log.warning(
+                "interrupted while plotting: sim.h5 is complete; figures skipped "
+                "(draw them with: simctl plot %s)",
+                h5_path,
+            )
+            stop = PlottingInterrupted(str(error))
+            stop.terminated = isinstance(error, (Terminated, runner.Interrupted))
+            raise stop from None
     return h5_path
+
+
+class PlottingInterrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM after the data were complete: only the figures are missing."""
+
+    terminated = False
 
 
 def _check_memory(spec: Any, device: Any, dtype: Any) -> None:
@@ -362,10 +378,16 @@ def main(cfg: DictConfig) -> Any:
     except KeyboardInterrupt as error:
         # never import here: a Ctrl-C inside `import torch` leaves it half-imported
         runner = sys.modules.get("simctl.runner")
-        by_term = isinstance(error, Terminated) or (
-            runner is not None and isinstance(error, runner.Interrupted)
+        by_term = (
+            isinstance(error, Terminated)
+            or getattr(error, "terminated", False)
+            or (runner is not None and isinstance(error, runner.Interrupted))
         )
         code = 143 if by_term else 130
+        if isinstance(error, PlottingInterrupted):
+            if multirun:
+                raise
+            sys.exit(code)  # summary.json keeps status ok: the data are complete
         if (run_dir / "sim.h5").is_file():
             log.warning("interrupted: sim.h5 closed with complete=false")
         else:

@@ -776,6 +776,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise Terminated(f"signal {signum}")
 
     previous = _set_signal(signal.SIGTERM, on_sigterm)
+    # a process started in the background inherits SIGINT ignored; a run obeys Ctrl-C from
+    # its first moment (the runner does the same inside the simulation loop)
+    previous_int = _set_signal(signal.SIGINT, signal.default_int_handler)
     try:
         return command(args[1:])
     except BrokenPipeError:  # e.g. `simctl presets | head`
@@ -802,6 +805,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     finally:
         _set_signal(signal.SIGTERM, previous)
+        _set_signal(signal.SIGINT, previous_int)
 
 
 def _set_signal(signum: int, handler: object) -> object:

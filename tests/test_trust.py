@@ -222,9 +222,15 @@ def test_unknown_kernel_backend(tmp_path):
     [
         (["record.variables=[zz]"], "record.variables=zz: not a variable"),
         (["input.amplitude=1e39", "simulation.duration=50"], "NaN or infinite"),
+        (["simulation.device=cuda"], "simulation.device=cuda: no CUDA device"),
     ],
 )
 def test_run_time_errors_are_printed_once(args, expected, tmp_path):
+    if "simulation.device=cuda" in args:
+        import torch
+
+        if torch.cuda.is_available():
+            pytest.skip("a GPU is present")
     run_dir = tmp_path / "r"
     result = run_cli("run", *args, f"hydra.run.dir={run_dir}", "plot.enabled=false", cwd=tmp_path)
     assert result.returncode in (1, 2)
@@ -322,10 +328,19 @@ def test_ctrl_c_while_composing_is_one_line(tmp_path):
     assert "interrupted (Ctrl-C)" in one_error_line(result, 130)
 
 
-@pytest.mark.parametrize("delay", [0.4, 1.0])
+@pytest.mark.parametrize("delay", [0.8, 2.0])
 def test_ctrl_c_at_start_up(delay, tmp_path):
     proc = subprocess.Popen(
-        [sys.executable, "-m", "simctl.cli", "run", f"hydra.run.dir={tmp_path / 'r'}"],
+        [
+            sys.executable,
+            "-m",
+            "simctl.cli",
+            "run",
+            f"hydra.run.dir={tmp_path / 'r'}",
+            "plot.enabled=false",
+            "simulation.duration=10000000",
+            "simulation.progress=false",
+        ],
         cwd=tmp_path,
         env=cli_env(),
         stdout=subprocess.PIPE,
@@ -339,6 +354,34 @@ def test_ctrl_c_at_start_up(delay, tmp_path):
         pytest.skip("the run finished before the signal")
     assert proc.returncode == 130, err
     assert "Traceback" not in out + err, err
+
+
+INTERRUPT_IN_PLOTTING = """
+import sys
+import simctl.plotting
+
+def interrupted(*a, **k):
+    raise KeyboardInterrupt  # what Ctrl-C does while the figures are drawn
+simctl.plotting.plot_run = interrupted
+from simctl.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_ctrl_c_while_plotting_keeps_the_complete_data(tmp_path):
+    run_dir = tmp_path / "r"
+    result = subprocess.run(
+        [sys.executable, "-c", INTERRUPT_IN_PLOTTING, "run", f"hydra.run.dir={run_dir}"],
+        capture_output=True,
+        text=True,
+        env=cli_env(),
+        timeout=120,
+    )
+    assert result.returncode == 130 and "Traceback" not in result.stderr, result.stderr
+    assert "figures skipped" in result.stdout + result.stderr
+    with h5py.File(run_dir / "sim.h5") as f:
+        assert f.attrs["complete"]
+    assert json.loads((run_dir / "summary.json").read_text())["status"] == "ok"
 
 
 def test_sigterm_during_a_sweep_keeps_the_finished_jobs(tmp_path):
