@@ -46,7 +46,7 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from simctl.config.errors import ConfigError, SimulationError
+from simctl.config.errors import ConfigError, SimulationError, Terminated
 
 log = logging.getLogger("simctl")
 
@@ -55,12 +55,15 @@ EXIT_SIMULATION = 1
 EXIT_CHECKS = 1  #: an experiment's published-property check failed (experiment.strict)
 
 
-def config_dirs_from_hydra() -> list[str]:
-    """The user config directories on Hydra's search path (``--config-dir``, searchpath)."""
-    from hydra.core.hydra_config import HydraConfig
+def config_dirs_from_hydra(hydra_cfg: Any = None) -> list[str]:
+    """The user config directories on Hydra's search path (``--config-dir``, searchpath), from
+    ``hydra_cfg`` (a composed config's ``hydra`` node) or Hydra's runtime."""
+    if hydra_cfg is None:
+        from hydra.core.hydra_config import HydraConfig
 
+        hydra_cfg = HydraConfig.get()
     dirs = []
-    for source in HydraConfig.get().runtime.config_sources:
+    for source in hydra_cfg.runtime.config_sources:
         if source.provider in ("main", "hydra", "schema") or source.schema == "structured":
             continue
         if source.schema in ("file", "pkg"):
@@ -68,24 +71,72 @@ def config_dirs_from_hydra() -> list[str]:
     return dirs
 
 
+#: run specs validated during composition (``simctl.cli``), by the job's task overrides; the
+#: task takes its own and does not resolve again
+PREPARED: dict[tuple[str, ...], Any] = {}
+
+
+def resolve_config(
+    cfg: DictConfig,
+    choices: dict[str, Any] | None = None,
+    config_dirs: list[str] | None = None,
+) -> Any:
+    """The one validation of a composed config: a :class:`~simctl.config.RunSpec` or a
+    :class:`ConfigError`. With its ``hydra`` node (a composition), the choices and the config
+    directories come from it; otherwise pass them (``config_dirs=None``: Hydra's runtime)."""
+    import copy
+
+    from omegaconf import open_dict, read_write
+
+    from simctl.config import resolve, search_dirs
+
+    if "hydra" in cfg:
+        hydra_cfg = cfg.hydra
+        if choices is None:
+            choices = {
+                k: v for k, v in hydra_cfg.runtime.choices.items() if not k.startswith("hydra/")
+            }
+        if config_dirs is None:
+            config_dirs = config_dirs_from_hydra(hydra_cfg)
+        cfg = copy.deepcopy(cfg)
+        with read_write(cfg), open_dict(cfg):
+            del cfg["hydra"]
+    data = OmegaConf.to_container(cfg, resolve=True)
+    dirs = search_dirs(config_dirs_from_hydra() if config_dirs is None else config_dirs)
+    spec = resolve(data, dirs, dict(choices or {}))
+    _check_experiment_options(data, (choices or {}).get("experiment"), dirs)
+    return spec
+
+
+def _check_experiment_options(data: dict, name: Any, dirs: list) -> None:
+    """An experiment's options have the kinds its file gives them (a number stays a number)."""
+    from simctl.config import load_option
+    from simctl.config.validate import check_like
+
+    experiment = data.get("experiment")
+    if not isinstance(name, str) or not isinstance(experiment, dict):
+        return
+    given = experiment.get("options") or {}
+    defaults = (load_option("experiment", name, dirs).get("experiment") or {}).get("options")
+    check_like(given, defaults or {}, "experiment.options")
+
+
 def simulate(
     cfg: DictConfig,
     run_dir: Path,
     choices: dict[str, Any] | None = None,
     config_dirs: list[str] | None = None,
+    spec: Any = None,
 ) -> Path:
     """Runs one composed config into ``run_dir``; returns the path of ``sim.h5``.
 
     Usable without Hydra's runtime (tests, notebooks): pass ``config_dirs`` (extra config
-    directories, may be empty) and the group ``choices``.
+    directories, may be empty) and the group ``choices``. ``spec`` is the config already
+    validated by :func:`resolve_config` (else it is validated here).
     """
-    from simctl.config import resolve, search_dirs
-
     choices = dict(choices or {})
-    data = OmegaConf.to_container(cfg, resolve=True)
-    data.pop("hydra", None)
-    dirs = search_dirs(config_dirs_from_hydra() if config_dirs is None else config_dirs)
-    spec = resolve(data, dirs, choices)
+    if spec is None:
+        spec = resolve_config(cfg, choices, config_dirs)
 
     import torch  # only now: --help and --cfg never pay for it
 
@@ -197,11 +248,27 @@ def simulate(
             log.warning("%s: %s", row["population"], row["warning"])
     _write_status(run_dir, "ok", rows)
     if spec.plot.enabled:
-        from simctl.plotting import plot_run
+        try:
+            from simctl.plotting import plot_run
 
-        for path in plot_run(h5_path, run_dir, spec.plot):
-            log.info("wrote %s", path)
+            for path in plot_run(h5_path, run_dir, spec.plot):
+                log.info("wrote %s", path)
+        except KeyboardInterrupt as error:
+            log.warning(
+                "interrupted while plotting: sim.h5 is complete; figures skipped "
+                "(draw them with: simctl plot %s)",
+                h5_path,
+            )
+            stop = PlottingInterrupted(str(error))
+            stop.terminated = isinstance(error, (Terminated, runner.Interrupted))
+            raise stop from None
     return h5_path
+
+
+class PlottingInterrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM after the data were complete: only the figures are missing."""
+
+    terminated = False
 
 
 def _check_memory(spec: Any, device: Any, dtype: Any) -> None:
@@ -289,18 +356,52 @@ def main(cfg: DictConfig) -> Any:
     run_dir = Path(hc.runtime.output_dir)
     multirun = hc.mode == RunMode.MULTIRUN
     choices = {k: v for k, v in hc.runtime.choices.items() if not k.startswith("hydra/")}
+    spec = PREPARED.pop(tuple(hc.overrides.task), None)
     try:
-        h5_path = simulate(cfg, run_dir, choices)
+        h5_path = simulate(cfg, run_dir, choices, spec=spec)
         return _finish_experiment(cfg, run_dir, h5_path, multirun)
     except ConfigError as error:
         return _fail(run_dir, f"error: {error.line()}", EXIT_CONFIG, multirun)
     except SimulationError as error:
         return _fail(run_dir, f"error: {error}", EXIT_SIMULATION, multirun)
-    except KeyboardInterrupt as error:
-        from simctl.runner import Interrupted
+    except OSError as error:  # a full disk, a quota, an I/O error while writing
+        import os
 
-        code = 143 if isinstance(error, Interrupted) else 130
-        log.warning("interrupted: sim.h5 closed with complete=false")
+        if os.environ.get("HYDRA_FULL_ERROR") == "1":
+            raise
+        reason = os.strerror(error.errno) if error.errno else str(error).splitlines()[0]
+        message = (
+            f"error: cannot write the run's files in {run_dir} ({reason}); sim.h5 keeps the "
+            "blocks flushed before the fault and says complete=false"
+        )
+        if multirun:
+            return _fail(run_dir, message, EXIT_SIMULATION, multirun)
+        _write_status(run_dir, "failed", error=message)
+        _log_to_files(logging.ERROR, message)
+        print(f"simctl: {message}", file=sys.stderr)
+        # HDF5 cannot always close a file whose writes failed; collecting its objects at
+        # exit can crash the interpreter (SIGSEGV), so leave without collecting them
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(EXIT_SIMULATION)
+    except KeyboardInterrupt as error:
+        # never import here: a Ctrl-C inside `import torch` leaves it half-imported
+        runner = sys.modules.get("simctl.runner")
+        by_term = (
+            isinstance(error, Terminated)
+            or getattr(error, "terminated", False)
+            or (runner is not None and isinstance(error, runner.Interrupted))
+        )
+        code = 143 if by_term else 130
+        if isinstance(error, PlottingInterrupted):
+            if multirun:
+                raise
+            sys.exit(code)  # summary.json keeps status ok: the data are complete
+        if (run_dir / "sim.h5").is_file():
+            log.warning("interrupted: sim.h5 closed with complete=false")
+        else:
+            log.warning("interrupted before the simulation started (no sim.h5)")
         _write_status(run_dir, "interrupted")
         if multirun:
             raise
@@ -314,8 +415,21 @@ def _fail(run_dir: Path, message: str, code: int, multirun: bool) -> int:
     if multirun:
         log.error("job failed: %s", message)
         return code
-    log.error(message)
+    _log_to_files(logging.ERROR, message)  # the console gets it once, on stderr
     if os.environ.get("HYDRA_FULL_ERROR") == "1":
         raise
     print(f"simctl: {message}", file=sys.stderr)
     sys.exit(code)
+
+
+def _log_to_files(level: int, message: str) -> None:
+    """``message`` into the run's log files (simctl.log) only, not onto the console."""
+    record = log.makeRecord(log.name, level, __file__, 0, message, (), None)
+    seen = set()
+    logger: logging.Logger | None = log
+    while logger is not None:
+        for handler in logger.handlers:
+            if isinstance(handler, logging.FileHandler) and id(handler) not in seen:
+                seen.add(id(handler))
+                handler.handle(record)
+        logger = logger.parent if logger.propagate else None

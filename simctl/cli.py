@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -165,8 +166,10 @@ def _override_sets(overrides: list[str], multirun: bool) -> list[list[str]]:
     return sets[:60]
 
 
-def _translate(error: BaseException, overrides: list[str]) -> str:
-    """One line for a Hydra/OmegaConf composition error."""
+def _translate(error: BaseException, overrides: list[str], group_options=None, compose=None) -> str:
+    """One line for a Hydra/OmegaConf composition error; ``group_options(group)`` lists the
+    options of Hydra's own groups (``hydra/launcher``), ``compose(overrides)`` composes the
+    config whose keys are suggested (default: :func:`_compose`)."""
     from hydra.errors import MissingConfigException
 
     text = str(error)
@@ -181,6 +184,11 @@ def _translate(error: BaseException, overrides: list[str]) -> str:
             from simctl.config import list_options
 
             opts = list_options(group)
+            if not opts and group_options is not None:
+                try:
+                    opts = sorted(group_options(group))
+                except Exception:  # noqa: BLE001 - best effort
+                    opts = []
             return f"{group}={option}: unknown {group} option; allowed: {', '.join(opts)}"
     m = re.search(r"Could not override '([^']+)'", text) or re.search(
         r"Could not append to config. An item is already at '([^']+)'", text
@@ -201,7 +209,7 @@ def _translate(error: BaseException, overrides: list[str]) -> str:
         missing = km.group(1) if km and km.group(1).startswith(key) else key
         parent, _, leaf = missing.rpartition(".")
         others = [o for o in overrides if o.split("=", 1)[0].lstrip("+~") != key]
-        allowed = _keys_at(parent, others)
+        allowed = _keys_at(parent, others, compose)
         shown = missing if missing == key else f"{key}={value} ({missing}"
         line = f"{key}={value}: unknown key" if missing == key else f"{shown}): unknown key"
         if parent in _OPEN_MAPPINGS or (parent.startswith("populations") and not allowed):
@@ -237,9 +245,12 @@ def _translate(error: BaseException, overrides: list[str]) -> str:
 _OPEN_MAPPINGS = ("population.initial_state", "neuron.params_dist", "populations")
 
 
-def _keys_at(path: str, overrides: list[str]) -> list[str]:
+def _keys_at(path: str, overrides: list[str], compose=None) -> list[str]:
     try:
-        cfg = _compose(overrides)
+        if compose is None:
+            cfg = _compose(overrides, hydra=path.startswith("hydra"))
+        else:
+            cfg = compose(overrides)
     except Exception:  # noqa: BLE001
         return []
     node = cfg
@@ -264,52 +275,243 @@ def _compose(overrides: list[str], config_dir: str | None = None, hydra: bool = 
         )
 
 
+#: accepted values of ``$SIMCTL_KERNELS`` (``simctl.kernels.BACKENDS``; kept torch-free here)
+KERNEL_CHOICES = ("auto", "c", "reference", "compile")
+
+
 def preflight(args: Sequence[str]) -> int:
-    """Composes and validates ``simctl run`` arguments without torch; 0 or exit code 2."""
-    overrides, flags, multirun = _split_args(args)
+    """The checks of ``simctl run`` arguments that need no composition; 0 or exit code 2.
+
+    Composition and validation happen once, inside Hydra's own composition (see
+    :class:`_Guard`), before Hydra configures logging, runs callbacks or exports anything.
+    """
+    overrides, flags, _ = _split_args(args)
     problem = _check_flags(flags)
     if problem:
         return _error(problem)
-    if any(f in _NO_CHECK for f in flags):
-        return 0
+    if "--experimental-rerun" in flags:
+        return _error(
+            f"--experimental-rerun={flags['--experimental-rerun'] or ''}: refused: it unpickles "
+            "a file, which can run any code; allowed: simctl run with the job's "
+            ".hydra/overrides.yaml as overrides"
+        )
+    kernels = os.environ.get("SIMCTL_KERNELS")
+    if kernels is not None and (kernels.strip().lower() or "auto") not in KERNEL_CHOICES:
+        return _error(
+            f"SIMCTL_KERNELS={kernels}: unknown kernel backend; "
+            f"allowed: {', '.join(KERNEL_CHOICES)}"
+        )
     config_dir = flags.get("--config-dir") or flags.get("-cd")
-    hydra_ov = [o for o in overrides if o.lstrip("+~").startswith(("hydra.", "hydra/"))]
-    task_ov = [o for o in overrides if o not in hydra_ov]
-    from omegaconf import OmegaConf, open_dict
-
-    from simctl.config import ConfigError, resolve, search_dirs
-
-    try:
-        sets = _override_sets(task_ov, multirun)
-    except Exception as error:  # noqa: BLE001 - parse errors
-        return _error(_translate(error, task_ov))
-    dirs = search_dirs([f"file://{os.path.abspath(config_dir)}"] if config_dir else [])
-    problem = _check_output_dir(sets[0], hydra_ov, multirun, config_dir)
-    if problem:
-        return _error(problem)
-    for ov in sets:
-        try:
-            cfg = _compose(ov, config_dir)
-        except Exception as error:  # noqa: BLE001 - Hydra's composition errors
-            if os.environ.get("HYDRA_FULL_ERROR") == "1":
-                raise
-            return _error(_translate(error, ov))
-        with open_dict(cfg):  # the hydra node (--config-dir) needs the runtime to resolve
-            cfg.pop("hydra", None)
-        data = OmegaConf.to_container(cfg, resolve=True)
-        choices = {k: v for k, _, v in (o.partition("=") for o in ov) if k == "preset"}
-        try:
-            resolve(data, dirs, choices)
-        except ConfigError as error:
-            if os.environ.get("HYDRA_FULL_ERROR") == "1":
-                raise
-            return _error(error.line())
+    if config_dir is not None and not os.path.isdir(config_dir):
+        return _error(f"--config-dir={config_dir}: no such directory; allowed: a directory")
     return 0
 
 
-def _check_output_dir(
-    ov: list[str], hydra_ov: list[str], multirun: bool, config_dir: str | None
-) -> str:
+def _hydra_argv(args: Sequence[str]) -> list[str]:
+    """``args`` with the overrides first and the flags after them: Hydra's argparse takes the
+    overrides as one positional list, so a flag placed among them (``a=1 --config-dir d b=2``)
+    would leave ``b=2`` unrecognised."""
+    overrides, flags, multirun = _split_args(args)
+    out = list(overrides)
+    if multirun:
+        out.append("-m")
+    for flag, value in flags.items():
+        out.append(flag)
+        if value is not None:
+            out.append(value)
+    return out
+
+
+def _die(message: str) -> None:
+    print(f"simctl: error: {message}", file=sys.stderr)
+    sys.exit(EXIT_CONFIG)
+
+
+def _unwrap(error: BaseException) -> BaseException:
+    """Hydra wraps OmegaConf's errors in an empty ConfigCompositionException."""
+    while not str(error).strip() and error.__cause__ is not None:
+        error = error.__cause__
+    return error
+
+
+def yaml_problem(error: BaseException) -> str:
+    """``FILE:LINE: broken YAML (...)`` when ``error`` (or its cause) is a YAML syntax error."""
+    import yaml
+
+    seen = error
+    while seen is not None:
+        if isinstance(seen, yaml.MarkedYAMLError):
+            mark = seen.problem_mark or seen.context_mark
+            where = f"{mark.name}:{mark.line + 1}" if mark else "a config file"
+            what = " ".join(str(seen.problem or seen.context or "").split())
+            return f"{where}: broken YAML ({what}); allowed: a valid YAML mapping"
+        if isinstance(seen, yaml.YAMLError):
+            return f"broken YAML ({' '.join(str(seen).split())}); allowed: a valid YAML mapping"
+        seen = seen.__cause__ or seen.__context__
+    return ""
+
+
+def interpolation_problem(error: BaseException, cfg=None) -> str:
+    """One line for an OmegaConf interpolation error (``${oc.env:MISSING}``, unknown resolver,
+    missing key), naming the key and its raw value."""
+    from omegaconf.errors import InterpolationResolutionError
+
+    if not isinstance(error, InterpolationResolutionError):
+        return ""
+    key = getattr(error, "full_key", "") or "?"
+    raw = ""
+    if cfg is not None:
+        try:
+            node = cfg
+            for part in key.split("."):
+                node = node._get_node(part)
+            raw = str(node._value())  # the ${...} text, unresolved
+        except Exception:  # noqa: BLE001 - best effort
+            raw = ""
+    why = (str(error).strip().splitlines() or [type(error).__name__])[0]
+    head = f"{key}={raw}" if raw else key
+    return (
+        f"{head}: cannot resolve the interpolation ({why}); allowed: an existing key, a set "
+        "environment variable, or the resolvers oc.env, oc.select, oc.decode, now"
+    )
+
+
+class _Guard:
+    """Runs inside every composition Hydra makes during one ``simctl run``.
+
+    Hydra composes (``ConfigLoaderImpl.load_configuration``), then configures logging from the
+    config, instantiates ``hydra.callbacks`` and exports ``hydra.job.env_set``. The guard
+    checks each composed config right after composition, so a config that would run code is
+    refused (one line, exit 2) before any of that, and it validates the job once: the
+    :class:`~simctl.config.RunSpec` is handed to the task (``simctl.app.PREPARED``), which
+    does not resolve again. In a sweep, Hydra composes every job twice (to check the batch,
+    then to launch it); the second composition reuses the first. ``Hydra.get_mode`` (a
+    throw-away composition that only reads ``hydra.mode``) is skipped: ``-m`` decides.
+    """
+
+    def __init__(self, validate: bool):
+        self.validate = validate
+        self.compositions = 0
+        self._sweep_jobs: dict[tuple[str, ...], object] = {}
+        self._in_sweep = False
+        self._saved: list[tuple[object, str, object]] = []
+
+    def __enter__(self) -> _Guard:
+        from hydra._internal.config_loader_impl import ConfigLoaderImpl
+        from hydra._internal.hydra import Hydra
+        from hydra.types import RunMode
+
+        guard = self
+        load, load_sweep = ConfigLoaderImpl.load_configuration, ConfigLoaderImpl.load_sweep_config
+
+        def load_configuration(loader, config_name, overrides, run_mode, *a, **k):
+            try:
+                cfg = load(loader, config_name, overrides, run_mode, *a, **k)
+            except Exception as error:  # noqa: BLE001 - Hydra's composition errors
+                if os.environ.get("HYDRA_FULL_ERROR") == "1":
+                    raise
+                given = [o for o in overrides if not o.startswith("hydra.mode=")]
+
+                def compose(ov: list[str]):
+                    return load(loader, config_name, ov, RunMode.RUN)
+
+                line = yaml_problem(error) or _translate(
+                    _unwrap(error), given, loader.get_group_options, compose
+                )
+                _die(line)
+            guard.compositions += 1
+            guard.check(cfg, run_mode)
+            return cfg
+
+        def load_sweep_config(loader, master_config, sweep_overrides):
+            key = tuple(sweep_overrides)
+            if key in guard._sweep_jobs:
+                return guard._sweep_jobs.pop(key)
+            guard._in_sweep = True
+            try:
+                cfg = load_sweep(loader, master_config, sweep_overrides)
+            finally:
+                guard._in_sweep = False
+            guard._sweep_jobs[key] = cfg
+            return cfg
+
+        self._patch(ConfigLoaderImpl, "load_configuration", load_configuration)
+        self._patch(ConfigLoaderImpl, "load_sweep_config", load_sweep_config)
+        self._patch(Hydra, "get_mode", lambda hydra, config_name, overrides: None)
+        return self
+
+    def _patch(self, owner: object, name: str, function: object) -> None:
+        self._saved.append((owner, name, getattr(owner, name)))
+        setattr(owner, name, function)
+
+    def __exit__(self, *exc: object) -> None:
+        for owner, name, original in reversed(self._saved):
+            setattr(owner, name, original)
+        self._saved.clear()
+
+    def check(self, cfg, run_mode) -> None:
+        """Refuses a config that would run code; validates a job (exit 2 on any problem)."""
+        import copy
+
+        from hydra.core.hydra_config import HydraConfig
+        from hydra.types import RunMode
+        from omegaconf import OmegaConf
+
+        from simctl import app
+        from simctl.config import ConfigError
+        from simctl.config.validate import check_trusted
+
+        try:
+            check_trusted(OmegaConf.to_container(cfg, resolve=False))
+            problem = _check_launcher(cfg)
+            if problem:
+                _die(problem)
+        except ConfigError as error:
+            _die(error.line())
+        if not self.validate:
+            return
+        multirun = run_mode == RunMode.MULTIRUN
+        if not self._in_sweep:
+            problem = _check_output_dir(cfg, multirun)
+            if problem:
+                _die(problem)
+        if multirun:
+            return  # the sweep's jobs are validated one by one as Hydra composes them
+        try:
+            # for ${hydra:...} in the task's config; Hydra sets it again for the job
+            HydraConfig.instance().set_config(copy.deepcopy(cfg))
+            spec = app.resolve_config(cfg)
+        except ConfigError as error:
+            if os.environ.get("HYDRA_FULL_ERROR") == "1":
+                raise
+            _die(error.line())
+        except Exception as error:  # noqa: BLE001 - interpolation and YAML errors
+            if os.environ.get("HYDRA_FULL_ERROR") == "1":
+                raise
+            line = yaml_problem(error) or interpolation_problem(error, cfg)
+            if not line:
+                raise
+            _die(line)
+        app.PREPARED[tuple(cfg.hydra.overrides.task)] = spec
+
+
+def _check_launcher(cfg) -> str:
+    """A SLURM launcher needs SLURM: say so in one line instead of failing at submission."""
+    import shutil
+
+    from omegaconf import OmegaConf
+
+    target = str(OmegaConf.select(cfg, "hydra.launcher._target_", default="") or "")
+    if "submitit" in target.lower() and "slurm" in target.lower() and not shutil.which("sbatch"):
+        choice = OmegaConf.select(cfg, "hydra.runtime.choices.hydra/launcher", default="")
+        return (
+            f"hydra/launcher={choice or target}: SLURM is not available here (no sbatch on "
+            "PATH); allowed: basic, joblib, or run on a SLURM login node"
+        )
+    return ""
+
+
+def _check_output_dir(cfg, multirun: bool) -> str:
     """A one-line problem when the run (or sweep) directory cannot be created, else ''."""
     import tempfile
     from pathlib import Path
@@ -318,10 +520,9 @@ def _check_output_dir(
 
     key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
     try:
-        cfg = _compose([*ov, *hydra_ov], config_dir, hydra=True)
         target = Path(str(OmegaConf.select(cfg, key))).absolute()
-    except Exception:  # noqa: BLE001 - let Hydra report what we cannot
-        return ""
+    except Exception as error:  # noqa: BLE001 - an interpolation that cannot resolve
+        return interpolation_problem(error, cfg) or f"{key}: {error}"
     ancestor = target
     while not ancestor.exists() and ancestor != ancestor.parent:
         ancestor = ancestor.parent
@@ -338,18 +539,28 @@ def _check_output_dir(
     return ""
 
 
+#: the guard of the ``simctl run`` in progress (tests read its ``compositions``)
+GUARD: _Guard | None = None
+
+
 def cmd_run(args: list[str]) -> int:
+    global GUARD
     code = preflight(args)
     if code:
         return code
     _, flags, multirun = _split_args(args)
     if multirun and any(f in flags for f in ("--cfg", "-c", "--info", "-i")):
-        args = _first_job_args(args)
+        try:
+            args = _first_job_args(args)
+        except Exception as error:  # noqa: BLE001 - override parse errors
+            return _error(_translate(error, _split_args(args)[0]))
         print("simctl: note: with -m, --cfg and --info show the first job", file=sys.stderr)
     from simctl import app
 
-    sys.argv = ["simctl", *args]
-    app.main()
+    validate = not any(f in _NO_CHECK for f in flags)
+    sys.argv = ["simctl", *_hydra_argv(args)]
+    with _Guard(validate) as GUARD:
+        app.main()
     return 0
 
 
@@ -596,11 +807,58 @@ def main(argv: Sequence[str] | None = None) -> int:
     if command is None:
         print(USAGE, file=sys.stderr)
         return _error(f"unknown command {args[0]!r}; allowed: {', '.join(COMMANDS)}")
+    terminated: list[int] = []
+
+    def on_sigterm(signum: int, frame: object) -> None:
+        # between the blocks of a run (start-up, between the jobs of a sweep) SIGTERM
+        # unwinds like Ctrl-C; inside a block the runner's own handler does the same
+        from simctl.config.errors import Terminated
+
+        terminated.append(signum)
+        raise Terminated(f"signal {signum}")
+
+    previous = _set_signal(signal.SIGTERM, on_sigterm)
+    # a process started in the background inherits SIGINT ignored; a run obeys Ctrl-C from
+    # its first moment (the runner does the same inside the simulation loop)
+    previous_int = _set_signal(signal.SIGINT, signal.default_int_handler)
     try:
         return command(args[1:])
     except BrokenPipeError:  # e.g. `simctl presets | head`
         sys.stderr.close()
         return 0
+    except KeyboardInterrupt as error:
+        runner = sys.modules.get("simctl.runner")
+        by_term = bool(terminated) or (runner is not None and isinstance(error, runner.Interrupted))
+        what = "SIGTERM" if by_term else "Ctrl-C"
+        print(
+            f"simctl: interrupted ({what}): finished runs are kept; a run in progress has "
+            "complete=false in its sim.h5",
+            file=sys.stderr,
+        )
+        return 143 if by_term else 130
+    except Exception as error:  # noqa: BLE001 - files that are not what they claim
+        if command not in (cmd_inspect, cmd_plot) or os.environ.get("HYDRA_FULL_ERROR") == "1":
+            raise
+        name = next((a for a in args[1:] if not a.startswith("-")), "?")
+        text = " ".join(str(error).split()) or type(error).__name__
+        return _error(
+            f"{name}: cannot read ({type(error).__name__}: {text}); "
+            "allowed: a sim.h5 written by simctl"
+        )
+    finally:
+        _set_signal(signal.SIGTERM, previous)
+        _set_signal(signal.SIGINT, previous_int)
+
+
+def _set_signal(signum: int, handler: object) -> object:
+    """``signal.signal`` where it is allowed (the main thread), else a no-op."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    if handler is None:
+        return None
+    return signal.signal(signum, handler)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -63,9 +63,7 @@ def collect_rows(sweep_dir: Path) -> tuple[list[dict[str, Any]], list[str]]:
         }
         status_file = job / "summary.json"
         if status_file.is_file():
-            info = json.loads(status_file.read_text())
-            row["status"] = info.get("status", "")
-            row["error"] = info.get("error", "")
+            row["status"], row["error"] = _status(status_file)
         h5 = job / "sim.h5"
         if h5.is_file():
             try:
@@ -153,6 +151,24 @@ def _one_population_per_job(rows: list[dict[str, Any]]) -> None:
         for measure in MEASURES:
             if f"{measure}:{pop}" in row:
                 row[measure] = row.pop(f"{measure}:{pop}")
+
+
+def _status(path: Path) -> tuple[str, str]:
+    """``(status, error)`` of a job's summary.json; an empty, cut-off or foreign one means the
+    job did not finish writing it: failed, saying why."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        return "failed", f"summary.json is unreadable ({error})"
+    if not text.strip():
+        return "failed", "summary.json is empty (the job stopped before finishing it)"
+    try:
+        info = json.loads(text)
+    except ValueError as error:
+        return "failed", f"summary.json is partial or not JSON ({error})"
+    if not isinstance(info, dict) or not isinstance(info.get("status"), str) or not info["status"]:
+        return "failed", "summary.json has no status"
+    return info["status"], str(info.get("error") or "")
 
 
 def _numeric(rows: list[dict], key: str) -> bool:

@@ -230,7 +230,7 @@ def build_population(
     from simctl.stimuli import build_encoder, build_stimulus
 
     model = drive(get_model(spec.model), spikes=spikes_of(spec.encoder))
-    seed = (int(sim.seed) * 1_000_003 + 7919 * index) % (2**63 - 1)
+    seed = (int(sim.seed) * 1_000_003 + 7919 * index) % (2**64 - 1)  # coprime: injective
     cpu_gen = torch.Generator().manual_seed(seed)
     dev_gen = torch.Generator(device=device).manual_seed(seed + 1)
     key = spec.key or (f"populations.{spec.name}" if spec.name else "population")

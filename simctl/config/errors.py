@@ -43,3 +43,8 @@ class ConfigError(Exception):
 
 class SimulationError(RuntimeError):
     """The run itself failed (e.g. a NaN state); carries a one-line message and a hint."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM outside the simulation loop (start-up, between the jobs of a sweep): unwinds
+    like Ctrl-C, exit code 143."""

@@ -591,8 +591,10 @@ def resolve(cfg: dict, dirs: list[Path] | None = None, choices: dict | None = No
     ):
         raise ConfigError("record.neurons", nrec, "expected a count, a list of neuron ids or 'all'")
     plot = check_node(cfg.get("plot") or {}, Plot, "plot")
-    if plot.dpi < 1:
-        raise ConfigError("plot.dpi", plot.dpi, "must be >= 1")
+    if not 1 <= plot.dpi <= 1200:  # the pixels (and memory) of a figure grow as dpi**2
+        raise ConfigError(
+            "plot.dpi", plot.dpi, "must be >= 1" if plot.dpi < 1 else "must be <= 1200", "1..1200"
+        )
     if plot.max_traces < 0:
         raise ConfigError("plot.max_traces", plot.max_traces, "must be >= 0")
     if plot.rate_bin_ms is not None and plot.rate_bin_ms <= 0:

@@ -153,3 +153,150 @@ def check_distribution(spec: Any, key: str) -> dict[str, Any]:
     if dist in ("normal", "lognormal") and out["std"] < 0:
         raise ConfigError(f"{key}.std", out["std"], "must be >= 0")
     return out
+
+
+# -- configs are data ---------------------------------------------------------------------------
+# Hydra calls code named by a config in a few places: ``hydra.callbacks`` (instantiated before
+# the task), ``hydra.job_logging``/``hydra.hydra_logging`` (``logging.config.dictConfig``, whose
+# ``()``/``class`` keys build any callable) and ``hydra.job.env_set`` (exported into the
+# process). simctl never instantiates its own config. So a config may name no callable at all,
+# except the plain handlers and formatters of the standard library below; the environment
+# (``CC``, ``SIMCTL_CACHE_DIR``, ``LD_PRELOAD``) comes from the real environment only.
+
+#: handler classes a logging config may use (they write to a stream or a file, nothing else)
+LOG_HANDLER_CLASSES = (
+    "logging.StreamHandler",
+    "logging.FileHandler",
+    "logging.NullHandler",
+    "logging.handlers.RotatingFileHandler",
+    "logging.handlers.TimedRotatingFileHandler",
+    "logging.handlers.WatchedFileHandler",
+)
+#: formatter factories a logging config may use
+LOG_FORMATTER_CLASSES = ("logging.Formatter", "colorlog.ColoredFormatter")
+#: the only ``ext://`` objects a logging config may reference
+LOG_EXT = ("ext://sys.stdout", "ext://sys.stderr")
+_LOG_SECTIONS = ("formatters", "filters", "handlers")
+_REFUSED = "configs cannot run code or change the process"
+
+
+def _refuse(key: str, value: Any, why: str, allowed: str) -> ConfigError:
+    return ConfigError(key, value, f"{_REFUSED} ({why})", allowed)
+
+
+def _find_targets(node: Any, path: str) -> None:
+    if isinstance(node, dict):
+        for k, v in node.items():
+            full = f"{path}.{k}" if path else str(k)
+            if k in ("_target_", "()"):
+                raise _refuse(full, v, "Hydra would call it", "plain values (no _target_)")
+            _find_targets(v, full)
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            _find_targets(v, f"{path}[{i}]")
+
+
+def _check_logging(node: Any, path: str) -> None:
+    if node is None:
+        return
+    if not isinstance(node, dict):
+        raise _refuse(path, node, "a logging config must be a plain mapping", "a mapping")
+    for section in _LOG_SECTIONS:
+        entries = node.get(section) or {}
+        if not isinstance(entries, dict):
+            raise _refuse(f"{path}.{section}", entries, "expected a mapping", "a mapping")
+        for name, entry in entries.items():
+            key = f"{path}.{section}.{name}"
+            if not isinstance(entry, dict):
+                raise _refuse(key, entry, "expected a mapping", "a mapping")
+            for field, value in entry.items():
+                if field in ("()", "_target_", "."):
+                    raise _refuse(
+                        f"{key}.{field}", value, "logging would call it", "class: <a std handler>"
+                    )
+                if isinstance(value, str) and value.startswith(("ext://", "cfg://")):
+                    if value not in LOG_EXT:
+                        raise _refuse(f"{key}.{field}", value, "an object reference", LOG_EXT)
+            cls = entry.get("class")
+            if section == "handlers" and cls not in LOG_HANDLER_CLASSES:
+                raise _refuse(f"{key}.class", cls, "not a standard handler", LOG_HANDLER_CLASSES)
+            if section == "formatters" and cls is not None and cls not in LOG_FORMATTER_CLASSES:
+                raise _refuse(f"{key}.class", cls, "not a formatter", LOG_FORMATTER_CLASSES)
+    for name, entry in node.items():
+        if name not in (*_LOG_SECTIONS, "version", "root", "loggers", "disable_existing_loggers"):
+            if name != "incremental":
+                raise _refuse(f"{path}.{name}", entry, "unknown logging key", "root, loggers")
+
+
+def check_trusted(cfg: dict, environ: Any = None) -> None:
+    """Raises :class:`ConfigError` when a composed config (a plain, unresolved container with
+    its ``hydra`` node) would make Hydra run code or change the process's environment.
+
+    Refused: any ``_target_``/``()`` in the task's config; ``hydra.callbacks``; a
+    ``hydra.job.env_set`` entry that is not a copy of the real environment
+    (``hydra.job.env_copy``); logging handlers, formatters or filters built from a callable;
+    an ``hydra.output_subdir`` outside the run directory.
+    """
+    import os
+
+    environ = os.environ if environ is None else environ
+    task = {k: v for k, v in cfg.items() if k != "hydra"}
+    _find_targets(task, "")
+    hydra_node = cfg.get("hydra") or {}
+    if not isinstance(hydra_node, dict):
+        return
+    callbacks = hydra_node.get("callbacks")
+    if callbacks:
+        if isinstance(callbacks, dict):
+            name, value = next(iter(callbacks.items()))
+            target = value.get("_target_", value) if isinstance(value, dict) else value
+            raise _refuse(f"hydra.callbacks.{name}", target, "Hydra would call it", "none")
+        raise _refuse("hydra.callbacks", callbacks, "Hydra would call it", "none")
+    job = hydra_node.get("job") or {}
+    if isinstance(job, dict):
+        copied = set(job.get("env_copy") or [])
+        env_set = job.get("env_set") or {}
+        if not isinstance(env_set, dict):
+            raise _refuse("hydra.job.env_set", env_set, "it sets environment variables", "none")
+        for name, value in env_set.items():
+            if not (name in copied and environ.get(name) == value):
+                raise _refuse(
+                    f"hydra.job.env_set.{name}",
+                    value,
+                    "it sets environment variables; set them in the shell",
+                    "none",
+                )
+    for section in ("job_logging", "hydra_logging"):
+        _check_logging(hydra_node.get(section), f"hydra.{section}")
+    sub = hydra_node.get("output_subdir")
+    if sub is not None and (
+        not isinstance(sub, str) or os.path.isabs(sub) or ".." in sub.split("/")
+    ):
+        raise _refuse(
+            "hydra.output_subdir",
+            sub,
+            "it would write outside the run directory",
+            "a relative path",
+        )
+
+
+def check_like(value: Any, default: Any, key: str) -> None:
+    """Raises :class:`ConfigError` when ``value`` is not of the kind of ``default`` (an
+    experiment option against the value its file gives): true/false, a number, a string, a
+    list or a mapping (checked key by key)."""
+    if default is None or value is None:
+        return
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise ConfigError(key, value, "expected true or false", ("true", "false"))
+    elif isinstance(default, (int, float)):
+        check_value(value, float, key)
+    elif isinstance(default, str):
+        check_value(value, str, key)
+    elif isinstance(default, list):
+        check_value(value, list, key)
+    elif isinstance(default, dict):
+        if not isinstance(value, dict):
+            raise ConfigError(key, value, "expected a mapping")
+        for name, item in value.items():
+            check_like(item, default.get(name), f"{key}.{name}")
