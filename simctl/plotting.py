@@ -118,9 +118,10 @@ def raster_figure(run: Any, rate_bin_ms: float | None = None, width: float = 8.0
         counts = np.zeros(max(0, len(edges) - 1), dtype=np.int64)
         rows = (offset - 0.5, offset + pop.size - 0.5)
         if dense:
+            # about a bin per pixel of a figure at 150 dpi: more only costs matplotlib memory
             bins = (
-                min(2000, max(100, int(t_stop / max(pop.dt, 1e-9)))),
-                max(1, min(pop.size, 1000)),
+                min(1200, max(100, int(t_stop / max(pop.dt, 1e-9)))),
+                max(1, min(pop.size, 600)),
             )
             hist = np.zeros(bins)
         ticks_t, ticks_i = [], []

@@ -71,7 +71,7 @@ SORTING_NAMES = {0: "none", 1: "by_id", 2: "by_time"}
 #: "gzip" (smallest; libsonata's wheel cannot read it)
 SPIKE_COMPRESSION = ("scaleoffset", "none", "gzip")
 #: spikes read per chunk by the loaders that must not scale with the spike count
-READ_CHUNK = 1 << 20
+READ_CHUNK = 1 << 18
 
 __all__ = [
     "SimWriter",
@@ -244,7 +244,8 @@ class SimWriter:
         root["created"] = _dt.datetime.now(_dt.UTC).astimezone().isoformat(timespec="seconds")
         for key, value in attrs.items():
             root[key] = _attr(value)
-        root["complete"] = False
+        root.create("complete", False)
+        self._complete = h5py.h5a.open(self.file.id, b"complete")  # rewritten in place
         for group in ("populations", "spikes", "state", "input", "summary"):
             self.file.create_group(group, track_order=True)
         self._pops: dict[str, dict[str, Any]] = {}
@@ -271,6 +272,8 @@ class SimWriter:
         pop = f["populations"].create_group(name)
         for key, value in attrs.items():
             pop.attrs[key] = _attr(value)
+        pop.attrs.create("t_reached", 0.0, dtype="f8")
+        pop.attrs.create("flushed", np.zeros(4), dtype="f8")
         spikes = f["spikes"].create_group(name)
         spikes.attrs.create("sorting", 2, dtype=SORTING)  # SONATA: by_time
         gzip = 4 if self.spike_compression == "gzip" else None
@@ -280,6 +283,9 @@ class SimWriter:
         ids = _growing(spikes, "node_ids", "u8", (65536,), None, gzip=gzip, **id_filters)
         n_rec = len(node_ids)
         entry = {"spikes": (ts, ids), "state": {}, "input": None, "n_rec": n_rec}
+        entry["t_reached_id"] = h5py.h5a.open(pop.id, b"t_reached")
+        entry["flushed_id"] = h5py.h5a.open(pop.id, b"flushed")
+        entry["flushed"] = np.zeros(4)
         # samples: ~256 k values per chunk, at most 64 neurons wide
         rows = max(1, min(4096, (1 << 18) // max(1, min(n_rec, 64))))
         chunk = (rows, min(n_rec, 64))
@@ -358,17 +364,29 @@ class SimWriter:
         group.attrs["t_ms"] = float(t_ms)
 
     def flush(self) -> None:
-        """Writes everything so far to disk, with each population's ``t_reached`` (ms
-        simulated, from ``clock``) recorded first, so the file says how far its blocks go."""
-        if self.clock is not None:
-            for name, t_ms in self.clock().items():
-                if name in self._pops:
-                    self.file["populations"][name].attrs["t_reached"] = float(t_ms)
+        """Writes everything so far to disk, then commits it: each population's ``flushed``
+        attribute (``[t_reached ms, spikes, state samples, input samples]``, with
+        ``t_reached`` beside it) is rewritten in place and flushed again. A kill inside the
+        first flush can leave the block being flushed half-indexed (read as fill values); the
+        commit record still names the previous block, and simctl's readers stop there."""
+        self.file.flush()
+        times = self.clock() if self.clock is not None else {}
+        for name, entry in self._pops.items():
+            # in place: same type and size, so the object header never grows or moves (a
+            # re-created attribute did, and a kill in a flush tore the header)
+            t_ms = float(times.get(name, entry["flushed"][0]))
+            spikes = entry["spikes"][0].shape[0]
+            state = entry["time"].shape[0] if "time" in entry else 0
+            inputs = entry["input"][1].shape[0] if entry["input"] is not None else 0
+            entry["flushed"] = np.array([t_ms, spikes, state, inputs], dtype="f8")
+            entry["flushed_id"].write(entry["flushed"])
+            entry["t_reached_id"].write(np.array(t_ms, dtype="f8"))
         self.file.flush()
 
     def finish(self) -> None:
         """Marks the run complete (call once everything is written)."""
-        self.file.attrs["complete"] = True
+        self.flush()
+        self._complete.write(np.array(True))
         self.file.flush()
 
     def close(self) -> None:
@@ -377,6 +395,7 @@ class SimWriter:
         if not self.file.id.valid:
             return
         with _signals_deferred():
+            self.flush()  # a clean close commits everything written
             self.file.close()
 
     def __enter__(self) -> SimWriter:
@@ -446,7 +465,7 @@ def _lookup3(data: bytes, initval: int = 0) -> int:
     return c
 
 
-_SIGNATURE = b"\\x89HDF\\r\\n\\x1a\\n"
+_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
 
 def recover(path: str | Path) -> bool:
@@ -563,6 +582,16 @@ def _time_scale(ts: h5py.Dataset) -> float:
     return scale
 
 
+def _committed(f: h5py.File, name: str) -> tuple[int | None, int | None, int | None]:
+    """The lengths the writer committed for a population (spikes, state samples, input
+    samples): what simctl reads. None where the file has no commit record (foreign, older)."""
+    pop = f.get(f"populations/{name}")
+    flushed = pop.attrs.get("flushed") if pop is not None else None
+    if flushed is None or np.shape(flushed) != (4,):
+        return None, None, None
+    return int(flushed[1]), int(flushed[2]), int(flushed[3])
+
+
 def iter_spikes(
     source: h5py.File | str | Path, population: str, chunk: int = READ_CHUNK
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
@@ -575,9 +604,12 @@ def iter_spikes(
     group = source[f"spikes/{population}"]
     ts, ids = group["timestamps"], group["node_ids"]
     scale = _time_scale(ts)
-    for start in range(0, ts.shape[0], chunk):
-        t = ts[start : start + chunk].astype("f8", copy=False)
-        yield (t * scale if scale != 1.0 else t), ids[start : start + chunk].astype("i8")
+    n = _committed(source, population)[0]
+    n = ts.shape[0] if n is None else min(n, ts.shape[0])
+    for start in range(0, n, chunk):
+        stop = min(n, start + chunk)
+        t = ts[start:stop].astype("f8", copy=False)
+        yield (t * scale if scale != 1.0 else t), ids[start:stop].astype("i8")
 
 
 def _is_simctl(f: h5py.File) -> bool:
@@ -626,32 +658,39 @@ def _load_population(
     pop = PopulationData(
         name=name, attrs=attrs, spike_times=np.zeros(0), spike_ids=np.zeros(0, "i8")
     )
+    n_spikes, n_state, n_input = (None, None, None) if foreign else _committed(f, name)
     if f"spikes/{name}" in f:
-        pop.n_spikes = int(f[f"spikes/{name}/timestamps"].shape[0])
+        ts, ids = f[f"spikes/{name}/timestamps"], f[f"spikes/{name}/node_ids"]
+        pop.n_spikes = ts.shape[0] if n_spikes is None else min(n_spikes, ts.shape[0])
         if spikes:
-            ts, ids = f[f"spikes/{name}/timestamps"], f[f"spikes/{name}/node_ids"]
             scale = _time_scale(ts)
-            pop.spike_times = ts[:] * scale if scale != 1.0 else ts[:]
-            pop.spike_ids = ids[:].astype("i8")
+            t = ts[: pop.n_spikes]
+            pop.spike_times = t * scale if scale != 1.0 else t
+            pop.spike_ids = ids[: pop.n_spikes].astype("i8")
     if state and f"state/{name}" in f:
         group = f[f"state/{name}"]
-        cols = slice(None, columns)
-        pop.state_time = group["time"][:]
+        cols, rows = slice(None, columns), slice(None, n_state)
+        pop.state_time = group["time"][rows]
         pop.state_ids = group["node_ids"][cols]
         for var in group:
             if var not in ("time", "node_ids"):
-                pop.state[var] = group[var][:, cols]
+                pop.state[var] = group[var][rows, cols]
                 pop.state_units[var] = read_attrs(group[var]).get("units", "")
     if state and f"input/{name}" in f:
-        pop.input_current = f[f"input/{name}/current"][:, slice(None, columns)]
-        pop.input_time = f[f"input/{name}/time"][:]
+        rows = slice(None, n_input)
+        pop.input_current = f[f"input/{name}/current"][rows, slice(None, columns)]
+        pop.input_time = f[f"input/{name}/time"][rows]
     if "t_reached" in attrs:
         pop.t_reached = float(attrs["t_reached"])
-    if f"summary/{name}" in f:
-        group = f[f"summary/{name}"]
-        pop.summary = {key: group[key][:] for key in group}
-        if "t_ms" in group.attrs:
-            pop.t_reached = float(group.attrs["t_ms"])
+    try:
+        if f"summary/{name}" in f:
+            group = f[f"summary/{name}"]
+            summary = {key: group[key][:] for key in group}
+            if {"spike_count", "rate_hz", "first_spike_ms"} <= set(summary):
+                pop.summary = summary
+                pop.t_reached = float(group.attrs.get("t_ms", pop.t_reached or 0.0))
+    except (OSError, KeyError, ValueError):  # a kill while the summary was written: none
+        pop.summary = {}
     return pop
 
 

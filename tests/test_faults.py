@@ -50,28 +50,36 @@ def _kill_after(proc: subprocess.Popen, delay: float) -> int:
     return int(lines[-1]) if lines else 0
 
 
+def _expected(n_blocks: int) -> tuple[np.ndarray, ...]:
+    blocks = [block(b) for b in range(n_blocks)]
+    return tuple(np.concatenate([b[i] for b in blocks]) for i in range(4))
+
+
 def check_blocks(path: Path, flushed: int) -> int:
     """Asserts that ``path`` opens in plain h5py, says complete=false and holds the first
-    ``flushed`` blocks exactly (and nothing but a prefix of later ones); returns the blocks
-    of state it holds."""
+    ``flushed`` blocks exactly, and that simctl's loader returns exactly the blocks the
+    writer committed (at least ``flushed``, nothing torn after them); returns that number."""
+    need_spikes = sum(len(block(b)[0]) for b in range(flushed))
     with h5py.File(path, "r") as f:
         assert not f.attrs["complete"]
-        t, ids = f["spikes/p/timestamps"][:], f["spikes/p/node_ids"][:]
-        v, time_, cur = f["state/p/v"][:], f["state/p/time"][:], f["input/p/current"][:]
-        t_reached = f["populations/p"].attrs["t_reached"]
-    held = len(time_) // ROWS
-    expected = [block(b) for b in range(max(flushed, held) + 2)]
-    need = sum(len(e[0]) for e in expected[:flushed])
-    assert len(t) == len(ids) >= need
-    all_t = np.concatenate([e[0] for e in expected])
-    all_ids = np.concatenate([e[1] for e in expected])
-    np.testing.assert_array_equal(t, all_t[: len(t)])
-    np.testing.assert_array_equal(ids, all_ids[: len(ids)])
-    all_v = np.concatenate([e[3] for e in expected])
-    assert len(v) == len(time_) >= flushed * ROWS
-    np.testing.assert_array_equal(v, all_v[: len(v)])
-    np.testing.assert_array_equal(cur, all_v[: len(cur)])
-    assert t_reached >= flushed * BLOCK_MS
+        t, ids = f["spikes/p/timestamps"][:need_spikes], f["spikes/p/node_ids"][:need_spikes]
+        v, cur = f["state/p/v"][: flushed * ROWS], f["input/p/current"][: flushed * ROWS]
+        assert f["state/p/time"].shape[0] >= flushed * ROWS
+    all_t, all_ids, all_time, all_v = _expected(flushed)
+    np.testing.assert_array_equal(t, all_t)
+    np.testing.assert_array_equal(ids, all_ids)
+    np.testing.assert_array_equal(v, all_v)
+    np.testing.assert_array_equal(cur, all_v)
+    pop = load_run(path).populations["p"]
+    held = len(pop.state_time) // ROWS
+    assert held >= flushed and len(pop.state_time) == held * ROWS
+    assert pop.t_reached == held * BLOCK_MS
+    all_t, all_ids, all_time, all_v = _expected(held)
+    np.testing.assert_array_equal(pop.spike_times, all_t)
+    np.testing.assert_array_equal(pop.spike_ids, all_ids)
+    np.testing.assert_array_equal(pop.state_time, all_time)
+    np.testing.assert_array_equal(pop.state["v"], all_v)
+    np.testing.assert_array_equal(pop.input_current, all_v)
     return held
 
 
