@@ -495,12 +495,20 @@ def recover(path: str | Path) -> bool:
     base, _, eoa, _ = struct.unpack("<4Q", head[12:44])
     if base != 0 or eoa >= size or _lookup3(head[:44]) != struct.unpack("<I", head[44:48])[0]:
         return False
+    import fcntl
+
     fixed = head[:28] + struct.pack("<Q", size) + head[36:44]
     try:
         fd = os.open(path, os.O_WRONLY)
     except OSError:  # read-only: the plain open may still work
         return False
     try:
+        try:  # HDF5's own lock: a live writer holds it, and its superblock is the truth
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        except OSError:  # no flock here (some NFS): go on, as HDF5 itself would fail to lock
+            pass
         os.pwrite(fd, fixed + struct.pack("<I", _lookup3(fixed)), 0)
     finally:
         os.close(fd)

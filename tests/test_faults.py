@@ -4,7 +4,8 @@ every block flushed before the fault; a second run into a busy directory changes
 
 The writer of the SIGKILL cases is ``tests/fault_writer.py`` (SimWriter blocks whose content
 is a function of the block index; it prints the number of blocks flushed after each flush), so
-what the file must hold is known exactly. The signal cases run ``simctl run`` itself.
+what the file must hold is known exactly; these take a few seconds. The signal cases and the
+busy directory run ``simctl run`` itself and are marked ``slow`` (each pays its start-up).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import h5py
 import numpy as np
 import pytest
 from conftest import REPO, cli_env, run_cli
-from fault_writer import BLOCK_MS, ROWS, block
+from fault_writer import BLOCK_MS, N_REC, ROWS, block
 
 from simctl.recording import load_run, recover
 
@@ -52,6 +53,8 @@ def _kill_after(proc: subprocess.Popen, delay: float) -> int:
 
 def _expected(n_blocks: int) -> tuple[np.ndarray, ...]:
     blocks = [block(b) for b in range(n_blocks)]
+    if not blocks:
+        return np.zeros(0), np.zeros(0, "i8"), np.zeros(0), np.zeros((0, N_REC), "f4")
     return tuple(np.concatenate([b[i] for b in blocks]) for i in range(4))
 
 
@@ -186,6 +189,7 @@ def _check_run_file(path: Path, flushed_ms: float) -> None:
     assert "of 1e+06" in out.stdout  # "<reached> of <planned>"
 
 
+@pytest.mark.slow  # simctl run start-up, several seconds each
 def test_sighup_acts_as_sigterm(tmp_path):
     run_dir = tmp_path / "hup"
     run_dir.mkdir()
@@ -200,6 +204,7 @@ def test_sighup_acts_as_sigterm(tmp_path):
         assert f["summary/lif"].attrs["t_ms"] >= flushed
 
 
+@pytest.mark.slow  # simctl run start-up, several seconds each
 def test_second_sigterm_during_cleanup_and_sigkill(tmp_path):
     """SIGTERM, and another at once (during the clean-up); then SIGKILL of a second run."""
     run_dir = tmp_path / "term"
@@ -221,6 +226,7 @@ def test_second_sigterm_during_cleanup_and_sigkill(tmp_path):
     _check_run_file(kill_dir / "sim.h5", flushed)
 
 
+@pytest.mark.slow  # simctl run start-up, several seconds each
 def test_second_run_into_a_busy_directory_changes_nothing(tmp_path):
     run_dir = tmp_path / "busy"
     run_dir.mkdir()

@@ -211,3 +211,16 @@ def test_run_dir_lock_is_exclusive_between_processes(tmp_path):
     out = subprocess.run([sys.executable, "-c", code, str(run_dir)], capture_output=True)
     assert out.returncode == 0  # released
     assert issubclass(RunDirBusy, Exception)
+
+
+def test_recover_leaves_a_file_with_a_live_writer_alone(tmp_path):
+    """A running writer's file may lie beyond its recorded end between flushes; its own
+    superblock is the truth, so recover() (run by every simctl reader) must not touch it."""
+    path = tmp_path / "live.h5"
+    with SimWriter(path, {}) as w:
+        w.flush()
+        with open(path, "ab") as raw:
+            raw.write(b"\0" * 4096)
+        head = path.read_bytes()[:48]
+        assert not recover(path)
+        assert path.read_bytes()[:48] == head
