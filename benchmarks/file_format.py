@@ -4,7 +4,8 @@
 100 blocks of 10 k spikes, as the runner streams them) through :class:`SimWriter` with each
 spike compression, and reports file size, write time (best of 3), read time and whether
 libsonata's SpikeReader reads the file. ``--layouts`` compares the crash-safety designs on
-the same stream plus a state trace (HDF5 format bounds, file-space strategy, SWMR).
+the same stream plus a state trace (HDF5 format bounds, file-space strategy, SWMR), and
+whether plain h5py opens the file of a writer SIGKILLed after five flushes.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ def _stream(seed: int = 0):
     return steps * DT, rng.integers(0, SIZE, N)
 
 
-def _write(path: Path, t, ids, compression: str, state: bool = False, swmr: bool = False):
+def _write(path: Path, t, ids, compression: str, state: bool = False):
     attrs = {"model": "lif", "size": SIZE, "preset": "", "dt": DT, "t_stop": 10_000.0}
     start = time.perf_counter()
     with SimWriter(path, {"t_stop": 10_000.0}, spike_compression=compression) as w:
@@ -41,9 +42,8 @@ def _write(path: Path, t, ids, compression: str, state: bool = False, swmr: bool
             {"v": "mV"} if state else {},
             np.arange(8),
             False,
+            rows_per_flush=1000,
         )
-        if swmr:
-            w.file.swmr_mode = True
         for b in range(BLOCKS):
             part = slice(b * N // BLOCKS, (b + 1) * N // BLOCKS)
             w.append_spikes("p", t[part], ids[part])
@@ -96,10 +96,50 @@ def compressions(tmp: Path) -> None:
         )
 
 
+_KILLED = """
+import os, signal, sys
+import h5py, numpy as np
+from simctl import recording
+recording.LIBVER = tuple(sys.argv[2].split(","))
+recording.FILE_SPACE, recording.HOLD_METADATA = sys.argv[3], sys.argv[4] == "1"
+if sys.argv[5] == "1":  # SWMR: plain h5py (SimWriter keeps attributes open, which SWMR refuses)
+    f = h5py.File(sys.argv[1], "w", libver="v110")
+    ds = f.create_dataset("x", shape=(0,), maxshape=(None,), dtype="f8", chunks=(65536,))
+    f.swmr_mode = True
+    for b in range(5):
+        ds.resize((b + 1) * 1000, axis=0)
+        ds[b * 1000 :] = b
+        ds.flush()
+else:
+    w = recording.SimWriter(sys.argv[1], {})
+    w.add_population("p", {"size": 10}, {}, np.arange(0), False)
+    for b in range(5):
+        w.append_spikes("p", np.full(1000, b + 1.0), np.zeros(1000, int))
+        w.flush()
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def _opens_after_sigkill(tmp: Path, libver, space, hold, swmr) -> bool:
+    """Whether plain ``h5py.File(path)`` opens the file of a writer killed after 5 flushes."""
+    import subprocess
+    import sys
+
+    path = tmp / "killed.h5"
+    args = [",".join(libver), space, str(int(hold)), str(int(swmr))]
+    subprocess.run([sys.executable, "-c", _KILLED, str(path), *args], check=False)
+    try:
+        with h5py.File(path, "r"):
+            return True
+    except OSError:
+        return False
+
+
 def layouts(tmp: Path) -> None:
     t, ids = _stream()
     cases = {
-        "v108 + aggregate + held metadata (default)": ((("v108", "v110")), "aggregate", True, 0),
+        "v108 + aggregate + held metadata (default)": (("v108", "v110"), "aggregate", True, 0),
+        "v108 + aggregate": (("v108", "v110"), "aggregate", False, 0),
         "v108, default file space": (("v108", "v110"), "fsm", False, 0),
         "v110 (the old layout)": (("v110", "v110"), "fsm", False, 0),
         "v110 + SWMR": (("v110", "v110"), "fsm", False, 1),
@@ -108,19 +148,18 @@ def layouts(tmp: Path) -> None:
     try:
         for name, (libver, space, hold, swmr) in cases.items():
             recording.LIBVER, recording.FILE_SPACE, recording.HOLD_METADATA = libver, space, hold
-            path = tmp / "layout.h5"
-            seconds = min(
-                _write(path, t, ids, "scaleoffset", state=True, swmr=bool(swmr)) for _ in range(3)
+            row = {"layout": name}
+            if not swmr:  # SimWriter keeps attributes open for in-place writes: no SWMR
+                path = tmp / "layout.h5"
+                seconds = min(_write(path, t, ids, "scaleoffset", state=True) for _ in range(3))
+                row |= {
+                    "file_mb": round(path.stat().st_size / 1e6, 2),
+                    "write_s": round(seconds, 3),
+                }
+            row["plain_h5py_opens_after_sigkill"] = _opens_after_sigkill(
+                tmp, libver, space, hold, swmr
             )
-            print(
-                json.dumps(
-                    {
-                        "layout": name,
-                        "file_mb": round(path.stat().st_size / 1e6, 2),
-                        "write_s": round(seconds, 3),
-                    }
-                )
-            )
+            print(json.dumps(row))
     finally:
         recording.LIBVER, recording.FILE_SPACE, recording.HOLD_METADATA = saved
 

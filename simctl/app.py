@@ -148,6 +148,7 @@ def simulate(
         sim.dtype,
         h5_path,
     )
+    steps = runner.block_steps(pops, sim.block_ms)  # the writer's chunks are a block long
     with SimWriter(h5_path, root, clock=lambda: {p.name: p.t for p in pops}) as writer:
         for pop in pops:
             s = pop.spec
@@ -174,6 +175,7 @@ def simulate(
                 pop.record_ids,
                 pop.record_input,
                 input_units=s.input_units,
+                rows_per_flush=max(1, steps[pop.name] // pop.every),
             )
         try:
             runner.run(pops, writer, sim.block_ms, sim.progress)

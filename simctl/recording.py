@@ -261,11 +261,16 @@ class SimWriter:
         node_ids: np.ndarray,
         record_input: bool,
         input_units: str = "",
+        rows_per_flush: int | None = None,
     ) -> None:
         """Creates the groups and empty datasets of one population.
 
         Args:
             variables: recorded state variables → units.
+            rows_per_flush: state samples written between flushes (the runner's block): the
+                compressed chunks hold about that many rows. Freed space is never reused
+                (:data:`FILE_SPACE`), so a compressed chunk rewritten at every flush while it
+                fills would leave its old copies behind; chunks a block long are written once.
             node_ids: the recorded neurons.
         """
         f = self.file
@@ -277,17 +282,22 @@ class SimWriter:
         spikes = f["spikes"].create_group(name)
         spikes.attrs.create("sorting", 2, dtype=SORTING)  # SONATA: by_time
         gzip = 4 if self.spike_compression == "gzip" else None
-        ts = _growing(spikes, "timestamps", "f8", (65536,), "ms", gzip=gzip)
+        # gzip chunks are rewritten (and moved) at each flush until full: smaller ones waste
+        # less of the file (freed space is never reused, see FILE_SPACE)
+        rows = (8192,) if gzip else (65536,)
+        ts = _growing(spikes, "timestamps", "f8", rows, "ms", gzip=gzip)
         ts.attrs["sorting"] = "by_time"  # product.md's spelling, beside SONATA's group enum
         id_filters = {"scaleoffset": 0} if self.spike_compression == "scaleoffset" else {}
-        ids = _growing(spikes, "node_ids", "u8", (65536,), None, gzip=gzip, **id_filters)
+        ids = _growing(spikes, "node_ids", "u8", rows, None, gzip=gzip, **id_filters)
         n_rec = len(node_ids)
         entry = {"spikes": (ts, ids), "state": {}, "input": None, "n_rec": n_rec}
         entry["t_reached_id"] = h5py.h5a.open(pop.id, b"t_reached")
         entry["flushed_id"] = h5py.h5a.open(pop.id, b"flushed")
         entry["flushed"] = np.zeros(4)
-        # samples: ~256 k values per chunk, at most 64 neurons wide
+        # samples: ~256 k values per chunk, at most 64 neurons wide, about a block long
         rows = max(1, min(4096, (1 << 18) // max(1, min(n_rec, 64))))
+        if rows_per_flush:
+            rows = max(16, min(rows, int(rows_per_flush)))
         chunk = (rows, min(n_rec, 64))
         if variables and n_rec:
             state = f["state"].create_group(name)
