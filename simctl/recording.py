@@ -5,7 +5,8 @@ Layout::
     /                       attrs: format, format_version, simctl_version, created, seed, device,
                             dtype, torch_version, dt (only when all populations share it),
                             t_stop, complete, config_yaml, choices_json
-    /populations/<pop>      attrs: model, size, preset, dt, t_stop, parameters_json, ...
+    /populations/<pop>      attrs: model, size, preset, dt, t_stop, parameters_json, ...,
+                            t_reached (ms), flushed ([t_reached, spikes, state rows, input rows])
     /spikes/<pop>             attr sorting: SONATA's enum (uint8: none=0, by_id=1, by_time=2)
     /spikes/<pop>/timestamps  float64 ms, sorted by time (attrs units="ms", sorting="by_time")
     /spikes/<pop>/node_ids    uint64 neuron index within the population (SONATA)
