@@ -25,6 +25,7 @@ commands:
   inspect FILE.h5        populations, sizes, duration, spike counts, rates, completeness
   plot FILE.h5           redraw raster.png and traces.png from a run's file
   collect SWEEP_DIR      one table (collect.csv) and plot (collect.png) for a sweep
+  export FILE.h5 --to nwb [-o OUT]   the run as NWB 2 (needs pip install "simctl[nwb]")
 
 examples:
   simctl run neuron=izhikevich preset=bursting
@@ -527,6 +528,33 @@ def cmd_plot(args: list[str]) -> int:
     return 0
 
 
+def cmd_export(args: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="simctl export", description="Write a run's file in another format (NWB 2)."
+    )
+    parser.add_argument("file")
+    parser.add_argument("--to", required=True, choices=("nwb",), help="the format")
+    parser.add_argument("-o", "--out", help="output file (default: sim.nwb beside the input)")
+    ns = parser.parse_args(args)
+    from pathlib import Path
+
+    path = Path(ns.file)
+    if not path.is_file():
+        return _error(f"{ns.file}: no such file")
+    try:
+        from simctl.export import to_nwb
+
+        out = to_nwb(path, ns.out)
+    except ImportError as error:
+        return _error(
+            f"--to nwb: needs pynwb ({error}); allowed: pip install 'simctl[nwb]', then again"
+        )
+    except (OSError, ValueError, KeyError) as error:
+        return _error(f"{ns.file}: cannot export ({error}); allowed: a sim.h5 written by simctl")
+    print(out)
+    return 0
+
+
 def cmd_collect(args: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="simctl collect", description="Tabulate a sweep's jobs.")
     parser.add_argument("sweep_dir")
@@ -547,6 +575,7 @@ COMMANDS = {
     "inspect": cmd_inspect,
     "plot": cmd_plot,
     "collect": cmd_collect,
+    "export": cmd_export,
 }
 
 
