@@ -42,7 +42,7 @@ SI_UNITS = {
 
 
 def _unit(units: str) -> tuple[str, float]:
-    return SI_UNITS.get(units.strip(), (units.strip() or "n/a", 1.0))
+    return SI_UNITS.get(units.strip(), (units.strip() or "dimensionless", 1.0))
 
 
 def _start_time(attrs: dict[str, Any]) -> _dt.datetime:
@@ -103,7 +103,6 @@ def to_nwb(h5_path: str | Path, out_path: str | Path | None = None) -> Path:
         source_script_file_name="simctl",
         was_generated_by=[("simctl", str(a.get("simctl_version", __version__)))],
         experiment_description="numerical simulation of spiking neuron models with simctl",
-        keywords=["simulation", "spiking neurons", "simctl"],
         # DANDI's checks want a subject with sex and age: a simulation's neurons are "other"
         # and came into being when the run started
         subject=Subject(

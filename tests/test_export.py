@@ -40,6 +40,14 @@ def test_export_nwb_round_trip(sim):
         assert "[0, 5]" in ts.description
         np.testing.assert_array_equal(nwb.acquisition["lif_input"].data[:], current)
         assert nwb.notes == config and "simctl" in nwb.source_script
+    neo_io = pytest.importorskip("neo.io")
+    block = neo_io.NWBIO(str(nwb_path), mode="r").read_block()
+    trains = block.segments[0].spiketrains
+    assert len(trains) == 12
+    for row, train in enumerate(trains):  # neo reads the same spike trains, in seconds
+        np.testing.assert_allclose(train.rescale("ms").magnitude, t[ids == row])
+    signals = {s.name: s for s in block.segments[0].analogsignals}
+    np.testing.assert_allclose(signals["lif_v"].rescale("mV").magnitude, v, rtol=1e-6)
     inspector = pytest.importorskip("nwbinspector")
     critical = [
         issue
