@@ -412,8 +412,15 @@ class SimWriter:
     def __enter__(self) -> SimWriter:
         return self
 
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
+    def __exit__(self, exc_type: Any, *exc: Any) -> None:
+        if exc_type is None:
+            self.close()
+            return
+        try:  # the run's own error is what the caller must see, not a second one here
+            self.close()
+        except Exception:  # noqa: BLE001 - e.g. a full disk refusing the last commit
+            if self.file.id.valid:
+                self.file.close()
 
 
 # ---------------------------------------------------------------------------------------------
