@@ -166,6 +166,8 @@ def simulate(
                 f"not enough memory for {p.size} x {p.model} neurons on {device}",
                 "a smaller population",
             ) from None
+    # before anything in run_dir is created or truncated; held until simulate returns
+    lock = _lock_run_dir(run_dir)  # noqa: F841
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
         probe = run_dir / ".write_test"
@@ -199,7 +201,8 @@ def simulate(
         sim.dtype,
         h5_path,
     )
-    with SimWriter(h5_path, root) as writer:
+    steps = runner.block_steps(pops, sim.block_ms)  # the writer's chunks are a block long
+    with SimWriter(h5_path, root, clock=lambda: {p.name: p.t for p in pops}) as writer:
         for pop in pops:
             s = pop.spec
             units = {var: unit_of(s.model, var) for var in pop.variables}
@@ -227,6 +230,7 @@ def simulate(
                 pop.record_ids,
                 pop.record_input,
                 input_units=s.input_units,
+                rows_per_flush=max(1, steps[pop.name] // pop.every),
             )
         try:
             runner.run(pops, writer, sim.block_ms, sim.progress)
@@ -356,6 +360,13 @@ def main(cfg: DictConfig) -> Any:
     run_dir = Path(hc.runtime.output_dir)
     multirun = hc.mode == RunMode.MULTIRUN
     choices = {k: v for k, v in hc.runtime.choices.items() if not k.startswith("hydra/")}
+    from simctl.recording import RunDirBusy
+
+    try:
+        # first: a second run into this directory must not touch summary.json or sim.h5
+        lock = _lock_run_dir(run_dir)
+    except RunDirBusy as error:
+        return _busy(error, multirun)
     spec = PREPARED.pop(tuple(hc.overrides.task), None)
     try:
         h5_path = simulate(cfg, run_dir, choices, spec=spec)
@@ -406,6 +417,25 @@ def main(cfg: DictConfig) -> Any:
         if multirun:
             raise
         sys.exit(code)
+    finally:
+        lock.release()
+
+
+def _lock_run_dir(run_dir: Path) -> Any:
+    """The run directory's lock (:class:`simctl.recording.RunDirLock`)."""
+    from simctl.recording import RunDirLock
+
+    return RunDirLock(run_dir)
+
+
+def _busy(error: Exception, multirun: bool) -> int:
+    """Another run holds the directory: one line, exit 2, and nothing in it is touched (not
+    even its log: the line goes to stderr, or to the sweep's log)."""
+    if multirun:
+        log.error("job failed: %s", error)
+        return EXIT_CONFIG
+    print(f"simctl: error: {error}", file=sys.stderr)
+    sys.exit(EXIT_CONFIG)
 
 
 def _fail(run_dir: Path, message: str, code: int, multirun: bool) -> int:

@@ -26,6 +26,7 @@ commands:
   inspect FILE.h5        populations, sizes, duration, spike counts, rates, completeness
   plot FILE.h5           redraw raster.png and traces.png from a run's file
   collect SWEEP_DIR      one table (collect.csv) and plot (collect.png) for a sweep
+  export FILE.h5 --to nwb [-o OUT]   the run as NWB 2 (needs pip install "simctl[nwb]")
 
 examples:
   simctl run neuron=izhikevich preset=bursting
@@ -695,48 +696,55 @@ def cmd_inspect(args: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="simctl inspect", description="Summarise a sim.h5.")
     parser.add_argument("file")
     ns = parser.parse_args(args)
-    from simctl.recording import load_run
+    import numpy as np
+
+    from simctl.recording import count_spikes, load_run
 
     try:
-        run = load_run(ns.file, state=False)
-    except (OSError, ValueError) as error:
+        # no spike lists: memory does not grow with the spike count (counts read in chunks)
+        run = load_run(ns.file, state=False, spikes=False)
+    except (OSError, ValueError, KeyError) as error:
         return _error(f"{ns.file}: cannot read ({error})")
     a = run.attrs
-    print(
-        f"{ns.file}: simctl format {a.get('format_version')}, created {a.get('created')}, "
-        f"{'complete' if run.complete else 'INCOMPLETE (complete=false)'}"
-    )
-    print(
-        f"  device {a.get('device')}, dtype {a.get('dtype')}, seed {a.get('seed')}, "
-        f"t_stop {a.get('t_stop'):g} ms"
-    )
-    head = (
-        "population",
-        "model",
-        "preset",
-        "size",
-        "dt ms",
-        "t_stop ms",
-        "spikes",
-        "mean Hz",
-        "active",
-    )
+    pops = run.populations.values()
+    reached = [p.t_reached for p in pops if p.t_reached is not None]
+    if run.foreign:
+        print(f"{ns.file}: SONATA spikes written by another tool (no simctl attributes)")
+    else:
+        if run.complete:
+            state = "complete"
+        else:
+            at = f" at t = {max(reached):g} ms" if reached else ""
+            state = f"INCOMPLETE (complete=false): stopped{at} of {a.get('t_stop', 0):g} ms"
+        print(
+            f"{ns.file}: simctl format {a.get('format_version')}, created {a.get('created')}, "
+            f"{state}"
+        )
+        print(
+            f"  device {a.get('device')}, dtype {a.get('dtype')}, seed {a.get('seed')}, "
+            f"t_stop {a.get('t_stop', 0):g} ms"
+        )
+    head = ("population", "model", "preset", "size", "dt ms", "t ms", "spikes", "mean Hz", "active")
     rows = []
     for name, pop in run.populations.items():
-        s = pop.summary
-        count = s.get("spike_count")
-        rate = s.get("rate_hz")
+        t_ms = pop.t_reached if pop.t_reached is not None else pop.t_stop
+        count = pop.summary.get("spike_count")
+        if count is None and pop.n_spikes:  # killed before its summary: count the spikes
+            count = count_spikes(ns.file, name, pop.size)
+        elif count is None:
+            count = np.zeros(pop.size, dtype=np.int64)
+        mean_hz = count.sum() / len(count) / (t_ms / 1000.0) if len(count) and t_ms > 0 else None
         rows.append(
             (
                 name,
-                pop.attrs.get("model"),
+                pop.attrs.get("model") or "-",
                 pop.attrs.get("preset") or "-",
                 pop.size,
-                f"{pop.dt:g}",
-                f"{pop.t_stop:g}",
-                len(pop.spike_times),
-                f"{rate.mean():.2f}" if rate is not None and len(rate) else "-",
-                int((count > 0).sum()) if count is not None else "-",
+                f"{pop.dt:g}" if pop.dt else "-",
+                f"{t_ms:g}" if run.complete or run.foreign else f"{t_ms:g} of {pop.t_stop:g}",
+                pop.n_spikes,
+                "-" if mean_hz is None else f"{mean_hz:.2f}",
+                int((count > 0).sum()),
             )
         )
     widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(len(head))]
@@ -764,9 +772,39 @@ def cmd_plot(args: list[str]) -> int:
     try:
         outs = plot_run(path, Path(ns.out) if ns.out else path.parent, Plot(format=ns.format))
     except (OSError, ValueError, KeyError) as error:
-        return _error(f"{ns.file}: cannot plot ({error}); allowed: a sim.h5 written by simctl")
+        return _error(
+            f"{ns.file}: cannot plot ({error}); allowed: a sim.h5 written by simctl, or SONATA "
+            "spikes"
+        )
     for out in outs:
         print(out)
+    return 0
+
+
+def cmd_export(args: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="simctl export", description="Write a run's file in another format (NWB 2)."
+    )
+    parser.add_argument("file")
+    parser.add_argument("--to", required=True, choices=("nwb",), help="the format")
+    parser.add_argument("-o", "--out", help="output file (default: sim.nwb beside the input)")
+    ns = parser.parse_args(args)
+    from pathlib import Path
+
+    path = Path(ns.file)
+    if not path.is_file():
+        return _error(f"{ns.file}: no such file")
+    try:
+        from simctl.export import to_nwb
+
+        out = to_nwb(path, ns.out)
+    except ImportError as error:
+        return _error(
+            f"--to nwb: needs pynwb ({error}); allowed: pip install 'simctl[nwb]', then again"
+        )
+    except (OSError, ValueError, KeyError) as error:
+        return _error(f"{ns.file}: cannot export ({error}); allowed: a sim.h5 written by simctl")
+    print(out)
     return 0
 
 
@@ -790,6 +828,7 @@ COMMANDS = {
     "inspect": cmd_inspect,
     "plot": cmd_plot,
     "collect": cmd_collect,
+    "export": cmd_export,
 }
 
 

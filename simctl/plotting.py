@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -84,8 +84,29 @@ def _rate_bin(t_stop: float, dt: float, requested: float | None) -> float:
     return max(value, dt)
 
 
+def _spike_chunks(run: Any, pop: Any) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """A population's spikes in chunks: its arrays when loaded, else read from ``run.path``
+    (``load_run(..., spikes=False)``), so memory does not grow with the spike count."""
+    if len(pop.spike_times) or not pop.n_spikes:
+        yield pop.spike_times, pop.spike_ids
+        return
+    from simctl.recording import iter_spikes
+
+    yield from iter_spikes(run.path, pop.name)
+
+
+def _n_spikes(pop: Any) -> int:
+    return max(len(pop.spike_times), int(getattr(pop, "n_spikes", 0) or 0))
+
+
 def raster_figure(run: Any, rate_bin_ms: float | None = None, width: float = 8.0):
-    """Raster (top) and population rate in Hz (bottom) for every population of ``run``."""
+    """Raster (top) and population rate in Hz (bottom) for every population of ``run``.
+
+    Up to ``_HIST_ABOVE`` spikes in all, one tick per spike; above, each population is a 2-D
+    histogram of spike density (spikes per bin, square-root colour scale), accumulated chunk by
+    chunk, so memory is bounded by the bins, not by the spike count."""
+    from matplotlib.colors import LinearSegmentedColormap, PowerNorm
+
     pops = list(run.populations.values())
     total_neurons = sum(p.size for p in pops)
     t_stop = max((p.t_stop for p in pops), default=1.0) or 1.0
@@ -94,36 +115,48 @@ def raster_figure(run: Any, rate_bin_ms: float | None = None, width: float = 8.0
     ax = fig.add_subplot(gs[0])
     ax_rate = fig.add_subplot(gs[1], sharex=ax)
     offset = 0
-    n_spikes = sum(len(p.spike_times) for p in pops)
+    n_spikes = sum(_n_spikes(p) for p in pops)
+    dense = n_spikes > _HIST_ABOVE
     yticks, ylabels = [], []
     for i, pop in enumerate(pops):
         color = COLORS[i % len(COLORS)]
-        t, ids = pop.spike_times, pop.spike_ids + offset
-        if n_spikes > _HIST_ABOVE:
-            bins_t = min(2000, max(100, int(t_stop / max(pop.dt, 1e-9))))
-            hist, _, _ = np.histogram2d(
-                t,
-                ids,
-                bins=(bins_t, min(pop.size, 1000)),
-                range=((0, t_stop), (offset - 0.5, offset + pop.size - 0.5)),
+        width_ms = _rate_bin(t_stop, pop.dt, rate_bin_ms)
+        edges = np.arange(0.0, pop.t_stop + width_ms, width_ms)
+        counts = np.zeros(max(0, len(edges) - 1), dtype=np.int64)
+        rows = (offset - 0.5, offset + pop.size - 0.5)
+        if dense:
+            # about a bin per pixel of a figure at 150 dpi: more only costs matplotlib memory
+            bins = (
+                min(1200, max(100, int(t_stop / max(pop.dt, 1e-9)))),
+                max(1, min(pop.size, 600)),
             )
-            from matplotlib.colors import LinearSegmentedColormap
-
+            hist = np.zeros(bins)
+        ticks_t, ticks_i = [], []
+        for t, ids in _spike_chunks(run, pop):
+            if len(counts):
+                counts += np.histogram(t, bins=edges)[0]
+            if dense:
+                hist += np.histogram2d(t, ids + offset, bins=bins, range=((0, t_stop), rows))[0]
+            else:
+                ticks_t.append(t)
+                ticks_i.append(ids + offset)
+        if dense and hist.any():
             cmap = LinearSegmentedColormap.from_list("pop", ["#ffffff00", color])
             ax.imshow(
-                hist.T > 0,
+                hist.T,
                 aspect="auto",
                 origin="lower",
                 interpolation="nearest",
                 cmap=cmap,
-                extent=(0, t_stop, offset - 0.5, offset + pop.size - 0.5),
+                norm=PowerNorm(0.5, vmin=0, vmax=float(hist.max())),
+                extent=(0, t_stop, *rows),
                 rasterized=True,
             )
-        else:
+        elif not dense:
             ms = 6 if total_neurons <= 20 else (3 if total_neurons <= 200 else 1.2)
             ax.plot(
-                t,
-                ids,
+                np.concatenate(ticks_t) if ticks_t else [],
+                np.concatenate(ticks_i) if ticks_i else [],
                 "|",
                 color=color,
                 ms=ms,
@@ -137,10 +170,7 @@ def raster_figure(run: Any, rate_bin_ms: float | None = None, width: float = 8.0
             ax.axhline(offset - 0.5, color="0.8", lw=0.6)
         offset += pop.size
         # population rate
-        width_ms = _rate_bin(t_stop, pop.dt, rate_bin_ms)
-        edges = np.arange(0.0, pop.t_stop + width_ms, width_ms)
-        if len(edges) > 1:
-            counts, _ = np.histogram(pop.spike_times, bins=edges)
+        if len(counts) and pop.size:
             rate = counts / (pop.size * width_ms / 1000.0)
             ax_rate.stairs(
                 rate,
@@ -170,7 +200,7 @@ def raster_figure(run: Any, rate_bin_ms: float | None = None, width: float = 8.0
     bin_text = f"{_rate_bin(t_stop, pops[0].dt, rate_bin_ms) if pops else 0:g} ms bins"
     ax_rate.set_ylabel(f"rate (Hz)\n{bin_text}")
     ax_rate.set_ylim(bottom=0)
-    if not run.complete:
+    if not run.complete and not getattr(run, "foreign", False):
         fig.text(0.99, 0.99, "incomplete run", ha="right", va="top", color="#c0392b", fontsize=8)
     return fig
 
@@ -296,11 +326,13 @@ def plot_run(h5_path: str | Path, out_dir: str | Path, options: Any = None) -> l
     opts = options or Plot()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    run = load_run(h5_path)
+    # memory bounded independently of the spike count: the raster reads the spikes in chunks,
+    # the traces get their few neurons' columns and spikes only
+    run = load_run(h5_path, spikes=False, columns=opts.max_traces)
     written = []
     for name, wanted, draw in (
         ("raster", opts.raster, lambda: raster_figure(run, opts.rate_bin_ms)),
-        ("traces", opts.traces, lambda: traces_figure(run, opts.max_traces)),
+        ("traces", opts.traces, lambda: traces_figure(_traced_spikes(run), opts.max_traces)),
     ):
         if wanted:
             path = out_dir / f"{name}.{opts.format}"
@@ -311,6 +343,26 @@ def plot_run(h5_path: str | Path, out_dir: str | Path, options: Any = None) -> l
 
 def _measure(row: dict[str, Any], measure: str, pop: str | None) -> Any:
     return row.get(measure if pop is None else f"{measure}:{pop}")
+
+
+def _traced_spikes(run: Any) -> Any:
+    """``run`` with each population's spikes cut to its traced neurons (read in chunks)."""
+    import dataclasses
+
+    pops = {}
+    for name, pop in run.populations.items():
+        if pop.state_ids is not None and len(pop.state_ids) and not len(pop.spike_times):
+            keep_t, keep_i = [], []
+            for t, ids in _spike_chunks(run, pop):
+                hit = np.isin(ids, pop.state_ids)
+                keep_t.append(t[hit])
+                keep_i.append(ids[hit])
+            if keep_t:
+                pop = dataclasses.replace(
+                    pop, spike_times=np.concatenate(keep_t), spike_ids=np.concatenate(keep_i)
+                )
+        pops[name] = pop
+    return dataclasses.replace(run, populations=pops)
 
 
 def collect_figure(

@@ -8,8 +8,9 @@ where a network's "gather synaptic input" stage will go. Time integration goes t
 The runner never opens files: it gives spikes, state samples and input samples to a
 :class:`~simctl.recording.SimWriter`, one block at a time, so memory does not grow with the
 simulated duration. A NaN or infinite state stops the run with a :class:`SimulationError`
-naming the population and the time; SIGTERM is turned into :class:`Interrupted` (a
-``KeyboardInterrupt``) so Ctrl-C and ``kill`` both leave a closed file with ``complete`` = false.
+naming the population and the time; SIGTERM and SIGHUP are turned into :class:`Interrupted` (a
+``KeyboardInterrupt``) so Ctrl-C, ``kill`` and a closed terminal all leave a closed file with
+``complete`` = false.
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ class Interrupted(KeyboardInterrupt):
 
 @contextlib.contextmanager
 def handle_sigterm() -> Iterator[None]:
-    """Within the block, SIGTERM raises :class:`Interrupted` and SIGINT ``KeyboardInterrupt``."""
+    """Within the block, SIGTERM and SIGHUP (a closed terminal, or a batch system's stop)
+    raise :class:`Interrupted` and SIGINT ``KeyboardInterrupt``."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -51,12 +53,18 @@ def handle_sigterm() -> Iterator[None]:
         raise Interrupted(f"signal {signum}")
 
     old = signal.signal(signal.SIGTERM, _raise)
+    # SIGHUP acts as SIGTERM, except under nohup (ignored, as its user asked)
+    old_hup = signal.getsignal(signal.SIGHUP)
+    if old_hup is not signal.SIG_IGN:
+        signal.signal(signal.SIGHUP, _raise)
     # a process started in the background inherits SIGINT ignored; a run always obeys Ctrl-C
     old_int = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         yield
     finally:
         signal.signal(signal.SIGTERM, old)
+        if old_hup is not None:  # None: a handler installed outside Python, left as it was
+            signal.signal(signal.SIGHUP, old_hup)
         signal.signal(signal.SIGINT, old_int)
 
 

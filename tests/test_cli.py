@@ -45,7 +45,7 @@ def check_file(path: Path) -> None:
             dt = group.attrs["dt"]
             ts, ids = f[f"spikes/{name}/timestamps"], f[f"spikes/{name}/node_ids"]
             assert ts.dtype == np.float64 and ts.attrs["units"] == "ms"
-            assert f[f"spikes/{name}"].attrs["sorting"] == "by_time"
+            assert f[f"spikes/{name}"].attrs["sorting"] == 2  # SONATA's enum: by_time
             assert ts.attrs["sorting"] == "by_time"
             t = ts[:]
             assert len(t) == len(ids) and np.all(np.diff(t) >= 0)

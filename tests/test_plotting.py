@@ -49,3 +49,87 @@ def test_collect_figure_marks_failures(tmp_path):
     assert ax.get_title(loc="right") == "dotted: failed jobs"
     fig.savefig(tmp_path / "c.png")
     assert (tmp_path / "c.png").stat().st_size > 1000
+
+
+def _big_file(path, n_spikes: int, size: int = 1000, t_stop: float = 1000.0):
+    """A sim.h5 of ``n_spikes`` random spikes, written as a killed run leaves it: no summary,
+    complete=false."""
+    from simctl.recording import SimWriter
+
+    rng = np.random.default_rng(1)
+    attrs = {"model": "lif", "size": size, "preset": "", "dt": 0.1, "t_stop": t_stop}
+    with SimWriter(path, {"t_stop": t_stop, "dt": 0.1}, clock=lambda: {"big": t_stop}) as w:
+        w.add_population("big", {**attrs, "parameters_json": "{}"}, {}, np.arange(0), False)
+        step = 1_000_000
+        for start in range(0, n_spikes, step):
+            n = min(step, n_spikes - start)
+            lo = t_stop * start / n_spikes
+            t = np.sort(rng.uniform(lo, t_stop * (start + n) / n_spikes, n))
+            w.append_spikes("big", t, rng.integers(0, size, n))
+            w.flush()
+    return path
+
+
+def _peak_mib(fn) -> float:
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        fn()
+        return tracemalloc.get_traced_memory()[1] / 2**20
+    finally:
+        tracemalloc.stop()
+
+
+def test_plot_and_inspect_memory_does_not_grow_with_spikes(tmp_path, capsys):
+    """Ten times the spikes (6e5 → 6e6: 86 MiB more as arrays) cost plot_run and inspect no
+    more memory: spikes are read in chunks, the raster is a 2-D histogram of density."""
+    from simctl import cli
+
+    peaks = {}
+    for n in (600_000, 6_000_000):
+        path = _big_file(tmp_path / f"{n}.h5", n)
+        out = tmp_path / f"fig{n}"
+        plot_peak = _peak_mib(lambda p=path, o=out: plot_run(p, o))
+        inspect_peak = _peak_mib(lambda p=path: cli.main(["inspect", str(p)]))
+        peaks[n] = (plot_peak, inspect_peak)
+        text = capsys.readouterr().out
+        assert f"  {n}  " in text and "stopped at t = 1000 ms" in text
+    (small_plot, small_inspect), (big_plot, big_inspect) = peaks.values()
+    assert big_plot < small_plot + 8 and big_inspect < small_inspect + 8, peaks
+    assert big_inspect < 16, peaks
+
+
+def test_dense_raster_shows_density_not_presence(tmp_path):
+    """Above the tick limit each population is an image of spike counts per bin."""
+    from simctl.recording import load_run
+
+    path = _big_file(tmp_path / "d.h5", 1_000_000, size=100, t_stop=100.0)
+    fig = raster_figure(load_run(path, spikes=False))
+    (image,) = fig.axes[0].get_images()
+    counts = np.asarray(image.get_array())
+    # 1e6 spikes into 100 neurons x 1000 time bins: about 10 per bin, all of them counted
+    assert counts.shape == (100, 1000) and counts.sum() == 1_000_000
+    assert 5 < counts.mean() < 15 and counts.max() > 15
+    rate_line = fig.axes[1].patches[0]
+    assert rate_line is not None
+
+
+def test_raster_of_a_foreign_sonata_file(tmp_path):
+    """SONATA spikes written by another tool (only timestamps and node_ids) draw, in ms."""
+    import h5py
+
+    from simctl.recording import load_run
+
+    path = tmp_path / "other.h5"
+    t = np.array([0.010, 0.020, 0.5])  # seconds
+    with h5py.File(path, "w") as f:
+        f["spikes/v1/timestamps"] = t
+        f["spikes/v1/timestamps"].attrs["units"] = "s"
+        f["spikes/v1/node_ids"] = np.array([0, 3, 1], dtype="u8")
+    fig = raster_figure(load_run(path, spikes=False))
+    (line,) = fig.axes[0].get_lines()
+    assert line.get_xdata().tolist() == [10.0, 20.0, 500.0]
+    assert line.get_ydata().tolist() == [0, 3, 1]
+    assert fig.axes[0].get_xlim() == (0.0, 500.0)
+    assert "incomplete run" not in [text.get_text() for text in fig.texts]

@@ -337,7 +337,7 @@ def test_streamed_spike_arrays_are_reused_not_reallocated(sim, monkeypatch):
         "record.neurons=[0]",
     )
     assert len(seen.pop("blocks")) == 60
-    assert {"events", "ids", "steps", "times", "uint32"} <= seen.keys()
+    assert {"events", "ids", "steps", "times", "uint64"} <= seen.keys()
     # allocated once (growing a few times while the spike rate finds its level), not 60 times
     assert all(len(pointers) <= 4 for pointers in seen.values()), seen
     assert len(load_run(path, state=False).populations["lif"].spike_times) > 10_000
