@@ -9,6 +9,7 @@ in parallel threads (ctypes releases the GIL while C runs).
 from __future__ import annotations
 
 import ctypes
+import logging
 import math
 import os
 import sys
@@ -35,6 +36,8 @@ __all__ = [
     "PARALLEL_MIN_WORK",
     "trim_heap",
 ]
+
+_log = logging.getLogger("simctl.kernels")
 
 #: neuron-steps from which a call is split over threads
 PARALLEL_MIN_WORK = 1 << 20
@@ -135,6 +138,12 @@ def get_plan(
         source = generate(graph, output_dtype, record_leaves, input_layout, indexed, events)
         function = load_kernel(source)
     except (Unsupported, CompileError) as error:
+        # once per plan (the refusal is memoised): which step, and why it runs on the loop
+        _log.info(
+            "not fused, using the reference loop for %s: %s",
+            getattr(step, "__qualname__", repr(step)),
+            error,
+        )
         with _plans_lock:
             _plans[key] = f"{type(error).__name__}: {error}"
         raise FusedUnavailable(str(error)) from error
