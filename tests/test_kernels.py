@@ -631,3 +631,46 @@ def test_integrate_spikes_falls_back_for_models_beyond_the_kernel(monkeypatch):
     ref_step, ref_neuron = _nonzero(out)
     assert ref_step.numel() > 0
     assert torch.equal(step, ref_step) and torch.equal(neuron, ref_neuron)
+
+
+# --------------------------------------------------------------------------------------------
+# recycled output memory
+
+
+@needs_cc
+def test_output_memory_is_reused_only_once_nothing_refers_to_it(monkeypatch):
+    """A released output's buffer is handed out again; one still referenced (by the tensor, a
+    view of it or a numpy array of it) never is, and every result stays the loop's."""
+    monkeypatch.setattr(fused, "RECYCLE_MIN_BYTES", 0)
+    monkeypatch.setattr(fused, "_recycler", fused._Recycler())
+    torch.manual_seed(13)
+    x = torch.rand(30, 50) * 4
+    p = lif.LIFParameters()
+    state = lif.lif_initial_state((50,), p)
+    expected = kernels.integrate_reference(lif.MODEL, x, state, p, 0.001)[0]
+
+    def run():
+        out, _, _ = kernels.integrate(lif.MODEL, x, state, p, 0.001)
+        assert kernels.last_backend()[0] == "c"
+        assert torch.equal(out, expected)
+        return out
+
+    first = run()
+    second = run()  # `first` is alive: fresh memory
+    held = {first.data_ptr(), second.data_ptr()}
+    assert len(held) == 2
+    row = first[3]  # a view keeps the buffer in use
+    array = second.numpy()  # so does a numpy array of it
+    del first, second
+    third = run()
+    assert third.data_ptr() not in held
+    before = row.clone()
+    fourth = run()
+    assert fourth.data_ptr() not in held
+    assert torch.equal(row, before) and torch.equal(torch.from_numpy(array), expected)
+    del row, array  # now both buffers are idle
+    fifth = run()
+    assert fifth.data_ptr() in held
+    del fifth
+    assert len({run().data_ptr() for _ in range(3)}) == 1  # each result dropped at once
+    del third, fourth
