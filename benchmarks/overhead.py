@@ -12,7 +12,8 @@ Measures, in one process, in CPU time of the calling thread (best of ``--repeats
   spikes as events, 10 recorded neurons, ~2 % of neuron-steps spiking): the fraction of the
   call outside the C kernel, from the call's time minus the bare kernel's (``Plan.function`` on
   the same pointers, with the state copy it needs);
-* ``output_4mb_ms``: :func:`integrate` producing a 4 MB float32 output (10^4 × 100), per call:
+* ``output_4mb_ms`` / ``output_40mb_ms``: :func:`integrate` producing a 4 MB (10^4 × 100) or
+  40 MB (10^5 × 100) float32 output per call, the previous one dropped as the call returns:
   a fresh output costs page faults on first touch unless its memory is reused.
 
 Prints one JSON line. ``python benchmarks/overhead.py [--calls 2000] [--repeats 5]``
@@ -122,6 +123,15 @@ def main(argv: list[str] | None = None) -> int:
 
     output_call()
     result["output_4mb_ms"] = 1e3 * _per_call(output_call, 50, args.repeats)
+    big = 3.0 * torch.rand(steps, 10 * n)  # a 40 MB output: its own mapping on every call
+    big_state = lif.lif_initial_state((10 * n,), p)
+
+    def big_call():
+        out, _, _ = kernels.integrate(lif.MODEL, big, big_state, p, 0.001)
+        return out
+
+    big_call()
+    result["output_40mb_ms"] = 1e3 * _per_call(big_call, 10, args.repeats)
     result["torch"] = torch.__version__
     print(json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in result.items()}))
     return 0

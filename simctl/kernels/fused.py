@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from .cbuild import CompileError, load_kernel
+from . import codegen
 from .codegen import LANES, generate
 from .trace import Unsupported, flatten, trace_step, unflatten
 
@@ -84,7 +85,7 @@ def _key(
     p: Any,
     dt: Any,
     record: Sequence[str],
-    variant: tuple[str, bool, bool],
+    variant: tuple[str, bool, bool, int],
     state_flat: list[tuple[str, Any]] | None = None,
     p_flat: list[tuple[str, Any]] | None = None,
 ) -> Any:
@@ -111,14 +112,15 @@ def get_plan(
     events: bool = False,
     state_flat: list[tuple[str, Any]] | None = None,
     p_flat: list[tuple[str, Any]] | None = None,
+    wide: bool = False,
 ) -> Plan:
     """The memoised plan for this step, dtypes and parameter structure (raises
     :class:`FusedUnavailable` when the step cannot be fused or no compiler works).
 
-    ``input_layout``, ``indexed`` and ``events`` pick the kernel variant (see
+    ``input_layout``, ``indexed``, ``events`` and ``wide`` pick the kernel variant (see
     :func:`simctl.kernels.codegen.generate`); the traced graph does not depend on them.
     """
-    variant = (input_layout, indexed, events)
+    variant = (input_layout, indexed, events, codegen.WIDE if wide else 0)
     key = _key(step, input_block, state, p, dt, record, variant, state_flat, p_flat)
     with _plans_lock:
         plan = _plans.get(key)
@@ -142,7 +144,9 @@ def get_plan(
         if missing:
             raise Unsupported(f"cannot record {missing[0]!r}: not a state leaf")
         record_leaves = [paths.index(name) for name in record]
-        source = generate(graph, output_dtype, record_leaves, input_layout, indexed, events)
+        source = generate(
+            graph, output_dtype, record_leaves, input_layout, indexed, events, wide
+        )
         function = load_kernel(source)
     except (Unsupported, CompileError) as error:
         # once per plan (the refusal is memoised): which step, and why it runs on the loop
@@ -370,6 +374,43 @@ def trim_heap() -> None:
     _last_trim = time.monotonic()
 
 
+#: the loop order of the kernels: ``"auto"`` (by working-set size, :func:`_wide`), ``"tile"``
+#: (always ``LANES``-neuron tiles, time inside) or ``"wide"`` (always step-ordered wide tiles)
+LOOP_ORDER = "auto"
+_l3_bytes: int | None = None
+
+
+def _last_level_cache() -> int:
+    """The last-level cache's size in bytes (Linux sysfs), 32 MB where it cannot be read."""
+    global _l3_bytes
+    if _l3_bytes is None:
+        _l3_bytes = 32 << 20
+        base = "/sys/devices/system/cpu/cpu0/cache"
+        try:
+            sizes = []
+            for entry in sorted(os.listdir(base)):
+                if entry.startswith("index"):
+                    with open(os.path.join(base, entry, "size"), encoding="ascii") as handle:
+                        text = handle.read().strip()
+                    scale = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(text[-1:], 1)
+                    sizes.append(int(text.rstrip("KMG")) * scale)
+            if sizes:
+                _l3_bytes = max(sizes)
+        except (OSError, ValueError):
+            pass
+    return _l3_bytes
+
+
+def _wide(streamed: int, per_thread: int) -> bool:
+    """Whether a call takes the step-ordered wide-tile loop: when the arrays it streams
+    (input, output, full traces: ``streamed`` bytes) exceed the last-level cache, so they come
+    from memory and long contiguous runs per step are what keeps the prefetchers ahead, and a
+    thread has more than one tile of ``LANES`` neurons to run."""
+    if LOOP_ORDER != "auto":
+        return LOOP_ORDER == "wide"
+    return per_thread > LANES and streamed > _last_level_cache()
+
+
 def _threads(work: int, neurons: int) -> int:
     if work < PARALLEL_MIN_WORK:
         return 1
@@ -486,8 +527,16 @@ def run_fused_shaped(
     neurons = math.prod(shape)
     layout, x = _input_layout(input_block.detach(), shape)
     indexed = record_index is not None
+    threads = _threads(steps * neurons, neurons) if neurons > 0 else 1
+    per = -(-neurons // threads)
+    per = -(-per // LANES) * LANES
+    size = input_block.element_size()
+    streamed = x.numel() * size + (0 if events else steps * neurons * size)
+    if not indexed:
+        streamed += steps * neurons * size * len(record)
+    wide = _wide(streamed, per)
     plan = get_plan(
-        step, input_block, state, p, dt, record, layout, indexed, events, state_flat, p_flat
+        step, input_block, state, p, dt, record, layout, indexed, events, state_flat, p_flat, wide
     )
     _tune_malloc()
     param_arrays = [_dense(t, shape, copy=False) for t in params]
@@ -496,9 +545,6 @@ def run_fused_shaped(
     if indexed:
         table, columns = _record_table(record_index, shape)
         extra = [table]
-    threads = _threads(steps * neurons, neurons) if neurons > 0 else 1
-    per = -(-neurons // threads)
-    per = -(-per // LANES) * LANES
     bounds = [(lo, min(neurons, lo + per)) for lo in range(0, neurons, per)] if neurons else []
     # every element of a trace is written by the kernel (indexed: small (T, ..., R))
     trace_shape = (steps, *shape[:-1], columns) if indexed else (steps, *shape)

@@ -75,14 +75,31 @@ class Graph:
     state_out: list[Any] = field(default_factory=list)
 
 
+#: NamedTuple type -> its field names; None for every other type (flatten runs on every call)
+_FIELDS: dict[type, tuple[str, ...] | None] = {}
+
+
+def _fields(cls: type) -> tuple[str, ...] | None:
+    try:
+        return _FIELDS[cls]
+    except KeyError:
+        fields = getattr(cls, "_fields", None) if issubclass(cls, tuple) else None
+        _FIELDS[cls] = fields
+        return fields
+
+
 def flatten(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
     """``[(dotted path, leaf)]`` of a (nested) NamedTuple; a bare tensor is the leaf ``""``."""
-    if isinstance(value, tuple) and hasattr(value, "_fields"):
-        leaves: list[tuple[str, Any]] = []
-        for name in value._fields:
-            leaves.extend(flatten(getattr(value, name), f"{prefix}{name}."))
-        return leaves
-    return [(prefix[:-1], value)]
+    fields = _fields(type(value))
+    if fields is None:
+        return [(prefix[:-1], value)]
+    leaves: list[tuple[str, Any]] = []
+    for name, leaf in zip(fields, value, strict=True):
+        if _fields(type(leaf)) is None:
+            leaves.append((prefix + name, leaf))
+        else:
+            leaves.extend(flatten(leaf, f"{prefix}{name}."))
+    return leaves
 
 
 def unflatten(template: Any, leaves: list[Any]) -> Any:
@@ -90,9 +107,10 @@ def unflatten(template: Any, leaves: list[Any]) -> Any:
     iterator = iter(leaves)
 
     def build(node: Any) -> Any:
-        if isinstance(node, tuple) and hasattr(node, "_fields"):
-            return type(node)(*[build(getattr(node, f)) for f in node._fields])
-        return next(iterator)
+        cls = type(node)
+        if _fields(cls) is None:
+            return next(iterator)
+        return cls(*[build(field) for field in node])
 
     return build(template)
 
