@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from .cbuild import CompileError, load_kernel
 from . import codegen
+from .cbuild import CompileError, load_kernel
 from .codegen import LANES, generate
 from .trace import Unsupported, flatten, trace_step, unflatten
 
@@ -144,9 +144,7 @@ def get_plan(
         if missing:
             raise Unsupported(f"cannot record {missing[0]!r}: not a state leaf")
         record_leaves = [paths.index(name) for name in record]
-        source = generate(
-            graph, output_dtype, record_leaves, input_layout, indexed, events, wide
-        )
+        source = generate(graph, output_dtype, record_leaves, input_layout, indexed, events, wide)
         function = load_kernel(source)
     except (Unsupported, CompileError) as error:
         # once per plan (the refusal is memoised): which step, and why it runs on the loop
