@@ -269,7 +269,7 @@ def generate(
         "#include <stdint.h>",
         "#include <math.h>",
         f"#define W {LANES}",
-        f"#define WT {WIDE}",
+        *([f"#define WT {WIDE}"] if wide else []),
         "void simctl_kernel(int64_t T, int64_t N, int64_t lo, int64_t hi,",
         "                   const double* restrict c, void** ptrs) {",
     ]

@@ -582,7 +582,8 @@ def run_fused_shaped(
                     space[total : total + count] = space[i * capacity : i * capacity + count]
                 total += count
             flat = space[:total]
-            if len(bounds) > 1 or bounds and bounds[0][1] - bounds[0][0] > LANES:
+            tile = codegen.WIDE if wide else LANES
+            if len(bounds) > 1 or bounds and bounds[0][1] - bounds[0][0] > tile:
                 flat.sort(kind="stable")  # timsort merges the per-tile runs: O(K log tiles)
             output = flat
             break

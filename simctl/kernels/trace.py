@@ -22,6 +22,7 @@ the step's own arguments, or a constant tensor from outside the step that is not
 from __future__ import annotations
 
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -144,7 +145,9 @@ _IDENTITY = frozenset(
         *_overloads(aten.expand_copy, "default"),
         *_overloads(aten.expand, "default"),
         *_overloads(aten.unsqueeze_copy, "default"),
+        *_overloads(aten.unsqueeze, "default"),
         *_overloads(aten.squeeze_copy, "default", "dim", "dims"),
+        *_overloads(aten.squeeze, "default", "dim", "dims"),
         *_overloads(aten.lift_fresh_copy, "default"),
         *_overloads(aten.lift_fresh, "default"),
         *_overloads(aten.positive, "default"),
@@ -421,6 +424,17 @@ class _Converter:
 
 
 _trace_lock = threading.Lock()
+_tracer_thread: ThreadPoolExecutor | None = None
+
+
+def _shallow(function: Any) -> Any:
+    """``function()`` on a worker thread with a short stack. make_fx's fake-tensor modes each
+    record the creating thread's whole stack; under Hydra's deep call chain that was a large
+    part of every trace."""
+    global _tracer_thread
+    if _tracer_thread is None:
+        _tracer_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="simctl-trace")
+    return _tracer_thread.submit(function).result()
 
 
 def _standin(tensor: torch.Tensor) -> torch.Tensor:
@@ -521,16 +535,27 @@ def trace_step(
         captured["output_dtype"] = output.dtype
         return (output, *[leaf for _, leaf in new_leaves])
 
-    # fork_rng: a step that draws random numbers is refused, and its trace must not have moved
-    # the global generator the reference loop then draws from
-    with _trace_lock, torch.no_grad(), torch.random.fork_rng(devices=[]):
-        try:
-            # first the step as it runs (views, in-place ops and autograd.Functions resolved to
-            # ATen calls), then that graph functionalised (torch.func cannot functionalise an
-            # autograd.Function directly, a recorded graph it can)
+    def capture() -> torch.fx.GraphModule:
+        # fork_rng: a step that draws random numbers is refused, and its trace must not have
+        # moved the global generator the reference loop then draws from
+        with torch.no_grad(), torch.random.fork_rng(devices=[]):
+            # first the step as it runs (views, in-place ops and autograd.Functions resolved
+            # to ATen calls); then, if anything in it mutates a tensor, that graph
+            # functionalised (torch.func cannot functionalise an autograd.Function directly,
+            # a recorded graph it can). Without a mutation a view holds its base's values, so
+            # the recorded graph is already exact.
             recorded = make_fx(traced, tracing_mode="real")(*standins)
+            if not any(
+                node.op == "call_function" and node.is_impure(impure_random=False)
+                for node in recorded.graph.nodes
+            ):
+                return recorded
             functional = torch.func.functionalize(recorded, remove="mutations_and_views")
-            module = make_fx(functional, tracing_mode="real")(*standins)
+            return make_fx(functional, tracing_mode="real")(*standins)
+
+    with _trace_lock:
+        try:
+            module = _shallow(capture)
         except Unsupported:
             raise
         except Exception as error:  # noqa: BLE001 - whatever stops the trace: not fusable
