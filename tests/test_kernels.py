@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from simctl import kernels
-from simctl.kernels import fused
+from simctl.kernels import codegen, fused
 from simctl.kernels.cbuild import compiler
 from simctl.neurons import MODEL_MODULES, lif
 from simctl.neurons.base import NeuronModel
@@ -29,6 +29,15 @@ def _cache(tmp_path_factory, monkeypatch):
     # one kernel cache per test session, away from the user's
     monkeypatch.setenv("SIMCTL_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "kernels"))
     monkeypatch.delenv("SIMCTL_KERNELS", raising=False)
+
+
+@pytest.fixture(params=["tile", "wide"])
+def loop_order(request, monkeypatch):
+    """Both loop orders of the C kernel; the wide tile made small (520 neurons: two lane chunks
+    and a remainder), so that tests of a few hundred neurons cross its edges."""
+    monkeypatch.setattr(fused, "LOOP_ORDER", request.param)
+    monkeypatch.setattr(codegen, "WIDE", 520)
+    return request.param
 
 
 def _compare(fast, ref, exact: bool = True) -> None:
@@ -116,7 +125,7 @@ def test_state_is_not_modified_and_blocks_chain():
 
 
 @needs_cc
-def test_parallel_split_equals_single(monkeypatch):
+def test_parallel_split_equals_single(loop_order, monkeypatch):
     monkeypatch.setattr(fused, "PARALLEL_MIN_WORK", 0)
     monkeypatch.setattr(torch, "get_num_threads", lambda: 3)
     torch.manual_seed(3)
@@ -189,7 +198,7 @@ _TRANSCENDENTAL = ("exp(", "expf(", "log", "tanh", "sqrt", "pow", "erf", "sin(",
 @needs_cc
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("model", _library_models())
-def test_every_library_model_fused_equals_reference(model, dtype):
+def test_every_library_model_fused_equals_reference(loop_order, model, dtype):
     torch.manual_seed(5)
     p = _default_parameters(model)
     n, steps = 40, 300
@@ -432,7 +441,7 @@ def _integrate_on(backend: str, monkeypatch, *args, **kwargs):
     [[3, 0, 299], [-1, 5, 5, 17], list(range(300)), [], torch.tensor([256, 255, 257])],
     ids=["unsorted", "negative-repeat", "all", "empty", "tensor-tile-edges"],
 )
-def test_record_index_equals_slicing_the_full_trace(monkeypatch, backend, dtype, index):
+def test_record_index_equals_slicing_the_full_trace(loop_order, monkeypatch, backend, dtype, index):
     from simctl.neurons import izhikevich as iz
 
     torch.manual_seed(8)
@@ -511,7 +520,7 @@ def _broadcast_inputs(steps: int, n: int, dtype: torch.dtype) -> dict[str, Any]:
         "transposed",
     ],
 )
-def test_broadcast_input_equals_the_expanded_block(monkeypatch, dtype, case):
+def test_broadcast_input_equals_the_expanded_block(loop_order, monkeypatch, dtype, case):
     torch.manual_seed(10)
     n, steps = 2 * 256 + 3, 150
     p = lif.LIFParameters(v_th=torch.linspace(0.3, 1.0, n, dtype=dtype))
@@ -546,7 +555,7 @@ def test_broadcast_input_is_not_materialised():
 
 
 @needs_cc
-def test_izhikevich_step_input_and_record_index_in_config_units(monkeypatch):
+def test_izhikevich_step_input_and_record_index_in_config_units(loop_order, monkeypatch):
     """The runner's case: one current per step (T, 1), a few recorded neurons, float32."""
     from simctl.neurons import izhikevich as iz
 
@@ -575,7 +584,7 @@ def _nonzero(out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 @pytest.mark.parametrize("backend", [pytest.param("c", marks=needs_cc), "reference"])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-def test_integrate_spikes_equals_nonzero_of_the_output(monkeypatch, backend, dtype):
+def test_integrate_spikes_equals_nonzero_of_the_output(loop_order, monkeypatch, backend, dtype):
     from simctl.neurons import izhikevich as iz
 
     torch.manual_seed(11)
@@ -597,7 +606,7 @@ def test_integrate_spikes_equals_nonzero_of_the_output(monkeypatch, backend, dty
 
 
 @needs_cc
-def test_integrate_spikes_threads_batch_and_overflow(monkeypatch):
+def test_integrate_spikes_threads_batch_and_overflow(loop_order, monkeypatch):
     """Events from several threads come out in (step, neuron) order; a buffer that overflows
     is retried with room for every event; flat neuron indices over a (B, N) population."""
     monkeypatch.setattr(fused, "PARALLEL_MIN_WORK", 0)
@@ -631,3 +640,59 @@ def test_integrate_spikes_falls_back_for_models_beyond_the_kernel(monkeypatch):
     ref_step, ref_neuron = _nonzero(out)
     assert ref_step.numel() > 0
     assert torch.equal(step, ref_step) and torch.equal(neuron, ref_neuron)
+
+
+# --------------------------------------------------------------------------------------------
+# recycled output memory
+
+
+@needs_cc
+def test_output_memory_is_reused_only_once_nothing_refers_to_it(monkeypatch):
+    """A released output's buffer is handed out again; one still referenced (by the tensor, a
+    view of it or a numpy array of it) never is, and every result stays the loop's."""
+    monkeypatch.setattr(fused, "RECYCLE_MIN_BYTES", 0)
+    monkeypatch.setattr(fused, "_recycler", fused._Recycler())
+    torch.manual_seed(13)
+    x = torch.rand(30, 50) * 4
+    p = lif.LIFParameters()
+    state = lif.lif_initial_state((50,), p)
+    expected = kernels.integrate_reference(lif.MODEL, x, state, p, 0.001)[0]
+
+    def run():
+        out, _, _ = kernels.integrate(lif.MODEL, x, state, p, 0.001)
+        assert kernels.last_backend()[0] == "c"
+        assert torch.equal(out, expected)
+        return out
+
+    first = run()
+    second = run()  # `first` is alive: fresh memory
+    held = {first.data_ptr(), second.data_ptr()}
+    assert len(held) == 2
+    row = first[3]  # a view keeps the buffer in use
+    array = second.numpy()  # so does a numpy array of it
+    del first, second
+    third = run()
+    assert third.data_ptr() not in held
+    before = row.clone()
+    fourth = run()
+    assert fourth.data_ptr() not in held
+    assert torch.equal(row, before) and torch.equal(torch.from_numpy(array), expected)
+    del row, array  # now both buffers are idle
+    fifth = run()
+    assert fifth.data_ptr() in held
+    del fifth
+    assert len({run().data_ptr() for _ in range(3)}) == 1  # each result dropped at once
+    del third, fourth
+
+
+def test_loop_order_by_working_set(monkeypatch):
+    """Step-ordered wide tiles once the streamed arrays exceed the last-level cache, and only
+    when a thread has more than one lane tile to run."""
+    monkeypatch.setattr(fused, "LOOP_ORDER", "auto")
+    monkeypatch.setattr(fused, "_l3_bytes", 32 << 20)
+    assert not fused._wide(streamed=8 << 20, per_thread=10**4)
+    assert fused._wide(streamed=64 << 20, per_thread=10**4)
+    assert not fused._wide(streamed=64 << 20, per_thread=fused.LANES)
+    monkeypatch.setattr(fused, "LOOP_ORDER", "tile")
+    assert not fused._wide(streamed=64 << 20, per_thread=10**4)
+    assert fused._last_level_cache() > 0

@@ -21,7 +21,8 @@ in advance; :func:`fused_layer_forward` is the same fast path for the library's 
 Selection (:func:`select_backend`): ``$SIMCTL_KERNELS`` (``auto``, ``c``, ``reference``,
 ``compile``) forces a choice; ``auto`` picks ``c`` on the CPU for float32/float64 blocks of two
 or more steps and ``reference`` otherwise. A fused backend that cannot run a problem falls back to
-the reference silently (the reason is logged at debug level and kept by :func:`last_backend`).
+the reference (the reason is logged once at INFO level, on logger ``simctl.kernels``, and kept
+by :func:`last_backend`).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ import torch
 from simctl.neurons import base as _base
 from simctl.neurons.base import SNN, NeuronModel
 
-from .fused import FusedUnavailable, run_fused
+from .fused import FusedUnavailable, broadcast_shapes, run_fused, run_fused_shaped
 from .trace import flatten, unflatten
 
 __all__ = [
@@ -163,7 +164,10 @@ def _population_shape(input_block: torch.Tensor, state: Any) -> tuple[int, ...]:
     """The population's shape: the broadcast of the input's per-step shape and the state's."""
     shapes = [tuple(input_block.shape[1:])]
     shapes += [tuple(leaf.shape) for _, leaf in flatten(state) if isinstance(leaf, torch.Tensor)]
-    return tuple(torch.broadcast_shapes(*shapes))
+    try:
+        return broadcast_shapes(*shapes)
+    except FusedUnavailable as error:
+        raise RuntimeError(str(error)) from None
 
 
 def _record_index(record_index: Any, input_block: torch.Tensor, state: Any) -> torch.Tensor:
@@ -178,9 +182,12 @@ def _record_index(record_index: Any, input_block: torch.Tensor, state: Any) -> t
     if not shape:
         raise ValueError("record_index needs a population with at least one dimension")
     last = shape[-1]
-    if index.numel() and (int(index.min()) < -last or int(index.max()) >= last):
+    values = index.numpy()  # numpy: a few µs where torch's reductions take tens
+    if values.size and (values.min() < -last or values.max() >= last):
         raise IndexError(f"record_index out of range for a last dimension of {last}")
-    return torch.where(index < 0, index + last, index)
+    if values.size and values.min() < 0:
+        return torch.where(index < 0, index + last, index)
+    return index
 
 
 def _run(
@@ -199,16 +206,17 @@ def _run(
     backend = select_backend(input_block)
     if backend == "c":
         try:
-            result = run_fused(step, input_block, state, p, dt, record, record_index, events)
+            output, traces, final, shape = run_fused_shaped(
+                step, input_block, state, p, dt, record, record_index, events
+            )
         except FusedUnavailable as error:
             _log.debug("fused kernel unavailable, using the reference loop: %s", error)
             _last.update(backend="reference", reason=str(error))
         else:
-            _last.update(backend="c", reason="")
-            if events:  # the final state's leaves span the whole population
-                flat, traces, final = result
-                return flat, _count(_population_shape(input_block, final)), traces, final
-            return result
+            _last["backend"], _last["reason"] = "c", ""
+            if events:
+                return output, _count(shape), traces, final
+            return output, traces, final
     elif backend == "compile":
         try:
             result = _compiled_loop(step, input_block, state, p, dt, record, record_index)

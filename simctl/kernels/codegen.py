@@ -19,9 +19,12 @@ import torch
 
 from .trace import Graph, Unsupported
 
-__all__ = ["CTYPES", "generate", "LANES", "INPUT_LAYOUTS"]
+__all__ = ["CTYPES", "generate", "LANES", "WIDE", "INPUT_LAYOUTS"]
 
 LANES = 256
+#: the tile of the step-ordered (``wide``) variant: its state (tens of KB) stays in L2 while
+#: every step reads and writes one contiguous run of ``WIDE`` neurons of the input and output
+WIDE = 8192
 
 #: how the kernel reads its input: ``full`` one value per neuron and step (T·N), ``step`` one
 #: value per step shared by every neuron (T), ``neuron`` one value per neuron for every step (N)
@@ -156,8 +159,16 @@ def generate(
     input_layout: str = "full",
     indexed: bool = False,
     events: bool = False,
+    wide: bool = False,
 ) -> str:
     """The C source of ``simctl_kernel`` for ``graph``, recording the state leaves ``record``.
+
+    Loop order: by default a tile of ``LANES`` neurons goes through all ``T`` steps with its
+    state in L1 lane arrays; each step touches ``LANES`` neurons of the input and output rows.
+    With ``wide`` the tile is ``WIDE`` neurons and the state is updated in place in its arrays
+    (L2-resident): each step streams a long contiguous run of the input and output, which the
+    hardware prefetchers follow, for blocks too large for the cache (``simctl.kernels.fused``
+    chooses by size). The arithmetic is the same, so the results are identical.
 
     Pointer table (``void** ptrs``): the input (T·N, or T or N by ``input_layout``), each state
     leaf (N, read at the start of a tile and written back at its end), each per-neuron parameter
@@ -242,7 +253,8 @@ def generate(
 
     tail: list[str] = []
     if events:
-        tail.append(f"        zo[j] = {operand(graph.output, output_dtype)};")
+        lane = "j - j0" if wide else "j"
+        tail.append(f"        zo[{lane}] = {operand(graph.output, output_dtype)};")
     else:
         tail.append(f"        out[o + j] = {operand(graph.output, output_dtype)};")
     if not indexed:
@@ -257,6 +269,7 @@ def generate(
         "#include <stdint.h>",
         "#include <math.h>",
         f"#define W {LANES}",
+        *([f"#define WT {WIDE}"] if wide else []),
         "void simctl_kernel(int64_t T, int64_t N, int64_t lo, int64_t hi,",
         "                   const double* restrict c, void** ptrs) {",
     ]
@@ -297,24 +310,39 @@ def generate(
             lines.append(f"  const int {name} = (int)(c[{k}] != 0);")
         else:
             lines.append(f"  const {CTYPES[dtype]} {name} = ({CTYPES[dtype]})c[{k}];")
-    lines.append("  for (int64_t b0 = lo; b0 < hi; b0 += W) {")
-    lines.append("    const int64_t w = (hi - b0) < W ? (hi - b0) : W;")
+    tile = "WT" if wide else "W"
+    lines.append(f"  for (int64_t b0 = lo; b0 < hi; b0 += {tile}) {{")
+    lines.append(f"    const int64_t w = (hi - b0) < {tile} ? (hi - b0) : {tile};")
     if indexed:
         lines.append("    int64_t q1 = q0;")
         lines.append("    while (q1 < Q && rn[q1] < b0 + w) ++q1;")
-    for k in state_ids:
-        lines.append(f"    {CTYPES[inputs[k][1]]} l{k}[W];")
+    if wide:  # the state is updated in place: lane k of the tile is a{k}[b0 + j]
+        for k in state_ids:
+            ctype = CTYPES[inputs[k][1]]
+            storage = STORAGE[inputs[k][1]]
+            if ctype == storage:
+                lines.append(f"    {ctype}* restrict l{k} = a{k} + b0;")
+            else:  # bools: int lanes in registers, bytes in memory; cast on access
+                lines.append(f"    {storage}* restrict l{k} = a{k} + b0;")
+    else:
+        for k in state_ids:
+            lines.append(f"    {CTYPES[inputs[k][1]]} l{k}[W];")
+        lines.append("    for (int64_t j = 0; j < w; ++j) {")
+        for k in state_ids:
+            lines.append(f"      l{k}[j] = a{k}[b0 + j];")
+        lines.append("    }")
     if events:
         lines.append(f"    {CTYPES[output_dtype]} zo[W];")
-    lines.append("    for (int64_t j = 0; j < w; ++j) {")
-    for k in state_ids:
-        lines.append(f"      l{k}[j] = a{k}[b0 + j];")
-    lines.append("    }")
     lines.append("    for (int64_t t = 0; t < T; ++t) {")
     lines.append("      const int64_t o = t * N + b0;")
     if input_layout == "step":  # loop-invariant: one load per step and tile
         lines.append(f"      const {CTYPES[inputs[0][1]]} x_t = a0[t];")
-    lines.append("      for (int64_t j = 0; j < w; ++j) {")
+    if events and wide:  # events: chunks of W lanes, each scanned while in L1
+        lines.append("      for (int64_t j0 = 0; j0 < w; j0 += W) {")
+        lines.append("      const int64_t w1 = (w - j0) < W ? (w - j0) : W;")
+        lines.append("      for (int64_t j = j0; j < j0 + w1; ++j) {")
+    else:
+        lines.append("      for (int64_t j = 0; j < w; ++j) {")
     for k, (name, dtype) in enumerate(inputs):
         ctype = CTYPES[dtype]
         if k == 0:
@@ -328,7 +356,15 @@ def generate(
 
     lines.extend(tail)
     lines.append("      }")
-    if events:  # the step's outputs are in L1: a cheap scan, rarely taken
+    if events and wide:
+        lines.append("      for (int64_t j = 0; j < w1; ++j) {")
+        lines.append("        if (zo[j] != 0) {")
+        lines.append("          if (ne < cap) ev[ne] = o + j0 + j;")
+        lines.append("          ++ne;")
+        lines.append("        }")
+        lines.append("      }")
+        lines.append("      }")
+    elif events:  # the step's outputs are in L1: a cheap scan, rarely taken
         lines.append("      for (int64_t j = 0; j < w; ++j) {")
         lines.append("        if (zo[j] != 0) {")
         lines.append("          if (ne < cap) ev[ne] = o + j;")
@@ -346,10 +382,11 @@ def generate(
     lines.append("    }")
     if indexed:
         lines.append("    q0 = q1;")
-    lines.append("    for (int64_t j = 0; j < w; ++j) {")
-    for k in state_ids:
-        lines.append(f"      a{k}[b0 + j] = l{k}[j];")
-    lines.append("    }")
+    if not wide:
+        lines.append("    for (int64_t j = 0; j < w; ++j) {")
+        for k in state_ids:
+            lines.append(f"      a{k}[b0 + j] = l{k}[j];")
+        lines.append("    }")
     lines.append("  }")
     if events:
         lines.append("  evn[0] = ne;")

@@ -9,6 +9,7 @@ in parallel threads (ctypes releases the GIL while C runs).
 from __future__ import annotations
 
 import ctypes
+import logging
 import math
 import os
 import sys
@@ -23,6 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from . import codegen
 from .cbuild import CompileError, load_kernel
 from .codegen import LANES, generate
 from .trace import Unsupported, flatten, trace_step, unflatten
@@ -35,6 +37,8 @@ __all__ = [
     "PARALLEL_MIN_WORK",
     "trim_heap",
 ]
+
+_log = logging.getLogger("simctl.kernels")
 
 #: neuron-steps from which a call is split over threads
 PARALLEL_MIN_WORK = 1 << 20
@@ -63,7 +67,7 @@ _pool: ThreadPoolExecutor | None = None
 def _leaf_key(leaf: Any) -> Any:
     if isinstance(leaf, torch.Tensor):
         if leaf.numel() == 1:
-            return ("scalar", leaf.dtype, leaf.dim(), leaf.device.type, float(leaf.reshape(-1)[0]))
+            return ("scalar", leaf.dtype, leaf.dim(), leaf.device.type, leaf.item())
         return ("neuron", leaf.dtype, leaf.device.type)
     if isinstance(leaf, (bool, int, float, str)) or leaf is None:
         return (type(leaf).__name__, leaf)
@@ -81,13 +85,17 @@ def _key(
     p: Any,
     dt: Any,
     record: Sequence[str],
-    variant: tuple[str, bool, bool],
+    variant: tuple[str, bool, bool, int],
+    state_flat: list[tuple[str, Any]] | None = None,
+    p_flat: list[tuple[str, Any]] | None = None,
 ) -> Any:
+    state_flat = flatten(state) if state_flat is None else state_flat
+    p_flat = flatten(p) if p_flat is None else p_flat
     state_key = tuple(
         (path, leaf.dtype, leaf.dim() == 0) if isinstance(leaf, torch.Tensor) else (path, leaf)
-        for path, leaf in flatten(state)
+        for path, leaf in state_flat
     )
-    p_key = tuple((path, _leaf_key(leaf)) for path, leaf in flatten(p))
+    p_key = tuple((path, _leaf_key(leaf)) for path, leaf in p_flat)
     dt_key = _leaf_key(dt)
     return (step, input_block.dtype, state_key, type(p), p_key, dt_key, tuple(record), variant)
 
@@ -102,14 +110,18 @@ def get_plan(
     input_layout: str = "full",
     indexed: bool = False,
     events: bool = False,
+    state_flat: list[tuple[str, Any]] | None = None,
+    p_flat: list[tuple[str, Any]] | None = None,
+    wide: bool = False,
 ) -> Plan:
     """The memoised plan for this step, dtypes and parameter structure (raises
     :class:`FusedUnavailable` when the step cannot be fused or no compiler works).
 
-    ``input_layout``, ``indexed`` and ``events`` pick the kernel variant (see
+    ``input_layout``, ``indexed``, ``events`` and ``wide`` pick the kernel variant (see
     :func:`simctl.kernels.codegen.generate`); the traced graph does not depend on them.
     """
-    key = _key(step, input_block, state, p, dt, record, (input_layout, indexed, events))
+    variant = (input_layout, indexed, events, codegen.WIDE if wide else 0)
+    key = _key(step, input_block, state, p, dt, record, variant, state_flat, p_flat)
     with _plans_lock:
         plan = _plans.get(key)
         if plan is not None:
@@ -125,16 +137,22 @@ def get_plan(
             state,
             p,
             float(dt) if isinstance(dt, torch.Tensor) else dt,
-            _per_neuron(p),
+            _per_neuron(p, p_flat),
         )
         paths = [path for path, _ in flatten(state)]
         missing = [name for name in record if name not in paths]
         if missing:
             raise Unsupported(f"cannot record {missing[0]!r}: not a state leaf")
         record_leaves = [paths.index(name) for name in record]
-        source = generate(graph, output_dtype, record_leaves, input_layout, indexed, events)
+        source = generate(graph, output_dtype, record_leaves, input_layout, indexed, events, wide)
         function = load_kernel(source)
     except (Unsupported, CompileError) as error:
+        # once per plan (the refusal is memoised): which step, and why it runs on the loop
+        _log.info(
+            "not fused, using the reference loop for %s: %s",
+            getattr(step, "__qualname__", repr(step)),
+            error,
+        )
         with _plans_lock:
             _plans[key] = f"{type(error).__name__}: {error}"
         raise FusedUnavailable(str(error)) from error
@@ -147,29 +165,50 @@ def get_plan(
     return plan
 
 
-def _per_neuron(p: Any) -> list[str]:
+def _per_neuron(p: Any, p_flat: list[tuple[str, Any]] | None = None) -> list[str]:
     """Paths of the per-neuron (non-scalar) parameter tensors: graph inputs, not constants."""
     return [
-        path for path, leaf in flatten(p) if isinstance(leaf, torch.Tensor) and leaf.numel() != 1
+        path
+        for path, leaf in (flatten(p) if p_flat is None else p_flat)
+        if isinstance(leaf, torch.Tensor) and leaf.numel() != 1
     ]
+
+
+def broadcast_shapes(*shapes: Sequence[int]) -> tuple[int, ...]:
+    """``torch.broadcast_shapes`` for the few short shapes of a call, without its overhead
+    (about 10 µs a call); raises :class:`FusedUnavailable` when they do not broadcast."""
+    result: tuple[int, ...] = ()
+    for shape in shapes:
+        shape = tuple(shape)
+        if shape == result or not shape:
+            continue
+        if not result:
+            result = shape
+            continue
+        size = max(len(result), len(shape))
+        a = (1,) * (size - len(result)) + result
+        b = (1,) * (size - len(shape)) + shape
+        merged = []
+        for m, n in zip(a, b, strict=True):
+            if m == n or n == 1:
+                merged.append(m)
+            elif m == 1:
+                merged.append(n)
+            else:
+                raise FusedUnavailable(f"shapes {result} and {shape} do not broadcast")
+        result = tuple(merged)
+    return result
 
 
 _HUGE = 1 << 21
 _madvise: Any = None
 
 
-def _empty(shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
-    """``torch.empty`` that asks Linux for transparent huge pages on large blocks.
-
-    A fresh 400 MB output block costs 100 000 page faults on first touch, more than the kernel
-    itself (measured 0.95 against 0.15 ns per element with ``MADV_HUGEPAGE``). The advice is
-    only a hint: where it is unavailable nothing changes.
-    """
+def _advise_huge(address: int, nbytes: int) -> None:
+    """Asks Linux for transparent huge pages on ``[address, address + nbytes)`` (a hint)."""
     global _madvise
-    tensor = torch.empty(shape, dtype=dtype)
-    nbytes = tensor.numel() * tensor.element_size()
     if nbytes < 4 * _HUGE or not sys.platform.startswith("linux"):
-        return tensor
+        return
     if _madvise is None:
         try:
             libc = ctypes.CDLL(None, use_errno=True)
@@ -179,11 +218,92 @@ def _empty(shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
         except (OSError, AttributeError):
             _madvise = False
     if _madvise:
-        start = (tensor.data_ptr() + _HUGE - 1) & ~(_HUGE - 1)
-        end = (tensor.data_ptr() + nbytes) & ~(_HUGE - 1)
+        start = (address + _HUGE - 1) & ~(_HUGE - 1)
+        end = (address + nbytes) & ~(_HUGE - 1)
         if end > start:
             _madvise(start, end - start, 14)  # MADV_HUGEPAGE
-    return tensor
+
+
+#: arrays from this size on are recycled from call to call (:class:`_Recycler`)
+RECYCLE_MIN_BYTES = 1 << 18
+#: the recycler keeps at most this many bytes of arrays (idle or in use) ...
+RECYCLE_MAX_BYTES = 1 << 30
+#: ... and never an array larger than this (a one-off giant block is not worth keeping)
+RECYCLE_MAX_ARRAY = 1 << 28
+
+
+class _Recycler:
+    """Output memory reused across calls once nothing refers to it any more.
+
+    A fresh multi-MB output is faulted in page by page on first touch: measured on a 4 MB
+    float32 output (10^4 neurons × 100 steps), 2.1 ms per call against 0.6 ms into warm memory.
+    Every large array a call returns is a view of a numpy buffer this class keeps; a torch
+    tensor made by ``torch.from_numpy`` holds a reference to that buffer for as long as any
+    tensor or view of its storage lives, so a buffer whose only references are the recycler's
+    own is provably unused and is handed out again. A caller that keeps every output keeps
+    getting fresh memory; the usual loop (``out, _, state = integrate(...)`` over blocks)
+    alternates between two buffers and faults nothing after its first two calls.
+    """
+
+    def __init__(self) -> None:
+        self.arrays: list[np.ndarray] = []
+        self.lock = threading.Lock()
+        self.idle_refs = 0
+        probe = [np.empty(1, dtype=np.uint8)]
+        self.idle_refs = max(self._refs(array) for array in probe)
+
+    @staticmethod
+    def _refs(array: np.ndarray) -> int:
+        return sys.getrefcount(array)
+
+    def take(self, shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
+        """An uninitialised contiguous CPU tensor of ``shape`` and ``dtype``."""
+        nbytes = math.prod(shape) * torch.empty((), dtype=dtype).element_size()
+        if nbytes < RECYCLE_MIN_BYTES or nbytes > RECYCLE_MAX_ARRAY:
+            tensor = torch.empty(shape, dtype=dtype)
+            _advise_huge(tensor.data_ptr(), nbytes)
+            return tensor
+        with self.lock:
+            found = None
+            for array in self.arrays:
+                if array.nbytes == nbytes and self._refs(array) <= self.idle_refs:
+                    found = array
+                    break
+            if found is None:
+                found = np.empty(nbytes, dtype=np.uint8)
+                _advise_huge(found.ctypes.data, nbytes)
+                self.arrays.append(found)
+                self._shrink()
+            return torch.from_numpy(found).view(dtype).view(shape)
+
+    def _shrink(self) -> None:
+        """Drops idle arrays, oldest first, while the kept bytes exceed the bound."""
+        total = sum(array.nbytes for array in self.arrays)
+        index = 0
+        while total > RECYCLE_MAX_BYTES and index < len(self.arrays):
+            array = self.arrays[index]
+            if self._refs(array) <= self.idle_refs:
+                total -= array.nbytes
+                del self.arrays[index]
+            else:
+                index += 1
+        # arrays still in use beyond the bound are forgotten: freed when their user drops them
+        while total > RECYCLE_MAX_BYTES and self.arrays:
+            total -= self.arrays.pop(0).nbytes
+
+
+_recycler = _Recycler()
+
+
+def _empty(shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
+    """An uninitialised CPU tensor for a kernel to fill: recycled memory when it is large
+    (:class:`_Recycler`), with transparent huge pages asked for on large blocks.
+
+    A fresh 400 MB output block costs 100 000 page faults on first touch, more than the kernel
+    itself (measured 0.95 against 0.15 ns per element with ``MADV_HUGEPAGE``). The advice is
+    only a hint: where it is unavailable nothing changes.
+    """
+    return _recycler.take(tuple(shape), dtype)
 
 
 _malloc_tuned = False
@@ -252,6 +372,43 @@ def trim_heap() -> None:
     _last_trim = time.monotonic()
 
 
+#: the loop order of the kernels: ``"auto"`` (by working-set size, :func:`_wide`), ``"tile"``
+#: (always ``LANES``-neuron tiles, time inside) or ``"wide"`` (always step-ordered wide tiles)
+LOOP_ORDER = "auto"
+_l3_bytes: int | None = None
+
+
+def _last_level_cache() -> int:
+    """The last-level cache's size in bytes (Linux sysfs), 32 MB where it cannot be read."""
+    global _l3_bytes
+    if _l3_bytes is None:
+        _l3_bytes = 32 << 20
+        base = "/sys/devices/system/cpu/cpu0/cache"
+        try:
+            sizes = []
+            for entry in sorted(os.listdir(base)):
+                if entry.startswith("index"):
+                    with open(os.path.join(base, entry, "size"), encoding="ascii") as handle:
+                        text = handle.read().strip()
+                    scale = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(text[-1:], 1)
+                    sizes.append(int(text.rstrip("KMG")) * scale)
+            if sizes:
+                _l3_bytes = max(sizes)
+        except (OSError, ValueError):
+            pass
+    return _l3_bytes
+
+
+def _wide(streamed: int, per_thread: int) -> bool:
+    """Whether a call takes the step-ordered wide-tile loop: when the arrays it streams
+    (input, output, full traces: ``streamed`` bytes) exceed the last-level cache, so they come
+    from memory and long contiguous runs per step are what keeps the prefetchers ahead, and a
+    thread has more than one tile of ``LANES`` neurons to run."""
+    if LOOP_ORDER != "auto":
+        return LOOP_ORDER == "wide"
+    return per_thread > LANES and streamed > _last_level_cache()
+
+
 def _threads(work: int, neurons: int) -> int:
     if work < PARALLEL_MIN_WORK:
         return 1
@@ -280,9 +437,21 @@ def _input_layout(x: torch.Tensor, shape: tuple[int, ...]) -> tuple[str, torch.T
     return "full", x.contiguous()
 
 
+_tables: OrderedDict[Any, tuple[torch.Tensor, int]] = OrderedDict()
+
+
 def _record_table(index: torch.Tensor, shape: tuple[int, ...]) -> tuple[torch.Tensor, int]:
     """The kernel's ``{R, Q, neuron[Q], column[Q]}`` table for ``index`` (non-negative, along
-    the last dim of ``shape``; every leading index is recorded) and the number of columns."""
+    the last dim of ``shape``; every leading index is recorded) and the number of columns.
+
+    Memoised by value (the runner passes the same few indices every block): building one costs
+    ~20 µs of small torch calls."""
+    key = (index.numpy().tobytes(), tuple(shape)) if index.numel() <= 4096 else None
+    if key is not None:
+        with _plans_lock:
+            found = _tables.get(key)
+        if found is not None:
+            return found
     last = shape[-1]
     lead = math.prod(shape[:-1])
     per = index.numel()
@@ -290,7 +459,13 @@ def _record_table(index: torch.Tensor, shape: tuple[int, ...]) -> tuple[torch.Te
     column = torch.arange(lead * per)
     order = torch.argsort(neuron, stable=True)
     table = torch.cat([torch.tensor([lead * per, neuron.numel()]), neuron[order], column[order]])
-    return table.contiguous(), per
+    result = (table.contiguous(), per)
+    if key is not None:
+        with _plans_lock:
+            _tables[key] = result
+            while len(_tables) > 64:
+                _tables.popitem(last=False)
+    return result
 
 
 def run_fused(
@@ -312,37 +487,62 @@ def run_fused(
     elements, ``N`` the number of neurons, as a numpy view of this thread's event workspace
     (no per-call allocation), valid until the thread's next ``events`` call.
     """
+    output, recorded, final, _ = run_fused_shaped(
+        step, input_block, state, p, dt, record, record_index, events
+    )
+    return output, recorded, final
+
+
+def run_fused_shaped(
+    step: Any,
+    input_block: torch.Tensor,
+    state: Any,
+    p: Any,
+    dt: Any,
+    record: Sequence[str] = (),
+    record_index: torch.Tensor | None = None,
+    events: bool = False,
+) -> tuple[Any, dict[str, torch.Tensor], Any, tuple[int, ...]]:
+    """:func:`run_fused`, and the population's shape (the broadcast of input and state)."""
     if input_block.device.type != "cpu":
         raise FusedUnavailable("the C backend runs on the CPU")
     if input_block.dim() < 1 or input_block.shape[0] < 1:
         raise FusedUnavailable("empty block")
-    state_leaves = [leaf for _, leaf in flatten(state)]
-    p_leaves = dict(flatten(p))
-    params = [p_leaves[path] for path in _per_neuron(p)]
-    try:
-        shape = torch.broadcast_shapes(
-            tuple(input_block.shape[1:]),
-            *[tuple(t.shape) for t in state_leaves],
-            *[tuple(t.shape) for t in params],
-        )
-    except RuntimeError as error:
-        raise FusedUnavailable(str(error)) from error
+    state_flat = flatten(state)
+    p_flat = flatten(p)
+    state_leaves = [leaf for _, leaf in state_flat]
+    p_leaves = dict(p_flat)
+    params = [p_leaves[path] for path in _per_neuron(p, p_flat)]
+    for leaf in state_leaves:
+        if not isinstance(leaf, torch.Tensor):
+            raise FusedUnavailable("a state leaf is not a tensor")
+    shape = broadcast_shapes(
+        input_block.shape[1:], *[t.shape for t in state_leaves], *[t.shape for t in params]
+    )
     if any(t.device.type != "cpu" for t in [*state_leaves, *params]):
         raise FusedUnavailable("state or parameters not on the CPU")
     steps = input_block.shape[0]
     neurons = math.prod(shape)
     layout, x = _input_layout(input_block.detach(), shape)
     indexed = record_index is not None
-    plan = get_plan(step, input_block, state, p, dt, record, layout, indexed, events)
-    _tune_malloc()
-    param_arrays = [_dense(t, shape, copy=False) for t in params]
-    extra: list[torch.Tensor] = []
-    if indexed:
-        table, columns = _record_table(record_index, shape)
-        extra = [table]
     threads = _threads(steps * neurons, neurons) if neurons > 0 else 1
     per = -(-neurons // threads)
     per = -(-per // LANES) * LANES
+    size = input_block.element_size()
+    streamed = x.numel() * size + (0 if events else steps * neurons * size)
+    if not indexed:
+        streamed += steps * neurons * size * len(record)
+    wide = _wide(streamed, per)
+    plan = get_plan(
+        step, input_block, state, p, dt, record, layout, indexed, events, state_flat, p_flat, wide
+    )
+    _tune_malloc()
+    param_arrays = [_dense(t, shape, copy=False) for t in params]
+    extra: list[torch.Tensor] = []
+    columns = 0
+    if indexed:
+        table, columns = _record_table(record_index, shape)
+        extra = [table]
     bounds = [(lo, min(neurons, lo + per)) for lo in range(0, neurons, per)] if neurons else []
     # every element of a trace is written by the kernel (indexed: small (T, ..., R))
     trace_shape = (steps, *shape[:-1], columns) if indexed else (steps, *shape)
@@ -353,24 +553,24 @@ def run_fused(
         if events:
             output = None
             capacity = capacity or _event_capacity(plan, steps * per)
-            # one reused array, thread i's slots at [i·capacity, (i+1)·capacity)
-            space = _event_space(len(bounds) * capacity)
-            counts = torch.zeros((len(bounds), 2), dtype=torch.int64)
+            # one reused array, thread i's slots at [i·capacity, (i+1)·capacity), and the
+            # threads' {count, capacity} pairs after them
+            space, counts = _event_space(len(bounds) * capacity, len(bounds))
+            counts[:, 0] = 0
             counts[:, 1] = capacity
-            tail = [
-                [torch.from_numpy(space[i * capacity : (i + 1) * capacity]), counts[i]]
-                for i in range(len(bounds))
-            ]
-            output_args: list[torch.Tensor] = []
+            base, count_base = space.ctypes.data, counts.ctypes.data
+            tail = [[base + 8 * i * capacity, count_base + 16 * i] for i in range(len(bounds))]
+            output_args: list[Any] = []
         else:
             output = _empty((steps, *shape), plan.output_dtype)
             output_args = [output]
             tail = [[] for _ in bounds]
         shared = [x, *new_state, *param_arrays, *output_args, *traces, *extra]
-        _launch(plan, steps, neurons, bounds, [shared + own for own in tail])
+        shared_pointers = [t.data_ptr() for t in shared]
+        _launch(plan, steps, neurons, bounds, [shared_pointers + own for own in tail])
         if not events:
             break
-        found = [int(f) for f in counts[:, 0]]
+        found = counts[:, 0].tolist()
         most = max(found, default=0)
         plan.event_hint = max(plan.event_hint, most)
         if most <= capacity:
@@ -382,26 +582,35 @@ def run_fused(
                     space[total : total + count] = space[i * capacity : i * capacity + count]
                 total += count
             flat = space[:total]
-            flat.sort()
+            tile = codegen.WIDE if wide else LANES
+            if len(bounds) > 1 or bounds and bounds[0][1] - bounds[0][0] > tile:
+                flat.sort(kind="stable")  # timsort merges the per-tile runs: O(K log tiles)
             output = flat
             break
         capacity = -(-most * 5 // 4)  # overflowed: once more, with room for every event
     final = unflatten(state, new_state)
     recorded = {name: trace for name, trace in zip(record, traces, strict=True)}
-    return output, recorded, final
+    return output, recorded, final, shape
+
+
+#: arrays below this many elements are copied by torch (one call), larger ones by numpy
+_SMALL_COPY = 1 << 15
 
 
 def _dense(tensor: torch.Tensor, shape: tuple[int, ...], copy: bool = True) -> torch.Tensor:
     """``tensor`` broadcast to ``shape`` as a contiguous CPU array (a fresh one with ``copy``).
 
-    Copied by numpy, on this thread: torch splits a copy of 10^5 elements over its worker
-    threads, and waiting for them cost ~7 ms per call on a busy 2-core machine, more than a
-    64-step block of the kernel itself.
+    Large arrays are copied by numpy, on this thread, into recycled memory: torch splits a copy
+    of 10^5 elements over its worker threads, and waiting for them cost ~7 ms per call on a busy
+    2-core machine, more than a 64-step block of the kernel itself.
     """
     tensor = tensor.detach()
-    if not copy and tuple(tensor.shape) == tuple(shape) and tensor.is_contiguous():
+    same = tuple(tensor.shape) == tuple(shape) and tensor.is_contiguous()
+    if same and not copy:
         return tensor
-    out = torch.empty(shape, dtype=tensor.dtype)
+    if same and tensor.numel() < _SMALL_COPY:
+        return tensor.clone()
+    out = _empty(tuple(shape), tensor.dtype)
     try:
         np.copyto(out.numpy(), np.broadcast_to(tensor.numpy(), shape))
     except (TypeError, RuntimeError):  # a dtype numpy lacks
@@ -414,8 +623,9 @@ _workspace = threading.local()
 MAX_KEPT_EVENT_SPACE = 1 << 28
 
 
-def _event_space(slots: int) -> np.ndarray:
-    """This thread's int64 event workspace, at least ``slots`` long: reused from call to call.
+def _event_space(slots: int, threads: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """This thread's int64 event workspace, at least ``slots`` long, and a ``(threads, 2)``
+    int64 array for the kernels' ``{count, capacity}`` pairs: reused from call to call.
 
     Memory of a streamed run must not grow with its duration. A fresh multi-MB event buffer and
     its sorted copy per block, freed between blocks of HDF5's gzip work (whose chunk and zlib
@@ -428,7 +638,10 @@ def _event_space(slots: int) -> np.ndarray:
     if space is None or space.size < slots:
         space = np.empty(slots + slots // 4, dtype=np.int64)
         _workspace.events = space if space.nbytes <= MAX_KEPT_EVENT_SPACE else None
-    return space
+    counts = getattr(_workspace, "counts", None)
+    if counts is None or counts.shape[0] < threads:
+        counts = _workspace.counts = np.zeros((threads, 2), dtype=np.int64)
+    return space, counts[:threads]
 
 
 def _event_capacity(plan: Plan, work: int) -> int:
@@ -438,10 +651,10 @@ def _event_capacity(plan: Plan, work: int) -> int:
 
 
 def _launch(
-    plan: Plan, steps: int, neurons: int, bounds: list[tuple[int, int]], tables: list[list]
+    plan: Plan, steps: int, neurons: int, bounds: list[tuple[int, int]], tables: list[list[int]]
 ) -> None:
-    """Runs the kernel on each neuron range (one pointer table per range), in parallel."""
-    pointers = [(ctypes.c_void_p * len(t))(*[a.data_ptr() for a in t]) for t in tables]
+    """Runs the kernel on each neuron range (one table of addresses per range), in parallel."""
+    pointers = [(ctypes.c_void_p * len(t))(*t) for t in tables]
     if len(bounds) == 1:
         plan.function(steps, neurons, bounds[0][0], bounds[0][1], plan.consts, pointers[0])
     elif bounds:
