@@ -71,6 +71,14 @@ class NeuronModel:
         variables: recordable state fields, as dotted paths into the state (``"lif.v"``).
         spiking: whether the step's output is a spike tensor (False for leaky integrators).
         voltage: dotted path of the membrane potential in the state.
+        current_step: the step with the input read as a continuous current in the
+            equations (``(current, state, p, dt) -> (out, state)``), so that a current
+            protocol delivers the same charge per ms at every ``dt``; ``None`` where the
+            library step already reads its input that way (Izhikevich, the box models).
+            The library step (``feed_forward_step``) adds its input as a jump (Norse).
+
+    What the parameters, state and inputs mean, with units, is the model file's
+    ``DESCRIPTION`` (read without torch by :mod:`simctl.models`).
     """
 
     name: str
@@ -82,6 +90,12 @@ class NeuronModel:
     spiking: bool = True
     voltage: str = "v"
     extra: Mapping[str, Any] = field(default_factory=dict)
+    current_step: FeedforwardActivation | None = None
+
+    @property
+    def current_drive_step(self) -> FeedforwardActivation:
+        """The step a current protocol drives (:attr:`current_step` or the library step)."""
+        return self.current_step or self.feed_forward_step
 
 
 def _to_tensor(value: Any) -> torch.Tensor:

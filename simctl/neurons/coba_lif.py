@@ -46,6 +46,7 @@ __all__ = [
     "CobaLIFFeedForwardState",
     "coba_lif_step",
     "coba_lif_feed_forward_step",
+    "coba_lif_current_step",
     "coba_lif_initial_state",
     "CobaLIFCell",
     "CobaLIFFeedForwardCell",
@@ -130,6 +131,27 @@ def coba_lif_feed_forward_step(
     g_i = state.g_i + torch.relu(-input_tensor)
     z, v, g_e, g_i = _coba_update(g_e, g_i, state.v, p, dt)
     return z, CobaLIFFeedForwardState(v=v, g_e=g_e, g_i=g_i)
+
+
+def coba_lif_current_step(
+    input_current: torch.Tensor,
+    state: CobaLIFFeedForwardState,
+    p: CobaLIFParameters = CobaLIFParameters(),
+    dt: float = 0.001,
+) -> tuple[torch.Tensor, CobaLIFFeedForwardState]:
+    """One Euler step with ``I`` a continuous current into the membrane (nA with
+    ``c_m_inv`` in 1/nF and conductances in µS):
+    ``v1 = v + dt·c_m_inv·(g_l·(v_rest − v) + g_e·(e_rev_E − v) + g_i·(e_rev_I − v) + I)``
+    with the decayed conductances, then threshold and reset; spikes jump ``g_e``/``g_i``
+    from outside."""
+    g_e = state.g_e + (-dt * p.tau_syn_exc_inv * state.g_e)
+    g_i = state.g_i + (-dt * p.tau_syn_inh_inv * state.g_i)
+    v = state.v
+    leak = p.g_l * (p.v_rest - v) + g_e * (p.e_rev_E - v) + g_i * (p.e_rev_I - v)
+    v_decayed = v + dt * p.c_m_inv * (leak + input_current)
+    z = threshold(v_decayed - p.v_thresh, p.method, p.alpha)
+    v_new = (1 - z) * v_decayed + z * p.v_reset
+    return z, CobaLIFFeedForwardState(v=v_new, g_e=g_e, g_i=g_i)
 
 
 def coba_lif_step(
@@ -288,4 +310,45 @@ MODEL = NeuronModel(
     feed_forward_step=coba_lif_feed_forward_step,
     initial_state=coba_lif_initial_state,
     variables=("v", "g_e", "g_i"),
+    current_step=coba_lif_current_step,
 )
+
+#: units, bounds and inputs in simctl's config units (read without torch: simctl.models)
+DESCRIPTION = {
+    "name": "coba_lif",
+    "summary": "conductance-based LIF with exponential excitatory and inhibitory conductances",
+    "equations": "dv/dt = c_m_inv (g_l (v_rest - v) + g_e (e_rev_E - v) + g_i (e_rev_I - v) + I); "
+    "dg_e/dt = -tau_syn_exc_inv g_e; dg_i/dt = -tau_syn_inh_inv g_i",
+    "voltage": "v",
+    "parameters": {
+        "tau_syn_exc_inv": {
+            "unit": "1/ms",
+            "bounds": "(0, inf)",
+            "doc": "inverse excitatory synaptic time constant",
+        },
+        "tau_syn_inh_inv": {
+            "unit": "1/ms",
+            "bounds": "(0, inf)",
+            "doc": "inverse inhibitory synaptic time constant",
+        },
+        "c_m_inv": {"unit": "1/nF", "bounds": "(0, inf)", "doc": "inverse membrane capacitance"},
+        "g_l": {"unit": "uS", "bounds": "[0, inf)", "doc": "leak conductance"},
+        "e_rev_I": {"unit": "mV", "bounds": "(-inf, inf)", "doc": "inhibitory reversal potential"},
+        "e_rev_E": {"unit": "mV", "bounds": "(-inf, inf)", "doc": "excitatory reversal potential"},
+        "v_rest": {"unit": "mV", "bounds": "(-inf, inf)", "doc": "resting potential"},
+        "v_reset": {"unit": "mV", "bounds": "(-inf, inf)", "doc": "potential after a spike"},
+        "v_thresh": {
+            "unit": "mV",
+            "bounds": "(-inf, inf)",
+            "doc": "threshold (spike when v > v_thresh)",
+        },
+        "method": {"choices": "surrogate", "doc": "surrogate gradient (unused when simulating)"},
+        "alpha": {"unit": "1", "bounds": "(0, inf)", "doc": "surrogate sharpness"},
+    },
+    "state": {"v": "mV", "g_e": "uS", "g_i": "uS"},
+    "current": {"unit": "nA", "enters": "v", "doc": "injected current"},
+    "jumps": {"g_e": "uS", "g_i": "uS", "v": "mV"},
+    "default_jump": "g_e",
+    "refractory": None,
+    "cli_input": {"amplitude": 0.2, "noise_mean": 0.14, "noise_std": 0.2},
+}

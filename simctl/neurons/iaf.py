@@ -41,6 +41,7 @@ __all__ = [
     "IAFState",
     "IAFFeedForwardState",
     "iaf_feed_forward_step",
+    "iaf_current_step",
     "iaf_step",
     "iaf_initial_state",
     "IAFCell",
@@ -96,6 +97,18 @@ def iaf_feed_forward_step(
         ``(z, IAFFeedForwardState(v))`` with ``z`` the 0/1 spikes of this step.
     """
     z_new, v_new = _iaf_fire(state.v + input_tensor, p)
+    return z_new, IAFFeedForwardState(v=v_new)
+
+
+def iaf_current_step(
+    input_current: torch.Tensor,
+    state: IAFFeedForwardState,
+    p: IAFParameters = IAFParameters(),
+    dt: float = 0.001,
+) -> tuple[torch.Tensor, IAFFeedForwardState]:
+    """One Euler step of ``dv/dt = I`` with ``I`` a continuous current (voltage per unit
+    time: mV/ms in simctl's configs): ``v1 = v + dt·I``, then threshold and reset."""
+    z_new, v_new = _iaf_fire(state.v + dt * input_current, p)
     return z_new, IAFFeedForwardState(v=v_new)
 
 
@@ -193,4 +206,25 @@ MODEL = NeuronModel(
     feed_forward_step=iaf_feed_forward_step,
     initial_state=iaf_initial_state,
     variables=("v",),
+    current_step=iaf_current_step,
 )
+
+#: units, bounds and inputs in simctl's config units (read without torch: simctl.models)
+DESCRIPTION = {
+    "name": "iaf",
+    "summary": "integrate-and-fire without leak (a perfect integrator with a threshold)",
+    "equations": "dv/dt = I; v > v_th: spike, v <- v_reset",
+    "voltage": "v",
+    "parameters": {
+        "v_th": {"unit": "mV", "bounds": "(-inf, inf)", "doc": "threshold (spike when v > v_th)"},
+        "v_reset": {"unit": "mV", "bounds": "(-inf, inf)", "doc": "potential after a spike"},
+        "method": {"choices": "surrogate", "doc": "surrogate gradient (unused when simulating)"},
+        "alpha": {"unit": "1", "bounds": "(0, inf)", "doc": "surrogate sharpness"},
+    },
+    "state": {"v": "mV"},
+    "current": {"unit": "mV/ms", "enters": "v", "doc": "the rate of rise of v"},
+    "jumps": {"v": "mV"},
+    "default_jump": "v",
+    "refractory": None,
+    "cli_input": {"amplitude": 0.3, "noise_mean": 0.25, "noise_std": 1.0},
+}

@@ -577,3 +577,43 @@ MODEL = NeuronModel(
     variables=("v", "u"),
     extra={"presets": IZHIKEVICH_PRESETS, "update_orders": UPDATE_ORDERS, "u_laws": U_LAWS},
 )
+
+#: units, bounds and inputs in simctl's config units (read without torch: simctl.models)
+DESCRIPTION = {
+    "name": "izhikevich",
+    "summary": "Izhikevich (2003) simple model",
+    "equations": "dv/dt = tau_inv (sq v^2 + mn v + bias - u + I); du/dt = tau_inv a (b v - u); "
+    "v > v_th: spike, v <- c, u <- u + d",
+    "voltage": "v",
+    "parameters": {
+        "a": {"unit": "1/ms", "bounds": "(-inf, inf)", "doc": "recovery time scale"},
+        "b": {"unit": "1", "bounds": "(-inf, inf)", "doc": "sensitivity of u to v"},
+        "c": {"unit": "mV", "bounds": "(-inf, inf)", "doc": "reset potential"},
+        "d": {"unit": "1", "bounds": "(-inf, inf)", "doc": "after-spike jump of u"},
+        "sq": {"unit": "1/(mV ms)", "bounds": "(-inf, inf)", "doc": "quadratic coefficient"},
+        "mn": {"unit": "1/ms", "bounds": "(-inf, inf)", "doc": "linear coefficient"},
+        "bias": {"unit": "mV/ms", "bounds": "(-inf, inf)", "doc": "constant term"},
+        "v_th": {"unit": "mV", "bounds": "(-inf, inf)", "doc": "spike cut-off (strict >)"},
+        "tau_inv": {
+            "unit": "1/ms",
+            "bounds": "(0, inf)",
+            "doc": "time scale (the Euler step is tau_inv dt)",
+        },
+        "method": {"choices": "surrogate", "doc": "surrogate gradient (unused when simulating)"},
+        "alpha": {"unit": "1", "bounds": "(0, inf)", "doc": "surrogate sharpness"},
+        "update_order": {
+            "choices": ["simultaneous", "sequential"],
+            "doc": "u from the old v (Norse) or the new v (figure1.m)",
+        },
+        "u_law": {
+            "choices": ["standard", "accommodation"],
+            "doc": "u' law (accommodation: Fig. 1R)",
+        },
+    },
+    "state": {"v": "mV", "u": "1"},
+    "current": {"unit": "1", "enters": "v", "doc": "dimensionless, as in Izhikevich (2003)"},
+    "jumps": {"v": "mV", "u": "1"},
+    "default_jump": "v",
+    "refractory": None,
+    "cli_input": {"amplitude": 10.0, "noise_mean": 5.0, "noise_std": 2.0},
+}

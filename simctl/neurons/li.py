@@ -36,6 +36,7 @@ __all__ = [
     "LIParameters",
     "LIState",
     "li_feed_forward_step",
+    "li_current_step",
     "li_step",
     "li_initial_state",
     "LICell",
@@ -85,6 +86,19 @@ def li_feed_forward_step(
         ``(v, LIState(v, i))``: the new voltage and the new state.
     """
     return _li_update(state.i + input_tensor, state, p, dt)
+
+
+def li_current_step(
+    input_current: torch.Tensor,
+    state: LIState,
+    p: LIParameters = LIParameters(),
+    dt: float = 0.001,
+) -> tuple[torch.Tensor, LIState]:
+    """One Euler step with ``I`` a continuous current into the membrane:
+    ``v1 = v + dt·tau_mem_inv·(v_leak − v + i + I)``, ``i1 = i − dt·tau_syn_inv·i``."""
+    v_new = state.v + dt * p.tau_mem_inv * ((p.v_leak - state.v) + (state.i + input_current))
+    i_new = state.i - dt * p.tau_syn_inv * state.i
+    return v_new, LIState(v=v_new.clone(), i=i_new)
 
 
 def li_step(
@@ -246,4 +260,36 @@ MODEL = NeuronModel(
     initial_state=li_initial_state,
     variables=("v", "i"),
     spiking=False,
+    current_step=li_current_step,
 )
+
+#: units, bounds and inputs in simctl's config units (read without torch: simctl.models)
+DESCRIPTION = {
+    "name": "li",
+    "summary": "leaky integrator with an exponential current synapse (no spikes)",
+    "equations": "dv/dt = tau_mem_inv (v_leak - v + i + I); di/dt = -tau_syn_inv i",
+    "voltage": "v",
+    "parameters": {
+        "tau_syn_inv": {
+            "unit": "1/ms",
+            "bounds": "(0, inf)",
+            "doc": "inverse synaptic time constant",
+        },
+        "tau_mem_inv": {
+            "unit": "1/ms",
+            "bounds": "(0, inf)",
+            "doc": "inverse membrane time constant",
+        },
+        "v_leak": {"unit": "mV", "bounds": "(-inf, inf)", "doc": "leak (resting) potential"},
+    },
+    "state": {"v": "mV", "i": "mV"},
+    "current": {
+        "unit": "mV",
+        "enters": "v",
+        "doc": "R*I, the current times the membrane resistance",
+    },
+    "jumps": {"v": "mV", "i": "mV"},
+    "default_jump": "i",
+    "refractory": None,
+    "cli_input": {"amplitude": 10.0, "noise_mean": 10.0, "noise_std": 10.0},
+}

@@ -158,3 +158,29 @@ MODEL = NeuronModel(
     variables=("v",),
     spiking=False,
 )
+
+#: units, bounds and inputs in simctl's config units (read without torch: simctl.models)
+DESCRIPTION = {
+    "name": "li_box",
+    "summary": "leaky integrator without a synapse (no spikes)",
+    "equations": "dv/dt = tau_mem_inv (v_leak - v + I)",
+    "voltage": "v",
+    "parameters": {
+        "tau_mem_inv": {
+            "unit": "1/ms",
+            "bounds": "(0, inf)",
+            "doc": "inverse membrane time constant",
+        },
+        "v_leak": {"unit": "mV", "bounds": "(-inf, inf)", "doc": "leak (resting) potential"},
+    },
+    "state": {"v": "mV"},
+    "current": {
+        "unit": "mV",
+        "enters": "v",
+        "doc": "R*I, the current times the membrane resistance",
+    },
+    "jumps": {"v": "mV"},
+    "default_jump": "v",
+    "refractory": None,
+    "cli_input": {"amplitude": 10.0, "noise_mean": 10.0, "noise_std": 10.0},
+}

@@ -46,6 +46,7 @@ __all__ = [
     "lif_step",
     "lif_step_sparse",
     "lif_feed_forward_step",
+    "lif_current_step",
     "lif_feed_forward_step_sparse",
     "lif_feed_forward_integral",
     "lif_step_integral",
@@ -117,6 +118,25 @@ def lif_feed_forward_step(
     """
     i_jump = state.i + input_tensor
     z_new, v_decayed, i_decayed = _lif_update(i_jump, state.v, p, dt)
+    v_new = (1 - z_new) * v_decayed + z_new * p.v_reset
+    return z_new, LIFFeedForwardState(v=v_new, i=i_decayed)
+
+
+def lif_current_step(
+    input_current: torch.Tensor,
+    state: LIFFeedForwardState,
+    p: LIFParameters = LIFParameters(),
+    dt: float = 0.001,
+) -> tuple[torch.Tensor, LIFFeedForwardState]:
+    """One Euler step with ``I`` a continuous current into the membrane (simctl's current
+    protocols), so the charge per ms does not depend on ``dt``:
+
+    ``v1 = v + dt·tau_mem_inv·(v_leak − v + i + I)``, ``i2 = i − dt·tau_syn_inv·i``, then the
+    threshold and reset of :func:`lif_feed_forward_step`. ``I`` is in the unit of ``v``
+    (``R·I``: mV in simctl's configs); spikes still jump ``i`` (or ``v``) from outside.
+    """
+    z_new, v_decayed, _ = _lif_update(state.i + input_current, state.v, p, dt)
+    i_decayed = state.i - dt * p.tau_syn_inv * state.i
     v_new = (1 - z_new) * v_decayed + z_new * p.v_reset
     return z_new, LIFFeedForwardState(v=v_new, i=i_decayed)
 
@@ -400,4 +420,41 @@ MODEL = NeuronModel(
     feed_forward_step=lif_feed_forward_step,
     initial_state=lif_initial_state,
     variables=("v", "i"),
+    current_step=lif_current_step,
 )
+
+#: units, bounds and inputs in simctl's config units (read without torch: simctl.models)
+DESCRIPTION = {
+    "name": "lif",
+    "summary": "leaky integrate-and-fire with an exponential current synapse",
+    "equations": "dv/dt = tau_mem_inv (v_leak - v + i + I); di/dt = -tau_syn_inv i; "
+    "v > v_th: spike, v <- v_reset",
+    "voltage": "v",
+    "parameters": {
+        "tau_syn_inv": {
+            "unit": "1/ms",
+            "bounds": "(0, inf)",
+            "doc": "inverse synaptic time constant",
+        },
+        "tau_mem_inv": {
+            "unit": "1/ms",
+            "bounds": "(0, inf)",
+            "doc": "inverse membrane time constant",
+        },
+        "v_leak": {"unit": "mV", "bounds": "(-inf, inf)", "doc": "leak (resting) potential"},
+        "v_th": {"unit": "mV", "bounds": "(-inf, inf)", "doc": "threshold (spike when v > v_th)"},
+        "v_reset": {"unit": "mV", "bounds": "(-inf, inf)", "doc": "potential after a spike"},
+        "method": {"choices": "surrogate", "doc": "surrogate gradient (unused when simulating)"},
+        "alpha": {"unit": "1", "bounds": "(0, inf)", "doc": "surrogate sharpness"},
+    },
+    "state": {"v": "mV", "i": "mV"},
+    "current": {
+        "unit": "mV",
+        "enters": "v",
+        "doc": "R*I, the current times the membrane resistance",
+    },
+    "jumps": {"v": "mV", "i": "mV"},
+    "default_jump": "i",
+    "refractory": None,
+    "cli_input": {"amplitude": 17.0, "noise_mean": 14.0, "noise_std": 15.0},
+}

@@ -63,6 +63,7 @@ __all__ = [
     "LIFAdExFeedForwardState",
     "lif_adex_step",
     "lif_adex_feed_forward_step",
+    "lif_adex_current_step",
     "lif_adex_current_encoder",
     "lif_adex_initial_state",
     "LIFAdExCell",
@@ -173,6 +174,20 @@ def lif_adex_feed_forward_step(
     i_jump = state.i + input_tensor
     z_new, v_new, i_new, a_new = _lif_adex_update(i_jump, state.v, state.a, p, dt)
     return z_new, LIFAdExFeedForwardState(v=v_new, i=i_new, a=a_new)
+
+
+def lif_adex_current_step(
+    input_current: torch.Tensor,
+    state: LIFAdExFeedForwardState,
+    p: LIFAdExParameters = _DEFAULT_P,
+    dt: float = 0.001,
+) -> tuple[torch.Tensor, LIFAdExFeedForwardState]:
+    """One Euler step with ``I`` a continuous current into the membrane (mV, ``R·I``):
+    ``v1 = v + dt·tau_mem_inv·(v_leak − v + delta_T·exp((v − v_th)/delta_T) + i + I − a)``,
+    ``i2 = i − dt·tau_syn_inv·i``, ``a`` as in :func:`lif_adex_feed_forward_step`."""
+    z_new, v_new, _, a_new = _lif_adex_update(state.i + input_current, state.v, state.a, p, dt)
+    i_decayed = state.i - dt * p.tau_syn_inv * state.i
+    return z_new, LIFAdExFeedForwardState(v=v_new, i=i_decayed, a=a_new)
 
 
 def lif_adex_step(
@@ -383,4 +398,83 @@ MODEL = NeuronModel(
     feed_forward_step=lif_adex_feed_forward_step,
     initial_state=lif_adex_initial_state,
     variables=("v", "i", "a"),
+    current_step=lif_adex_current_step,
 )
+
+#: units, bounds and inputs in simctl's config units (read without torch: simctl.models)
+DESCRIPTION = {
+    "name": "lif_adex",
+    "summary": "adaptive exponential integrate-and-fire (Brette & Gerstner 2005)",
+    "equations": "dv/dt = tau_mem_inv (v_leak - v + delta_T exp((v - v_th)/delta_T) + i + I - a); "
+    "da/dt = tau_ada_inv (adaptation_current (v - v_leak) - a); di/dt = -tau_syn_inv i",
+    "voltage": "v",
+    "parameters": {
+        "adaptation_current": {
+            "unit": "1",
+            "bounds": "(-inf, inf)",
+            "doc": "subthreshold adaptation a/g_L",
+        },
+        "adaptation_spike": {
+            "unit": "mV",
+            "bounds": "(-inf, inf)",
+            "doc": "spike-triggered adaptation jump b/g_L",
+        },
+        "delta_T": {"unit": "mV", "bounds": "(0, inf)", "doc": "slope factor"},
+        "tau_ada_inv": {
+            "unit": "1/ms",
+            "bounds": "(0, inf)",
+            "doc": "inverse adaptation time constant",
+        },
+        "tau_syn_inv": {
+            "unit": "1/ms",
+            "bounds": "(0, inf)",
+            "doc": "inverse synaptic time constant",
+        },
+        "tau_mem_inv": {
+            "unit": "1/ms",
+            "bounds": "(0, inf)",
+            "doc": "inverse membrane time constant",
+        },
+        "v_leak": {"unit": "mV", "bounds": "(-inf, inf)", "doc": "leak (resting) potential"},
+        "v_th": {"unit": "mV", "bounds": "(-inf, inf)", "doc": "threshold (spike when v > v_th)"},
+        "v_reset": {"unit": "mV", "bounds": "(-inf, inf)", "doc": "potential after a spike"},
+        "method": {"choices": "surrogate", "doc": "surrogate gradient (unused when simulating)"},
+        "alpha": {"unit": "1", "bounds": "(0, inf)", "doc": "surrogate sharpness"},
+        "v_peak": {"unit": "mV", "bounds": "(-inf, inf)", "doc": "spike cut-off (null: v_th)"},
+        "physical.C": {
+            "unit": "pF",
+            "bounds": "(0, inf)",
+            "doc": "membrane capacitance (physical form)",
+        },
+        "physical.g_L": {"unit": "nS", "bounds": "(0, inf)", "doc": "leak conductance"},
+        "physical.tau_m": {
+            "unit": "ms",
+            "bounds": "(0, inf)",
+            "doc": "instead of C: C = tau_m g_L",
+        },
+        "physical.R": {"unit": "MOhm", "bounds": "(0, inf)", "doc": "instead of g_L: g_L = 1000/R"},
+        "physical.E_L": {"unit": "mV", "bounds": "(-inf, inf)", "doc": "leak reversal potential"},
+        "physical.V_T": {
+            "unit": "mV",
+            "bounds": "(-inf, inf)",
+            "doc": "threshold of the exponential",
+        },
+        "physical.Delta_T": {"unit": "mV", "bounds": "(0, inf)", "doc": "slope factor"},
+        "physical.V_peak": {"unit": "mV", "bounds": "(-inf, inf)", "doc": "spike cut-off"},
+        "physical.V_r": {"unit": "mV", "bounds": "(-inf, inf)", "doc": "reset potential"},
+        "physical.a": {"unit": "nS", "bounds": "(-inf, inf)", "doc": "subthreshold adaptation"},
+        "physical.tau_w": {"unit": "ms", "bounds": "(0, inf)", "doc": "adaptation time constant"},
+        "physical.b": {"unit": "pA", "bounds": "(-inf, inf)", "doc": "spike-triggered adaptation"},
+    },
+    "state": {"v": "mV", "i": "mV", "a": "mV"},
+    "current": {
+        "unit": "mV",
+        "physical_unit": "pA",
+        "enters": "v",
+        "doc": "R*I in mV (library form); pA with neuron.physical",
+    },
+    "jumps": {"v": "mV", "i": "mV"},
+    "default_jump": "i",
+    "refractory": None,
+    "cli_input": {"amplitude": 17.0, "noise_mean": 15.0, "noise_std": 15.0},
+}

@@ -34,6 +34,7 @@ from .lif_adex import (
     LIFAdExFeedForwardState,
     LIFAdExParameters,
     LIFAdExState,
+    lif_adex_current_step,
     lif_adex_feed_forward_step,
     lif_adex_initial_state,
     lif_adex_step,
@@ -46,6 +47,7 @@ __all__ = [
     "LIFAdExRefracFeedForwardState",
     "lif_adex_refrac_step",
     "lif_adex_refrac_feed_forward_step",
+    "lif_adex_refrac_current_step",
     "lif_adex_refrac_initial_state",
     "LIFAdExRefracCell",
     "LIFAdExRefracRecurrentCell",
@@ -107,6 +109,21 @@ def lif_adex_refrac_feed_forward_step(
         ``(z, LIFAdExRefracFeedForwardState(LIFAdExFeedForwardState(v, i, a), rho))``.
     """
     z_new, s_new = lif_adex_feed_forward_step(input_tensor, state.lif_adex, p.lif_adex, dt)
+    v_new, z_new, rho_new = _refractory_update(state.rho, state.lif_adex.v, z_new, s_new.v, p)
+    return z_new, LIFAdExRefracFeedForwardState(
+        lif_adex=LIFAdExFeedForwardState(v=v_new, i=s_new.i, a=s_new.a), rho=rho_new
+    )
+
+
+def lif_adex_refrac_current_step(
+    input_current: torch.Tensor,
+    state: LIFAdExRefracFeedForwardState,
+    p: LIFAdExRefracParameters = _DEFAULT_P,
+    dt: float = 0.001,
+) -> tuple[torch.Tensor, LIFAdExRefracFeedForwardState]:
+    """:func:`~simctl.neurons.lif_adex.lif_adex_current_step` (``I`` a continuous current),
+    then the refractory mask of :func:`lif_adex_refrac_feed_forward_step`."""
+    z_new, s_new = lif_adex_current_step(input_current, state.lif_adex, p.lif_adex, dt)
     v_new, z_new, rho_new = _refractory_update(state.rho, state.lif_adex.v, z_new, s_new.v, p)
     return z_new, LIFAdExRefracFeedForwardState(
         lif_adex=LIFAdExFeedForwardState(v=v_new, i=s_new.i, a=s_new.a), rho=rho_new
@@ -264,4 +281,86 @@ MODEL = NeuronModel(
     initial_state=lif_adex_refrac_initial_state,
     variables=("lif_adex.v", "lif_adex.i", "lif_adex.a", "rho"),
     voltage="lif_adex.v",
+    current_step=lif_adex_refrac_current_step,
 )
+
+#: units, bounds and inputs in simctl's config units (read without torch: simctl.models)
+DESCRIPTION = {
+    "name": "lif_adex_refrac",
+    "summary": "AdEx with an absolute refractory period",
+    "equations": "lif_adex, with v held and spikes suppressed for t_ref after a spike",
+    "voltage": "lif_adex.v",
+    "parameters": {
+        "lif_adex.adaptation_current": {
+            "unit": "1",
+            "bounds": "(-inf, inf)",
+            "doc": "subthreshold adaptation a/g_L",
+        },
+        "lif_adex.adaptation_spike": {
+            "unit": "mV",
+            "bounds": "(-inf, inf)",
+            "doc": "spike-triggered adaptation jump b/g_L",
+        },
+        "lif_adex.delta_T": {"unit": "mV", "bounds": "(0, inf)", "doc": "slope factor"},
+        "lif_adex.tau_ada_inv": {
+            "unit": "1/ms",
+            "bounds": "(0, inf)",
+            "doc": "inverse adaptation time constant",
+        },
+        "lif_adex.tau_syn_inv": {
+            "unit": "1/ms",
+            "bounds": "(0, inf)",
+            "doc": "inverse synaptic time constant",
+        },
+        "lif_adex.tau_mem_inv": {
+            "unit": "1/ms",
+            "bounds": "(0, inf)",
+            "doc": "inverse membrane time constant",
+        },
+        "lif_adex.v_leak": {
+            "unit": "mV",
+            "bounds": "(-inf, inf)",
+            "doc": "leak (resting) potential",
+        },
+        "lif_adex.v_th": {
+            "unit": "mV",
+            "bounds": "(-inf, inf)",
+            "doc": "threshold (spike when v > v_th)",
+        },
+        "lif_adex.v_reset": {
+            "unit": "mV",
+            "bounds": "(-inf, inf)",
+            "doc": "potential after a spike",
+        },
+        "lif_adex.method": {
+            "choices": "surrogate",
+            "doc": "surrogate gradient (unused when simulating)",
+        },
+        "lif_adex.alpha": {"unit": "1", "bounds": "(0, inf)", "doc": "surrogate sharpness"},
+        "lif_adex.v_peak": {
+            "unit": "mV",
+            "bounds": "(-inf, inf)",
+            "doc": "spike cut-off (null: v_th)",
+        },
+        "t_ref": {
+            "unit": "ms",
+            "bounds": "[0, inf)",
+            "doc": "refractory period after the spike step (configs; rho_reset = t_ref/dt)",
+        },
+        "rho_reset": {
+            "unit": "steps",
+            "bounds": "[0, inf)",
+            "doc": "refractory steps (library form; set t_ref in configs)",
+        },
+    },
+    "state": {"lif_adex.v": "mV", "lif_adex.i": "mV", "lif_adex.a": "mV", "rho": "steps"},
+    "current": {
+        "unit": "mV",
+        "enters": "lif_adex.v",
+        "doc": "R*I, the current times the membrane resistance",
+    },
+    "jumps": {"lif_adex.v": "mV", "lif_adex.i": "mV"},
+    "default_jump": "lif_adex.i",
+    "refractory": {"state": "rho", "parameter": "rho_reset", "config_key": "t_ref"},
+    "cli_input": {"amplitude": 17.0, "noise_mean": 15.0, "noise_std": 15.0},
+}

@@ -190,3 +190,33 @@ MODEL = NeuronModel(
     initial_state=lif_box_initial_state,
     variables=("v",),
 )
+
+#: units, bounds and inputs in simctl's config units (read without torch: simctl.models)
+DESCRIPTION = {
+    "name": "lif_box",
+    "summary": "leaky integrate-and-fire without a synapse: the input is a current into v",
+    "equations": "dv/dt = tau_mem_inv (v_leak - v + I); v > v_th: spike, v <- v_reset",
+    "voltage": "v",
+    "parameters": {
+        "tau_mem_inv": {
+            "unit": "1/ms",
+            "bounds": "(0, inf)",
+            "doc": "inverse membrane time constant",
+        },
+        "v_leak": {"unit": "mV", "bounds": "(-inf, inf)", "doc": "leak (resting) potential"},
+        "v_th": {"unit": "mV", "bounds": "(-inf, inf)", "doc": "threshold (spike when v > v_th)"},
+        "v_reset": {"unit": "mV", "bounds": "(-inf, inf)", "doc": "potential after a spike"},
+        "method": {"choices": "surrogate", "doc": "surrogate gradient (unused when simulating)"},
+        "alpha": {"unit": "1", "bounds": "(0, inf)", "doc": "surrogate sharpness"},
+    },
+    "state": {"v": "mV"},
+    "current": {
+        "unit": "mV",
+        "enters": "v",
+        "doc": "R*I, the current times the membrane resistance",
+    },
+    "jumps": {"v": "mV"},
+    "default_jump": "v",
+    "refractory": None,
+    "cli_input": {"amplitude": 16.0, "noise_mean": 14.0, "noise_std": 15.0},
+}

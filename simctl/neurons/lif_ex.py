@@ -56,6 +56,7 @@ __all__ = [
     "LIFExFeedForwardState",
     "lif_ex_step",
     "lif_ex_feed_forward_step",
+    "lif_ex_current_step",
     "lif_ex_current_encoder",
     "lif_ex_initial_state",
     "LIFExCell",
@@ -136,6 +137,20 @@ def lif_ex_feed_forward_step(
     """
     i_jump = state.i + input_tensor
     z_new, v_new, i_decayed = _lif_ex_update(i_jump, state.v, p, dt)
+    return z_new, LIFExFeedForwardState(v=v_new, i=i_decayed)
+
+
+def lif_ex_current_step(
+    input_current: torch.Tensor,
+    state: LIFExFeedForwardState,
+    p: LIFExParameters = _DEFAULT_P,
+    dt: float = 0.001,
+) -> tuple[torch.Tensor, LIFExFeedForwardState]:
+    """One Euler step with ``I`` a continuous current into the membrane (mV, ``R·I``):
+    ``v1 = v + dt·tau_mem_inv·(v_leak − v + delta_T·exp((v − v_th)/delta_T) + i + I)``,
+    ``i2 = i − dt·tau_syn_inv·i``."""
+    z_new, v_new, _ = _lif_ex_update(state.i + input_current, state.v, p, dt)
+    i_decayed = state.i - dt * p.tau_syn_inv * state.i
     return z_new, LIFExFeedForwardState(v=v_new, i=i_decayed)
 
 
@@ -327,4 +342,42 @@ MODEL = NeuronModel(
     feed_forward_step=lif_ex_feed_forward_step,
     initial_state=lif_ex_initial_state,
     variables=("v", "i"),
+    current_step=lif_ex_current_step,
 )
+
+#: units, bounds and inputs in simctl's config units (read without torch: simctl.models)
+DESCRIPTION = {
+    "name": "lif_ex",
+    "summary": "exponential integrate-and-fire with an exponential current synapse",
+    "equations": "dv/dt = tau_mem_inv (v_leak - v + delta_T exp((v - v_th)/delta_T) + i + I); "
+    "di/dt = -tau_syn_inv i",
+    "voltage": "v",
+    "parameters": {
+        "delta_T": {"unit": "mV", "bounds": "(0, inf)", "doc": "slope factor"},
+        "tau_syn_inv": {
+            "unit": "1/ms",
+            "bounds": "(0, inf)",
+            "doc": "inverse synaptic time constant",
+        },
+        "tau_mem_inv": {
+            "unit": "1/ms",
+            "bounds": "(0, inf)",
+            "doc": "inverse membrane time constant",
+        },
+        "v_leak": {"unit": "mV", "bounds": "(-inf, inf)", "doc": "leak (resting) potential"},
+        "v_th": {"unit": "mV", "bounds": "(-inf, inf)", "doc": "threshold (spike when v > v_th)"},
+        "v_reset": {"unit": "mV", "bounds": "(-inf, inf)", "doc": "potential after a spike"},
+        "method": {"choices": "surrogate", "doc": "surrogate gradient (unused when simulating)"},
+        "alpha": {"unit": "1", "bounds": "(0, inf)", "doc": "surrogate sharpness"},
+    },
+    "state": {"v": "mV", "i": "mV"},
+    "current": {
+        "unit": "mV",
+        "enters": "v",
+        "doc": "R*I, the current times the membrane resistance",
+    },
+    "jumps": {"v": "mV", "i": "mV"},
+    "default_jump": "i",
+    "refractory": None,
+    "cli_input": {"amplitude": 14.0, "noise_mean": 12.0, "noise_std": 15.0},
+}

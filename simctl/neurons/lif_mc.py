@@ -39,6 +39,7 @@ from .lif import (
     LIFFeedForwardState,
     LIFParameters,
     LIFState,
+    lif_current_step,
     lif_feed_forward_step,
     lif_initial_state,
     lif_step,
@@ -49,6 +50,7 @@ __all__ = [
     "lif_mc_step",
     "lif_mc_feed_forward_step",
     "lif_mc_model_step",
+    "lif_mc_current_step",
     "lif_mc_initial_state",
     "LIFMCRecurrentCell",
 ]
@@ -140,6 +142,18 @@ def lif_mc_model_step(
     return lif_mc_feed_forward_step(input_tensor, state, p.g_coupling, p.lif, dt)
 
 
+def lif_mc_current_step(
+    input_current: torch.Tensor,
+    state: LIFFeedForwardState,
+    p: LIFMCParameters = LIFMCParameters(),
+    dt: float = 0.001,
+) -> tuple[torch.Tensor, LIFFeedForwardState]:
+    """The coupling ``v ← v + dt·(v·Gᵀ)``, then :func:`~simctl.neurons.lif.lif_current_step`
+    (``I`` a continuous current into each compartment's membrane)."""
+    v = state.v + dt * _coupling(state.v, p.g_coupling)
+    return lif_current_step(input_current, LIFFeedForwardState(v=v, i=state.i), p.lif, dt)
+
+
 def lif_mc_initial_state(
     shape: tuple[int, ...],
     p: LIFMCParameters = LIFMCParameters(),
@@ -221,4 +235,52 @@ MODEL = NeuronModel(
     feed_forward_step=lif_mc_model_step,
     initial_state=lif_mc_initial_state,
     variables=("v", "i"),
+    current_step=lif_mc_current_step,
 )
+
+#: units, bounds and inputs in simctl's config units (read without torch: simctl.models)
+DESCRIPTION = {
+    "name": "lif_mc",
+    "summary": "multi-compartment LIF: compartments (the last dim) coupled by g_coupling",
+    "equations": "dv/dt = v G^T + tau_mem_inv (v_leak - v + i + I); di/dt = -tau_syn_inv i",
+    "voltage": "v",
+    "parameters": {
+        "lif.tau_syn_inv": {
+            "unit": "1/ms",
+            "bounds": "(0, inf)",
+            "doc": "inverse synaptic time constant",
+        },
+        "lif.tau_mem_inv": {
+            "unit": "1/ms",
+            "bounds": "(0, inf)",
+            "doc": "inverse membrane time constant",
+        },
+        "lif.v_leak": {"unit": "mV", "bounds": "(-inf, inf)", "doc": "leak (resting) potential"},
+        "lif.v_th": {
+            "unit": "mV",
+            "bounds": "(-inf, inf)",
+            "doc": "threshold (spike when v > v_th)",
+        },
+        "lif.v_reset": {"unit": "mV", "bounds": "(-inf, inf)", "doc": "potential after a spike"},
+        "lif.method": {
+            "choices": "surrogate",
+            "doc": "surrogate gradient (unused when simulating)",
+        },
+        "lif.alpha": {"unit": "1", "bounds": "(0, inf)", "doc": "surrogate sharpness"},
+        "g_coupling": {
+            "unit": "1/ms",
+            "bounds": "(-inf, inf)",
+            "doc": "coupling between compartments",
+        },
+    },
+    "state": {"v": "mV", "i": "mV"},
+    "current": {
+        "unit": "mV",
+        "enters": "v",
+        "doc": "R*I, the current times the membrane resistance",
+    },
+    "jumps": {"v": "mV", "i": "mV"},
+    "default_jump": "i",
+    "refractory": None,
+    "cli_input": {"amplitude": 16.0, "noise_mean": 14.0, "noise_std": 15.0},
+}

@@ -55,6 +55,7 @@ __all__ = [
     "lif_mc_refrac_step",
     "lif_mc_refrac_feed_forward_step",
     "lif_mc_refrac_model_step",
+    "lif_mc_refrac_current_step",
     "lif_mc_refrac_initial_state",
     "LIFMCRefracRecurrentCell",
 ]
@@ -147,6 +148,23 @@ def lif_mc_refrac_model_step(
     return lif_mc_refrac_feed_forward_step(input_tensor, state, p.g_coupling, refrac, dt)
 
 
+def lif_mc_refrac_current_step(
+    input_current: torch.Tensor,
+    state: LIFRefracFeedForwardState,
+    p: LIFMCRefracParameters = LIFMCRefracParameters(),
+    dt: float = 0.001,
+) -> tuple[torch.Tensor, LIFRefracFeedForwardState]:
+    """:func:`lif_mc_refrac_model_step` with ``I`` a continuous current into the membrane
+    (it enters the voltage update, not the synaptic current)."""
+    refrac = LIFRefracParameters(lif=p.lif, rho_reset=p.rho_reset)
+    i = state.lif.i
+    z, v, _, rho = _mc_refrac_update(
+        state.lif.v, i + input_current, state.rho, p.g_coupling, refrac, dt
+    )
+    i_decayed = i + (-dt * p.lif.tau_syn_inv * i)
+    return z, LIFRefracFeedForwardState(lif=LIFFeedForwardState(v=v, i=i_decayed), rho=rho)
+
+
 def lif_mc_refrac_initial_state(
     shape: tuple[int, ...],
     p: LIFMCRefracParameters = LIFMCRefracParameters(),
@@ -224,4 +242,62 @@ MODEL = NeuronModel(
     initial_state=lif_mc_refrac_initial_state,
     variables=("lif.v", "lif.i", "rho"),
     voltage="lif.v",
+    current_step=lif_mc_refrac_current_step,
 )
+
+#: units, bounds and inputs in simctl's config units (read without torch: simctl.models)
+DESCRIPTION = {
+    "name": "lif_mc_refrac",
+    "summary": "multi-compartment LIF with an absolute refractory period",
+    "equations": "lif_mc, with v held and spikes suppressed for t_ref after a spike",
+    "voltage": "lif.v",
+    "parameters": {
+        "lif.tau_syn_inv": {
+            "unit": "1/ms",
+            "bounds": "(0, inf)",
+            "doc": "inverse synaptic time constant",
+        },
+        "lif.tau_mem_inv": {
+            "unit": "1/ms",
+            "bounds": "(0, inf)",
+            "doc": "inverse membrane time constant",
+        },
+        "lif.v_leak": {"unit": "mV", "bounds": "(-inf, inf)", "doc": "leak (resting) potential"},
+        "lif.v_th": {
+            "unit": "mV",
+            "bounds": "(-inf, inf)",
+            "doc": "threshold (spike when v > v_th)",
+        },
+        "lif.v_reset": {"unit": "mV", "bounds": "(-inf, inf)", "doc": "potential after a spike"},
+        "lif.method": {
+            "choices": "surrogate",
+            "doc": "surrogate gradient (unused when simulating)",
+        },
+        "lif.alpha": {"unit": "1", "bounds": "(0, inf)", "doc": "surrogate sharpness"},
+        "t_ref": {
+            "unit": "ms",
+            "bounds": "[0, inf)",
+            "doc": "refractory period after the spike step (configs; rho_reset = t_ref/dt)",
+        },
+        "rho_reset": {
+            "unit": "steps",
+            "bounds": "[0, inf)",
+            "doc": "refractory steps (library form; set t_ref in configs)",
+        },
+        "g_coupling": {
+            "unit": "1/ms",
+            "bounds": "(-inf, inf)",
+            "doc": "coupling between compartments",
+        },
+    },
+    "state": {"lif.v": "mV", "lif.i": "mV", "rho": "steps"},
+    "current": {
+        "unit": "mV",
+        "enters": "lif.v",
+        "doc": "R*I, the current times the membrane resistance",
+    },
+    "jumps": {"lif.v": "mV", "lif.i": "mV"},
+    "default_jump": "lif.i",
+    "refractory": {"state": "rho", "parameter": "rho_reset", "config_key": "t_ref"},
+    "cli_input": {"amplitude": 16.0, "noise_mean": 14.0, "noise_std": 15.0},
+}

@@ -47,6 +47,7 @@ from .lif import (
     LIFFeedForwardState,
     LIFParameters,
     LIFState,
+    lif_current_step,
     lif_feed_forward_step,
     lif_initial_state,
     lif_step,
@@ -60,6 +61,7 @@ __all__ = [
     "LIFRefracFeedForwardState",
     "compute_refractory_update",
     "lif_refrac_feed_forward_step",
+    "lif_refrac_current_step",
     "lif_refrac_step",
     "lif_refrac_step_sparse",
     "lif_refrac_initial_state",
@@ -137,6 +139,21 @@ def lif_refrac_feed_forward_step(
 ) -> tuple[torch.Tensor, LIFRefracFeedForwardState]:
     """One step of a feed-forward refractory LIF population (see the module docstring)."""
     z_lif, lif_state = lif_feed_forward_step(input_tensor, state.lif, p.lif, dt)
+    v_new, z_new, rho_new = compute_refractory_update(state, z_lif, lif_state.v, p)
+    return z_new, LIFRefracFeedForwardState(
+        lif=LIFFeedForwardState(v=v_new, i=lif_state.i), rho=rho_new
+    )
+
+
+def lif_refrac_current_step(
+    input_current: torch.Tensor,
+    state: LIFRefracFeedForwardState,
+    p: LIFRefracParameters = LIFRefracParameters(),
+    dt: float = 0.001,
+) -> tuple[torch.Tensor, LIFRefracFeedForwardState]:
+    """:func:`~simctl.neurons.lif.lif_current_step` (``I`` a continuous current), then the
+    refractory mask (the voltage is held while refractory, so the current is lost then)."""
+    z_lif, lif_state = lif_current_step(input_current, state.lif, p.lif, dt)
     v_new, z_new, rho_new = compute_refractory_update(state, z_lif, lif_state.v, p)
     return z_new, LIFRefracFeedForwardState(
         lif=LIFFeedForwardState(v=v_new, i=lif_state.i), rho=rho_new
@@ -332,4 +349,57 @@ MODEL = NeuronModel(
     initial_state=lif_refrac_initial_state,
     variables=("lif.v", "lif.i", "rho"),
     voltage="lif.v",
+    current_step=lif_refrac_current_step,
 )
+
+#: units, bounds and inputs in simctl's config units (read without torch: simctl.models)
+DESCRIPTION = {
+    "name": "lif_refrac",
+    "summary": "LIF with an absolute refractory period",
+    "equations": "lif, with v held and spikes suppressed for t_ref after a spike",
+    "voltage": "lif.v",
+    "parameters": {
+        "lif.tau_syn_inv": {
+            "unit": "1/ms",
+            "bounds": "(0, inf)",
+            "doc": "inverse synaptic time constant",
+        },
+        "lif.tau_mem_inv": {
+            "unit": "1/ms",
+            "bounds": "(0, inf)",
+            "doc": "inverse membrane time constant",
+        },
+        "lif.v_leak": {"unit": "mV", "bounds": "(-inf, inf)", "doc": "leak (resting) potential"},
+        "lif.v_th": {
+            "unit": "mV",
+            "bounds": "(-inf, inf)",
+            "doc": "threshold (spike when v > v_th)",
+        },
+        "lif.v_reset": {"unit": "mV", "bounds": "(-inf, inf)", "doc": "potential after a spike"},
+        "lif.method": {
+            "choices": "surrogate",
+            "doc": "surrogate gradient (unused when simulating)",
+        },
+        "lif.alpha": {"unit": "1", "bounds": "(0, inf)", "doc": "surrogate sharpness"},
+        "t_ref": {
+            "unit": "ms",
+            "bounds": "[0, inf)",
+            "doc": "refractory period after the spike step (configs; rho_reset = t_ref/dt)",
+        },
+        "rho_reset": {
+            "unit": "steps",
+            "bounds": "[0, inf)",
+            "doc": "refractory steps (library form; set t_ref in configs)",
+        },
+    },
+    "state": {"lif.v": "mV", "lif.i": "mV", "rho": "steps"},
+    "current": {
+        "unit": "mV",
+        "enters": "lif.v",
+        "doc": "R*I, the current times the membrane resistance",
+    },
+    "jumps": {"lif.v": "mV", "lif.i": "mV"},
+    "default_jump": "lif.i",
+    "refractory": {"state": "rho", "parameter": "rho_reset", "config_key": "t_ref"},
+    "cli_input": {"amplitude": 16.0, "noise_mean": 14.0, "noise_std": 15.0},
+}

@@ -67,6 +67,7 @@ __all__ = [
     "LSNNFeedForwardState",
     "lsnn_step",
     "lsnn_feed_forward_step",
+    "lsnn_current_step",
     "lsnn_initial_state",
     "LSNNCell",
     "LSNN",
@@ -145,6 +146,23 @@ def lsnn_feed_forward_step(
     i_new = i_decayed + input_tensor
     b_new = b_decayed + z_new * p.beta
     return z_new, LSNNFeedForwardState(v=v_new, i=i_new, b=b_new)
+
+
+def lsnn_current_step(
+    input_current: torch.Tensor,
+    state: LSNNFeedForwardState,
+    p: LSNNParameters = LSNNParameters(),
+    dt: float = 0.001,
+) -> tuple[torch.Tensor, LSNNFeedForwardState]:
+    """One Euler step with ``I`` a continuous current into the membrane (mV, ``R·I``):
+    ``v1 = v + dt·tau_mem_inv·(v_leak − v + i + I)``; ``i`` decays; the adaptive threshold
+    ``b`` as in :func:`lsnn_feed_forward_step`."""
+    driven = LSNNFeedForwardState(v=state.v, i=state.i + input_current, b=state.b)
+    z_new, v_decayed, _, b_decayed = _lsnn_update(driven, p, dt)
+    i_decayed = state.i - dt * p.tau_syn_inv * state.i
+    v_new = (1 - z_new) * v_decayed + z_new * p.v_reset
+    b_new = b_decayed + z_new * p.beta
+    return z_new, LSNNFeedForwardState(v=v_new, i=i_decayed, b=b_new)
 
 
 def lsnn_step(
@@ -375,4 +393,47 @@ MODEL = NeuronModel(
     feed_forward_step=lsnn_feed_forward_step,
     initial_state=lsnn_initial_state,
     variables=("v", "i", "b"),
+    current_step=lsnn_current_step,
 )
+
+#: units, bounds and inputs in simctl's config units (read without torch: simctl.models)
+DESCRIPTION = {
+    "name": "lsnn",
+    "summary": "LIF with an adaptive threshold b (Bellec et al. 2018)",
+    "equations": "dv/dt = tau_mem_inv (v_leak - v + i + I); db/dt = tau_adapt_inv (v_th - b); "
+    "v > b: spike, v <- v_reset, b <- b + beta",
+    "voltage": "v",
+    "parameters": {
+        "tau_syn_inv": {
+            "unit": "1/ms",
+            "bounds": "(0, inf)",
+            "doc": "inverse synaptic time constant",
+        },
+        "tau_mem_inv": {
+            "unit": "1/ms",
+            "bounds": "(0, inf)",
+            "doc": "inverse membrane time constant",
+        },
+        "v_leak": {"unit": "mV", "bounds": "(-inf, inf)", "doc": "leak (resting) potential"},
+        "v_th": {"unit": "mV", "bounds": "(-inf, inf)", "doc": "threshold (spike when v > v_th)"},
+        "v_reset": {"unit": "mV", "bounds": "(-inf, inf)", "doc": "potential after a spike"},
+        "method": {"choices": "surrogate", "doc": "surrogate gradient (unused when simulating)"},
+        "alpha": {"unit": "1", "bounds": "(0, inf)", "doc": "surrogate sharpness"},
+        "tau_adapt_inv": {
+            "unit": "1/ms",
+            "bounds": "(0, inf)",
+            "doc": "inverse threshold-adaptation time constant",
+        },
+        "beta": {"unit": "mV", "bounds": "(-inf, inf)", "doc": "threshold increase per spike"},
+    },
+    "state": {"v": "mV", "i": "mV", "b": "mV"},
+    "current": {
+        "unit": "mV",
+        "enters": "v",
+        "doc": "R*I, the current times the membrane resistance",
+    },
+    "jumps": {"v": "mV", "i": "mV"},
+    "default_jump": "i",
+    "refractory": None,
+    "cli_input": {"amplitude": 17.0, "noise_mean": 15.0, "noise_std": 15.0},
+}
