@@ -133,8 +133,9 @@ def _eligible(n_pre: int, same: bool, autapses: bool) -> int:
     return n_pre - 1 if same and not autapses else n_pre
 
 
-def expected_synapses(rule: str, param: float | None, n_pre: int, n_post: int, same: bool,
-                      autapses: bool) -> int:
+def expected_synapses(
+    rule: str, param: float | None, n_pre: int, n_post: int, same: bool, autapses: bool
+) -> int:
     """The number of synapses a rule makes (the expectation for ``fixed_probability``)."""
     pairs = n_post * _eligible(n_pre, same, autapses)
     if rule == "all_to_all":
@@ -193,7 +194,9 @@ def delay_steps(delay_ms: np.ndarray | float, dt: float) -> np.ndarray | int:
     return int(steps) if steps.ndim == 0 else steps
 
 
-def _choose(rng: np.random.Generator, n: int, k: int, skip: int | None, replace: bool) -> np.ndarray:
+def _choose(
+    rng: np.random.Generator, n: int, k: int, skip: int | None, replace: bool
+) -> np.ndarray:
     """``k`` of ``0 … n−1`` without ``skip``, sorted (distinct unless ``replace``)."""
     m = n - (skip is not None)
     if replace:
@@ -206,8 +209,16 @@ def _choose(rng: np.random.Generator, n: int, k: int, skip: int | None, replace:
     return out
 
 
-def _draw_pairs(rule: str, param: Any, n_pre: int, n_post: int, same: bool, autapses: bool,
-                multapses: bool, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def _draw_pairs(
+    rule: str,
+    param: Any,
+    n_pre: int,
+    n_post: int,
+    same: bool,
+    autapses: bool,
+    multapses: bool,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
     """``(pre, post)`` int64 arrays of every synapse of a rule (any order)."""
     excl = same and not autapses
     if rule == "all_to_all":

@@ -1,0 +1,722 @@
+r"""Networks: populations connected by projections, advanced together.
+
+Semantics (one step ``k`` of every population, in this order):
+
+1. **deliver**: the jumps due at step ``k`` (ring buffers of whole steps, one row per step, one
+   per target variable of each population) and the Poisson drive (one count per neuron and
+   step, times its weight) are added to their target variables, except in neurons that are
+   refractory at the start of the step (``refractory_input: discard``, the default; ``keep``
+   adds them anyway). Jumps into ``input`` are a one-step pulse of the input current instead.
+2. **advance** each population one step with its step function (the current protocol, if any,
+   as a continuous current);
+3. **detect** the step's spikes (stamped ``(k+1)·dt``);
+4. **queue**: a spike of step ``k`` through a synapse of delay ``D`` steps (``round(delay/dt)``)
+   is delivered at the start of step ``k + 1 + D``, i.e. exactly ``D·dt`` after its stamp.
+   ``D = 0`` (instantaneous coupling, net.m) reaches the next step's advance.
+
+Two engines share the ring buffers and the Poisson counts:
+
+* :meth:`Network.run_reference` (the specification): a Python loop over steps, each
+  projection a sparse matrix product per distinct delay;
+* :meth:`Network.run_fused`: with ``d`` the shortest delay, the ``d + 1`` steps of a block are
+  independent of the spikes emitted inside it, so each population runs its block in one call
+  of the fused C kernel (:func:`simctl.kernels.spike_events`, tracing a wrapper step that adds
+  the block's jumps into the target variable), and the block's spikes then go through each
+  projection's CSR into the ring buffers in one C call. Proven equal to the reference
+  (identical when the sums of simultaneous arrivals are exact, e.g. dyadic weights; otherwise
+  within the rounding of reassociating those sums).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import dataclasses
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from simctl import connectivity as conn_mod
+from simctl.config.errors import ConfigError, SimulationError
+from simctl.config.network import INPUT_TARGET, NetworkSpec, ProjectionSpec, refractory_state
+
+__all__ = [
+    "Network",
+    "Projection",
+    "build_network",
+    "netm_step",
+    "jump_model",
+    "PoissonDrive",
+]
+
+log = logging.getLogger("simctl")
+
+
+# ---------------------------------------------------------------------------------------------
+# state helpers
+
+
+def _get(state: Any, path: str) -> Any:
+    for part in path.split("."):
+        state = getattr(state, part)
+    return state
+
+
+def _set(state: Any, path: str, value: Any) -> Any:
+    head, _, rest = path.partition(".")
+    if not rest:
+        return state._replace(**{head: value})
+    return state._replace(**{head: _set(getattr(state, head), rest, value)})
+
+
+# ---------------------------------------------------------------------------------------------
+# step functions
+
+
+def netm_step(input_current: torch.Tensor, state: Any, p: Any, dt: float) -> tuple[Any, Any]:
+    """One millisecond of net.m (Izhikevich 2003, Fig. 3) for ``dt = 1``.
+
+    ``v ← v + (dt/2)·(0.04v² + 5v + 140 − u + I)`` twice (same ``u`` and ``I``), then
+    ``u ← u + dt·a·(b·v − u)`` with the new ``v``; a spike is ``v ≥ v_th`` (30 mV), after which
+    ``v ← c`` and ``u ← u + d`` (net.m applies the reset at the start of the next ms, before
+    anything else reads ``v`` or ``u``: the same numbers). ``sq``, ``mn`` and ``bias`` are the
+    model's 0.04, 5 and 140.
+    """
+    v, u = state.v, state.u
+    half = 0.5 * dt * p.tau_inv
+    v = v + half * (p.sq * v * v + p.mn * v + p.bias - u + input_current)
+    v = v + half * (p.sq * v * v + p.mn * v + p.bias - u + input_current)
+    u = u + dt * p.tau_inv * p.a * (p.b * v - u)
+    fired = v >= p.v_th
+    z = fired.to(v.dtype)
+    v = torch.where(fired, p.c + 0.0 * v, v)
+    u = torch.where(fired, u + p.d, u)
+    return z, type(state)(v=v, u=u)
+
+
+SCHEMES = {"netm": netm_step}
+
+_JUMP_MODELS: dict[Any, Any] = {}
+
+
+def jump_model(
+    model: Any, step: Any, target: str | None, refractory: str | None, keep: bool
+) -> Any:
+    """``model`` whose step's input is the step's jump into ``target`` (added first, masked out
+    where the refractory counter is positive unless ``keep``); the model then advances with no
+    current. ``target`` None or ``input``: the input is the model's current (unchanged step).
+    Memoised, so the fused kernels trace each wrapper once."""
+    if target in (None, INPUT_TARGET):
+        return dataclasses.replace(model, feed_forward_step=step)
+    key = (model.name, step, target, refractory, keep)
+    cached = _JUMP_MODELS.get(key)
+    if cached is not None:
+        return cached
+
+    def jump_step(x: torch.Tensor, state: Any, p: Any, dt: float) -> tuple[Any, Any]:
+        if refractory is not None and not keep:
+            x = torch.where(_get(state, refractory) > 0, 0.0 * x, x)
+        state = _set(state, target, _get(state, target) + x)
+        return step(0.0 * x, state, p, dt)
+
+    jump_step.__name__ = f"jump_{model.name}_{target.replace('.', '_')}"
+    wrapped = dataclasses.replace(model, feed_forward_step=jump_step)
+    _JUMP_MODELS[key] = wrapped
+    return wrapped
+
+
+# ---------------------------------------------------------------------------------------------
+# C helpers: Poisson counts and CSR propagation
+
+_C_SOURCE = r"""
+#include <stdint.h>
+#include <math.h>
+
+static inline uint64_t rotl(const uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+/* xoshiro256+ (Blackman & Vigna), one stream per call site */
+static inline double next_double(uint64_t *s) {
+    const uint64_t result = s[0] + s[3];
+    const uint64_t t = s[1] << 17;
+    s[2] ^= s[0]; s[3] ^= s[1]; s[1] ^= s[2]; s[0] ^= s[3]; s[2] ^= t; s[3] = rotl(s[3], 45);
+    return (double)(result >> 11) * 0x1.0p-53;
+}
+
+/* n Poisson(lam) counts by inversion (lam small: a few iterations per draw); for lam > 30 the
+   sum of ceil(lam/30) independent counts of mean lam/parts (still exact Poisson) */
+void simctl_poisson(uint64_t *state, int64_t n, double lam, int32_t *out) {
+    int parts = lam > 30.0 ? (int)ceil(lam / 30.0) : 1;
+    double l = lam / parts, e = exp(-l);
+    for (int64_t j = 0; j < n; j++) {
+        int32_t total = 0;
+        for (int q = 0; q < parts; q++) {
+            double u = next_double(state), p = e, f = e;
+            int32_t k = 0;
+            while (u > f && k < 100000) { k++; p *= l / k; f += p; }
+            total += k;
+        }
+        out[j] = total;
+    }
+}
+
+#define PROPAGATE(NAME, T) \
+void NAME(int64_t n_events, const int64_t *events, int64_t n_pre, int64_t k0, \
+          const int64_t *indptr, const int32_t *indices, const float *w, double wscalar, \
+          const int16_t *dsteps, int64_t dscalar, T *ring, int64_t L, int64_t n_post) { \
+    for (int64_t e = 0; e < n_events; e++) { \
+        int64_t s = events[e] / n_pre, i = events[e] % n_pre; \
+        int64_t a = indptr[i], b = indptr[i + 1]; \
+        if (!dsteps) { \
+            T *row = ring + ((k0 + s + 1 + dscalar) % L) * n_post; \
+            if (!w) { T x = (T)wscalar; for (int64_t j = a; j < b; j++) row[indices[j]] += x; } \
+            else { for (int64_t j = a; j < b; j++) row[indices[j]] += (T)w[j]; } \
+        } else { \
+            for (int64_t j = a; j < b; j++) { \
+                T *row = ring + ((k0 + s + 1 + dsteps[j]) % L) * n_post; \
+                row[indices[j]] += w ? (T)w[j] : (T)wscalar; \
+            } \
+        } \
+    } \
+}
+PROPAGATE(simctl_propagate_f32, float)
+PROPAGATE(simctl_propagate_f64, double)
+"""
+
+_C: dict[str, Any] = {}
+
+
+def _c_functions() -> dict[str, Any] | None:
+    """The compiled helpers, or None without a working compiler (torch/numpy then)."""
+    if "tried" in _C:
+        return _C.get("fns")
+    _C["tried"] = True
+    try:
+        from simctl.kernels.cbuild import CompileError, load_kernel
+
+        vp, i64, f64 = ctypes.c_void_p, ctypes.c_int64, ctypes.c_double
+
+        def load(symbol: str, args: list) -> Any:
+            # load_kernel memoises per source: one (commented) source per symbol
+            return load_kernel(f"{_C_SOURCE}\n/* {symbol} */\n", symbol, args)
+
+        fns = {"poisson": load("simctl_poisson", [vp, i64, f64, vp])}
+        args = [i64, vp, i64, i64, vp, vp, vp, f64, vp, i64, vp, i64, i64]
+        for name in ("f32", "f64"):
+            fns[name] = load(f"simctl_propagate_{name}", args)
+        _C["fns"] = fns
+    except CompileError as error:  # pragma: no cover - machines without cc
+        log.debug("network C helpers unavailable: %s", error)
+        _C["fns"] = None
+    return _C["fns"]
+
+
+class PoissonDrive:
+    """One Poisson count per neuron and step with mean ``n·rate·dt`` (``rate_hz``, ``dt`` in ms),
+    each count a jump of ``weight``; the same numbers for the same seed on every engine."""
+
+    def __init__(self, spec: Any, size: int, dt: float, seed: np.random.SeedSequence):
+        self.spec = spec
+        self.size = size
+        self.lam = spec.n * spec.rate_hz * dt / 1000.0
+        words = seed.generate_state(4, dtype=np.uint64)
+        words[0] |= np.uint64(1)  # xoshiro's state must not be all zero
+        self.state = np.ascontiguousarray(words)
+        self.rng = np.random.default_rng(seed)
+
+    def counts(self, steps: int) -> np.ndarray:
+        """``(steps, size)`` int32 counts (consumed: the next call continues the stream)."""
+        out = np.empty((steps, self.size), dtype=np.int32)
+        if self.lam <= 0:
+            out.fill(0)
+            return out
+        fns = _c_functions()
+        if fns is not None:
+            fns["poisson"](self.state.ctypes.data, out.size, self.lam, out.ctypes.data)
+        else:  # pragma: no cover - no compiler
+            out[:] = self.rng.poisson(self.lam, size=out.shape)
+        return out
+
+
+# ---------------------------------------------------------------------------------------------
+# the network
+
+
+@dataclass
+class Projection:
+    """A built projection: its spec, its synapses and the ring buffer it feeds."""
+
+    spec: ProjectionSpec
+    conn: conn_mod.Connectivity
+    pre: int  #: index of the presynaptic population
+    post: int
+    seed: int
+    _groups: list[tuple[int, torch.Tensor]] | None = None
+
+    def groups(self, dtype: torch.dtype) -> list[tuple[int, torch.Tensor]]:
+        """``[(delay steps, sparse (n_post, n_pre) matrix)]``: the reference's products."""
+        if self._groups is None:
+            c = self.conn
+            src = torch.from_numpy(c.sources())
+            dst = torch.from_numpy(c.indices.astype(np.int64))
+            w = torch.from_numpy(c.weights().astype(np.float32)).to(dtype)
+            d = torch.from_numpy(c.delays())
+            out = []
+            for value in torch.unique(d).tolist() if d.numel() else []:
+                sel = d == value
+                m = torch.sparse_coo_tensor(
+                    torch.stack([dst[sel], src[sel]]),
+                    w[sel],
+                    (c.n_post, c.n_pre),
+                    check_invariants=True,
+                ).coalesce()
+                if c.n_post * c.n_pre <= 1 << 22:  # small: a dense product
+                    m = m.to_dense()
+                out.append((int(value), m))
+            self._groups = out
+        return self._groups
+
+
+@dataclass
+class NetPopulation:
+    """What the network adds to a runner population."""
+
+    pop: Any  #: simctl.runner.Population
+    step: Any  #: its step function (current drive or a scheme)
+    targets: list[str] = field(default_factory=list)  #: jump targets with a ring buffer
+    ring: dict[str, torch.Tensor] = field(default_factory=dict)  #: target → (L, N)
+    refractory: str | None = None
+    poisson: PoissonDrive | None = None
+    has_current: bool = False
+
+
+class Network:
+    """Populations and projections on one time grid (see the module docstring)."""
+
+    def __init__(
+        self,
+        pops: list[NetPopulation],
+        projections: list[Projection],
+        spec: NetworkSpec,
+        dt: float,
+        n_steps: int,
+    ):
+        self.pops = pops
+        self.projections = projections
+        self.spec = spec
+        self.dt = dt
+        self.n_steps = n_steps
+        self.k = 0
+        delays = [p.conn.delay_range() for p in projections if p.conn.n_synapses]
+        self.min_delay = min((d[0] for d in delays), default=None)
+        self.max_delay = max((d[1] for d in delays), default=0)
+        self.L = self.max_delay + 1
+        keep = spec.refractory_input == "keep"
+        self.keep = keep
+        for npop in pops:
+            dtype, size = npop.pop.dtype, npop.pop.spec.size
+            for target in npop.targets:
+                # the ring lives on the CPU (the C propagation writes it)
+                npop.ring[target] = torch.zeros((self.L, size), dtype=dtype)
+
+    # -- shared pieces ---------------------------------------------------------------------
+
+    @property
+    def block(self) -> int:
+        """Steps per block: ``min delay + 1`` (spikes of a block arrive after it)."""
+        if self.min_delay is None:
+            return 256
+        return self.min_delay + 1
+
+    def _deliveries(self, npop: NetPopulation, k0: int, n: int) -> dict[str, torch.Tensor]:
+        """``{target: (n, N)}`` jumps due at steps k0 … k0+n−1 (ring rows taken and zeroed,
+        plus the Poisson counts times their weight). In numpy, on this thread: torch's
+        indexing waits for its worker threads, milliseconds per call on a busy machine."""
+        first = k0 % self.L
+        spans = [(first, min(self.L, first + n))]
+        if first + n > self.L:
+            spans.append((0, first + n - self.L))
+        out = {}
+        counts = npop.poisson.counts(n) if npop.poisson is not None else None
+        for target, ring in npop.ring.items():
+            r = ring.numpy()
+            x = (
+                np.concatenate([r[a:b] for a, b in spans])
+                if len(spans) > 1
+                else r[spans[0][0] : spans[0][1]].copy()
+            )
+            for a, b in spans:
+                r[a:b] = 0
+            if counts is not None and npop.poisson.spec.target == target:
+                x += counts * x.dtype.type(npop.poisson.spec.weight)
+            out[target] = torch.from_numpy(x)
+        return out
+
+    def _current(self, npop: NetPopulation, k0: int, n: int) -> torch.Tensor:
+        pop = npop.pop
+        if not npop.has_current:
+            return torch.zeros((n, 1), dtype=pop.dtype)
+        return pop.input_block(k0, k0 + n)
+
+    def _queue_reference(self, k: int, spikes: list[torch.Tensor]) -> None:
+        for proj in self.projections:
+            z = spikes[proj.pre]
+            if not bool(z.any()):
+                continue
+            ring = self.pops[proj.post].ring[proj.spec.target]
+            for d, m in proj.groups(ring.dtype):
+                ring[(k + 1 + d) % self.L] += (m @ z.to(ring.dtype).cpu()).to(ring.dtype)
+
+    # -- engines -----------------------------------------------------------------------------
+
+    def run_reference(self, writer: Any, n_steps: int | None = None) -> None:
+        """The specification: one Python iteration per step (``n_steps`` from the current
+        step, default: to the end)."""
+        end = self.n_steps if n_steps is None else min(self.n_steps, self.k + n_steps)
+        out = _Chunk(self, self.k)
+        while self.k < end:
+            k0 = self.k
+            n = min(self.block, end - k0)
+            jumps = [self._deliveries(p, k0, n) for p in self.pops]
+            currents = [self._current(p, k0, n) for p in self.pops]
+            for s in range(n):
+                k = k0 + s
+                spikes = []
+                for i, npop in enumerate(self.pops):
+                    pop = npop.pop
+                    state = pop.state
+                    current = currents[i][s].expand(pop.spec.size)
+                    x_all = {t: x[s] for t, x in jumps[i].items()}
+                    if INPUT_TARGET in x_all:
+                        current = current + x_all.pop(INPUT_TARGET)
+                    if x_all and npop.refractory is not None and not self.keep:
+                        free = _get(state, npop.refractory) <= 0
+                        x_all = {t: torch.where(free, x, 0.0 * x) for t, x in x_all.items()}
+                    for t, x in x_all.items():
+                        state = _set(state, t, _get(state, t) + x.to(pop.device))
+                    with torch.no_grad():
+                        z, state = npop.step(current.to(pop.device), state, pop.p, self.dt)
+                    pop.state = state
+                    spikes.append(z)
+                    hit = torch.nonzero(z.reshape(-1)).flatten().cpu().numpy()
+                    traces = {}
+                    for var in pop.variables if len(pop.record_ids) else []:
+                        traces[var] = _get(state, var).expand(pop.spec.size)[pop.ids_t][None]
+                    out.add(i, hit, k, 1, traces)
+                self._queue_reference(k, spikes)
+            self.k = k0 + n
+        out.write(writer)
+
+    def _fused_ok(self) -> str:
+        """Why the fused engine cannot run (empty: it can)."""
+        if _c_functions() is None:
+            return "no C compiler"
+        for npop in self.pops:
+            if npop.pop.device.type != "cpu":
+                return "not on the CPU"
+            jumps = [t for t in npop.targets if t != INPUT_TARGET]
+            if len(jumps) > 1:
+                return f"{npop.pop.name}: jumps into more than one variable"
+            if jumps and (npop.has_current or INPUT_TARGET in npop.targets):
+                return f"{npop.pop.name}: jumps and a current together"
+        return ""
+
+    def run_fused(self, writer: Any, n_steps: int | None = None) -> None:
+        """Blocks of ``min delay + 1`` steps: each population's block in one fused kernel
+        call, then the block's spikes through the CSR into the ring buffers in C."""
+        from simctl.kernels import spike_events
+
+        why = self._fused_ok()
+        if why:
+            log.info("network: reference engine (%s)", why)
+            return self.run_reference(writer, n_steps)
+        fns = _c_functions()
+        models = []
+        for npop in self.pops:
+            target = next((t for t in npop.targets), None)
+            models.append(jump_model(npop.pop.model, npop.step, target, npop.refractory, self.keep))
+        end = self.n_steps if n_steps is None else min(self.n_steps, self.k + n_steps)
+        out = _Chunk(self, self.k)
+        while self.k < end:
+            k0 = self.k
+            n = min(self.block, end - k0)
+            results = []
+            for i, (npop, model) in enumerate(zip(self.pops, models, strict=True)):
+                pop = npop.pop
+                jumps = self._deliveries(npop, k0, n)
+                if npop.targets and npop.targets[0] != INPUT_TARGET:
+                    drive = jumps[npop.targets[0]]
+                else:
+                    drive = self._current(npop, k0, n)
+                    if INPUT_TARGET in jumps:
+                        drive = drive + jumps[INPUT_TARGET]
+                    drive = drive.expand(n, pop.spec.size)
+                record = pop.variables if len(pop.record_ids) else []
+                index = pop.ids_t if record else None
+                flat, neurons, traces, state = spike_events(
+                    model, drive, pop.state, pop.p, self.dt, record, record_index=index
+                )
+                flat = np.array(flat)  # the kernel's workspace is reused by the next call
+                pop.state = state
+                results.append(flat)
+                out.add(i, flat, k0, n, traces)
+            for proj in self.projections:
+                flat = results[proj.pre]
+                if flat.size and proj.conn.n_synapses:
+                    self._propagate(fns, proj, flat, k0)
+            self.k = k0 + n
+        out.write(writer)
+        return None
+
+    def _propagate(self, fns: dict, proj: Projection, flat: np.ndarray, k0: int) -> None:
+        c = proj.conn
+        ring = self.pops[proj.post].ring[proj.spec.target]
+        fn = fns["f64" if ring.dtype == torch.float64 else "f32"]
+        flat = np.ascontiguousarray(flat, dtype=np.int64)
+        w = c.weight if isinstance(c.weight, np.ndarray) else None
+        d = c.delay_steps if isinstance(c.delay_steps, np.ndarray) else None
+        fn(
+            flat.size,
+            flat.ctypes.data,
+            c.n_pre,
+            k0,
+            c.indptr.ctypes.data,
+            c.indices.ctypes.data,
+            None if w is None else w.ctypes.data,
+            0.0 if w is not None else float(c.weight),
+            None if d is None else d.ctypes.data,
+            0 if d is not None else int(c.delay_steps),
+            ring.data_ptr(),
+            self.L,
+            c.n_post,
+        )
+
+    def run(self, writer: Any, engine: str = "auto", progress: bool | None = None) -> None:
+        """Advances to the end (``engine``: ``auto``/``fused`` or ``reference``), flushing the
+        writer about every 2 M neuron-steps."""
+        from simctl.kernels.fused import trim_heap
+        from simctl.runner import handle_sigterm
+
+        size = sum(p.pop.spec.size for p in self.pops)
+        chunk = max(self.block, (1 << 21) // max(1, size))
+        chunk = -(-chunk // self.block) * self.block
+        import os
+
+        if os.environ.get("SIMCTL_KERNELS", "").strip().lower() == "reference":
+            engine = "reference"
+        runner = self.run_reference if engine == "reference" else self.run_fused
+        with handle_sigterm():
+            while self.k < self.n_steps:
+                runner(writer, chunk)
+                writer.flush()
+                trim_heap()
+
+    # -- file ------------------------------------------------------------------------------
+
+    def projection_attrs(self, seed: int) -> dict[str, dict[str, Any]]:
+        out = {}
+        for proj in self.projections:
+            s = proj.spec
+            lo, hi = proj.conn.delay_range()
+            drawn = np.asarray(proj.conn.delay_ms, dtype=np.float64)
+            err = (
+                float(np.max(np.abs(proj.conn.delays() * self.dt - drawn)))
+                if (proj.conn.n_synapses)
+                else 0.0
+            )
+            out[s.name] = {
+                "pre": s.pre,
+                "post": s.post,
+                "rule": s.rule,
+                "rule_json": s.rule_json(),
+                "n_synapses": proj.conn.n_synapses,
+                "target": s.target,
+                "weight_json": json.dumps(s.weight),
+                "delay_json": json.dumps(s.delay),
+                "delay_steps": np.array([lo, hi], dtype=np.int64),
+                "delay_rounding_ms": err,
+                "bytes_per_synapse": proj.conn.nbytes() / max(1, proj.conn.n_synapses),
+                "seed": proj.seed,
+            }
+        return out
+
+
+class _Chunk:
+    """Spikes and samples of several blocks, handed to the writer at once (one HDF5 append
+    per dataset and chunk, not per block); a NaN state ends the run naming the population."""
+
+    def __init__(self, network: Network, k0: int):
+        self.network = network
+        self.k0 = k0
+        self.events: list[list[np.ndarray]] = [[] for _ in network.pops]
+        self.traces: list[dict[str, list]] = [{} for _ in network.pops]
+
+    def add(self, i: int, flat: np.ndarray, k: int, n: int, traces: dict) -> None:
+        size = self.network.pops[i].pop.spec.size
+        if flat.size:
+            self.events[i].append(flat + (k - self.k0) * size)
+        for var, t in traces.items():
+            self.traces[i].setdefault(var, []).append(t.reshape(n, -1).cpu().numpy())
+
+    def write(self, writer: Any) -> None:
+        from simctl.runner import _nonfinite, _spikes
+
+        net = self.network
+        n = net.k - self.k0
+        if n <= 0:
+            return
+        for i, npop in enumerate(net.pops):
+            pop = npop.pop
+            if self.events[i]:
+                _spikes(pop, np.concatenate(self.events[i]), pop.spec.size, self.k0, writer)
+            if self.traces[i]:
+                steps = np.arange(self.k0, self.k0 + n)
+                rows = np.nonzero((steps + 1) % pop.every == 0)[0]
+                if rows.size:
+                    time = (self.k0 + rows + 1).astype(np.float64) * net.dt
+                    values = {v: np.concatenate(t)[rows] for v, t in self.traces[i].items()}
+                    writer.append_state(pop.name, time, values)
+            pop.k = net.k
+        for npop in net.pops:
+            if _nonfinite(npop.pop.state):
+                raise SimulationError(
+                    f"population {npop.pop.name}: the state became NaN or infinite between "
+                    f"t = {self.k0 * net.dt:g} and {net.k * net.dt:g} ms; hint: use a smaller "
+                    f"simulation.dt (now {net.dt:g} ms) or weaker weights"
+                )
+
+
+# ---------------------------------------------------------------------------------------------
+# building
+
+
+def netm_parameters(
+    kind: str, p: Any, size: int, generator: torch.Generator, dtype: Any, device: Any
+) -> Any:
+    """net.m's per-cell parameters from ``r ~ U[0, 1]`` (drawn once per cell, on the CPU):
+    excitatory ``c = −65 + 15r²``, ``d = 8 − 6r²``; inhibitory ``a = 0.02 + 0.08r``,
+    ``b = 0.25 − 0.05r``."""
+    r = torch.rand(size, generator=generator, dtype=torch.float64)
+    if kind == "netm_excitatory":
+        values = {"c": -65.0 + 15.0 * r * r, "d": 8.0 - 6.0 * r * r}
+    else:
+        values = {"a": 0.02 + 0.08 * r, "b": 0.25 - 0.05 * r}
+    return p._replace(**{k: v.to(dtype=dtype, device=device) for k, v in values.items()})
+
+
+def build_network(spec: Any, sim: Any, device: Any, dtype: torch.dtype) -> Network:
+    """Builds populations (through :func:`simctl.registry.build_population`) and projections
+    from a resolved :class:`~simctl.config.resolve.RunSpec` whose ``network`` is set."""
+    from simctl import registry
+    from simctl.config.schema import InputNone
+
+    net: NetworkSpec = spec.network
+    # the memory check comes before anything is built
+    items = []
+    by_name = {p.name: p for p in spec.populations}
+    for ps in net.projections:
+        same = ps.pre == ps.post
+        n = conn_mod.expected_synapses(
+            ps.rule, ps.param, by_name[ps.pre].size, by_name[ps.post].size, same, ps.autapses
+        )
+        items.append(
+            (
+                f"{ps.key}.connectivity",
+                conn_mod.estimate_bytes(n, isinstance(ps.weight, dict), isinstance(ps.delay, dict)),
+            )
+        )
+    conn_mod.check_memory(items)
+    pops: list[NetPopulation] = []
+    index = {}
+    for i, ps in enumerate(spec.populations):
+        poisson = net.poisson.get(ps.name)
+        build_spec = dataclasses.replace(ps, input=InputNone()) if poisson else ps
+        pop = registry.build_population(build_spec, i, sim, spec.record, device, dtype)
+        pop.spec = ps  # the HDF5 attrs describe the input as configured
+        pop.record_input = False
+        model = pop.model
+        scheme = net.schemes.get(ps.name)
+        step = (
+            SCHEMES[scheme]
+            if scheme
+            else getattr(model, "current_drive_step", model.feed_forward_step)
+        )
+        if not scheme and getattr(model, "current_step", None) is None and ps.synapse != "none":
+            step = model.feed_forward_step
+        derived = net.derived.get(ps.name)
+        if derived:
+            gen = torch.Generator().manual_seed(int(sim.seed) * 7919 + 104729 + i)
+            pop.p = netm_parameters(derived, pop.p, ps.size, gen, dtype, device)
+            if ps.name and "u" in ps.initial_state:  # u = b·v with the per-cell b
+                pop.state = pop.state._replace(u=pop.p.b * pop.state.v)
+        npop = NetPopulation(
+            pop=pop,
+            step=step,
+            refractory=refractory_state(ps.model),
+            has_current=(not poisson and ps.input.protocol != "none"),
+        )
+        if poisson:
+            seed = np.random.SeedSequence([int(sim.seed) % 2**64, 0xD21BE, i])
+            npop.poisson = PoissonDrive(poisson, ps.size, ps.dt, seed)
+            npop.targets.append(poisson.target)
+        pops.append(npop)
+        index[ps.name] = i
+    projections = []
+    dt = spec.populations[0].dt
+    for j, ps in enumerate(net.projections):
+        seed = conn_mod.projection_seed(sim.seed, j)
+        try:
+            c = conn_mod.connect(
+                ps.rule,
+                by_name[ps.pre].size,
+                by_name[ps.post].size,
+                param=ps.param,
+                same=ps.pre == ps.post,
+                autapses=ps.autapses,
+                multapses=ps.multapses,
+                weight=ps.weight,
+                delay=ps.delay,
+                dt=dt,
+                seed=seed,
+                min_delay_steps=0,
+            )
+        except MemoryError:
+            raise ConfigError(
+                f"{ps.key}.connectivity", ps.rule, "not enough memory for the synapses"
+            ) from None
+        low = c.delay_range()[0] if c.n_synapses else 1
+        if low < (0 if net.instantaneous else 1):
+            raise ConfigError(
+                f"{ps.key}.delay",
+                ps.delay,
+                f"draws delays shorter than one step (dt = {dt:g} ms)",
+                f">= {dt:g} ms, or network.instantaneous: true",
+            )
+        post = pops[index[ps.post]]
+        if ps.target not in post.targets:
+            post.targets.append(ps.target)
+        projections.append(
+            Projection(ps, c, index[ps.pre], index[ps.post], int(seed.generate_state(1)[0]))
+        )
+    n_steps = spec.populations[0].n_steps
+    return Network(pops, projections, net, dt, n_steps)
+
+
+def write_projections(network: Network, writer: Any, seed: int, edges: bool) -> None:
+    """``/projections/<name>`` attrs and, with ``edges``, SONATA-named datasets."""
+    group = writer.file.require_group("projections")
+    for proj in network.projections:
+        attrs = network.projection_attrs(seed)[proj.spec.name]
+        g = group.create_group(proj.spec.name)
+        for k, v in attrs.items():
+            g.attrs[k] = v
+        if edges:
+            c = proj.conn
+            kw = {"compression": "gzip", "compression_opts": 4} if c.n_synapses > 1024 else {}
+            g.create_dataset("source_node_id", data=c.sources().astype(np.uint32), **kw)
+            g.create_dataset("target_node_id", data=c.indices.astype(np.uint32), **kw)
+            g.create_dataset("weight", data=c.weights(), **kw)
+            delay = g.create_dataset("delay", data=c.delays() * network.dt, **kw)
+            delay.attrs["units"] = "ms"
