@@ -87,8 +87,8 @@ def netm_step(input_current: torch.Tensor, state: Any, p: Any, dt: float) -> tup
     """
     v, u = state.v, state.u
     half = 0.5 * dt * p.tau_inv
-    v = v + half * (p.sq * v * v + p.mn * v + p.bias - u + input_current)
-    v = v + half * (p.sq * v * v + p.mn * v + p.bias - u + input_current)
+    v = v + half * (p.sq * (v * v) + p.mn * v + p.bias - u + input_current)
+    v = v + half * (p.sq * (v * v) + p.mn * v + p.bias - u + input_current)
     u = u + dt * p.tau_inv * p.a * (p.b * v - u)
     fired = v >= p.v_th
     z = fired.to(v.dtype)
