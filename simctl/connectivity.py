@@ -339,11 +339,28 @@ def connect(
 
 
 def _rows(pre: np.ndarray, post: np.ndarray, n_pre: int, n_post: int) -> tuple[np.ndarray, Any]:
-    """Row pointers and the permutation that orders synapses by (pre, post)."""
-    counts = np.bincount(pre, minlength=n_pre)
-    indptr = np.zeros(n_pre + 1, dtype=np.int64)
-    np.cumsum(counts, out=indptr[1:])
-    key = pre * n_post + post
-    if key.size and np.all(key[1:] >= key[:-1]):
+    """Row pointers and the permutation that orders synapses by (pre, post): a stable counting
+    sort by pre (in C where a compiler is) keeps the post order of pairs drawn post-major."""
+    if pre.size and np.all(pre[1:] >= pre[:-1]):  # already by pre (rows drawn sorted)
+        counts = np.bincount(pre, minlength=n_pre)
+        indptr = np.zeros(n_pre + 1, dtype=np.int64)
+        np.cumsum(counts, out=indptr[1:])
         return indptr, slice(None)
-    return indptr, np.argsort(key, kind="stable")
+    if not (post.size < 2 or np.all(post[1:] >= post[:-1])):
+        # any order: sort by post first (stable), then the counting sort by pre
+        by_post = np.argsort(post, kind="stable")
+        indptr, order = _rows(pre[by_post], post[by_post], n_pre, n_post)
+        return indptr, by_post[order]
+    from simctl.network import _c_functions
+
+    fns = _c_functions()
+    pre = np.ascontiguousarray(pre, dtype=np.int64)
+    indptr = np.empty(n_pre + 1, dtype=np.int64)
+    if fns is None:  # pragma: no cover - no compiler
+        counts = np.bincount(pre, minlength=n_pre)
+        indptr[0] = 0
+        np.cumsum(counts, out=indptr[1:])
+        return indptr, np.argsort(pre, kind="stable")
+    scratch = np.empty(pre.size + n_pre, dtype=np.int64)
+    fns["csr_order"](pre.size, pre.ctypes.data, n_pre, indptr.ctypes.data, scratch.ctypes.data)
+    return indptr, scratch[: pre.size]

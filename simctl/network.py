@@ -33,6 +33,7 @@ import ctypes
 import dataclasses
 import json
 import logging
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -145,21 +146,46 @@ static inline double next_double(uint64_t *s) {
     return (double)(result >> 11) * 0x1.0p-53;
 }
 
-/* n Poisson(lam) counts by inversion (lam small: a few iterations per draw); for lam > 30 the
-   sum of ceil(lam/30) independent counts of mean lam/parts (still exact Poisson) */
-void simctl_poisson(uint64_t *state, int64_t n, double lam, int32_t *out) {
-    int parts = lam > 30.0 ? (int)ceil(lam / 30.0) : 1;
-    double l = lam / parts, e = exp(-l);
+/* Poisson(lam) counts by inversion against the cumulative table cdf[0..m-1] (cdf[m-1] = 1 up
+   to rounding; the search stops there), started at guide[floor(u*G)], the smallest k with
+   cdf[k] >= floor(u*G)/G, so that most draws take one comparison */
+static inline int32_t draw(uint64_t *state, const double *cdf, int64_t m, const int32_t *guide,
+                           int64_t G) {
+    double u = next_double(state);
+    int32_t k = guide[(int64_t)(u * G)];
+    while (k < m - 1 && u > cdf[k]) k++;
+    return k;
+}
+void simctl_poisson(uint64_t *state, int64_t n, const double *cdf, int64_t m,
+                    const int32_t *guide, int64_t G, int32_t *out) {
+    for (int64_t j = 0; j < n; j++) out[j] = draw(state, cdf, m, guide, G);
+}
+/* x[j] += count * w, the counts drawn as simctl_poisson draws them */
+void simctl_poisson_add_f32(uint64_t *state, int64_t n, const double *cdf, int64_t m,
+                            const int32_t *guide, int64_t G, double w, float *x) {
     for (int64_t j = 0; j < n; j++) {
-        int32_t total = 0;
-        for (int q = 0; q < parts; q++) {
-            double u = next_double(state), p = e, f = e;
-            int32_t k = 0;
-            while (u > f && k < 100000) { k++; p *= l / k; f += p; }
-            total += k;
-        }
-        out[j] = total;
+        int32_t k = draw(state, cdf, m, guide, G);
+        if (k) x[j] += (float)((double)k * w);
     }
+}
+void simctl_poisson_add_f64(uint64_t *state, int64_t n, const double *cdf, int64_t m,
+                            const int32_t *guide, int64_t G, double w, double *x) {
+    for (int64_t j = 0; j < n; j++) {
+        int32_t k = draw(state, cdf, m, guide, G);
+        if (k) x[j] += (double)k * w;
+    }
+}
+
+/* the permutation that orders synapses by presynaptic neuron, stable (a counting sort), and
+   the row pointers */
+void simctl_csr_order(int64_t n, const int64_t *pre, int64_t n_pre, int64_t *indptr,
+                      int64_t *order) {
+    for (int64_t i = 0; i <= n_pre; i++) indptr[i] = 0;
+    for (int64_t e = 0; e < n; e++) indptr[pre[e] + 1]++;
+    for (int64_t i = 0; i < n_pre; i++) indptr[i + 1] += indptr[i];
+    int64_t *next = order + n; /* scratch: n_pre slots after the permutation */
+    for (int64_t i = 0; i < n_pre; i++) next[i] = indptr[i];
+    for (int64_t e = 0; e < n; e++) order[next[pre[e]]++] = e;
 }
 
 #define PROPAGATE(NAME, T) \
@@ -202,7 +228,12 @@ def _c_functions() -> dict[str, Any] | None:
             # load_kernel memoises per source: one (commented) source per symbol
             return load_kernel(f"{_C_SOURCE}\n/* {symbol} */\n", symbol, args)
 
-        fns = {"poisson": load("simctl_poisson", [vp, i64, f64, vp])}
+        fns = {
+            "poisson": load("simctl_poisson", [vp, i64, vp, i64, vp, i64, vp]),
+            "poisson_f32": load("simctl_poisson_add_f32", [vp, i64, vp, i64, vp, i64, f64, vp]),
+            "poisson_f64": load("simctl_poisson_add_f64", [vp, i64, vp, i64, vp, i64, f64, vp]),
+            "csr_order": load("simctl_csr_order", [i64, vp, i64, vp, vp]),
+        }
         args = [i64, vp, i64, i64, vp, vp, vp, f64, vp, i64, vp, i64, i64]
         for name in ("f32", "f64"):
             fns[name] = load(f"simctl_propagate_{name}", args)
@@ -221,6 +252,17 @@ class PoissonDrive:
         self.spec = spec
         self.size = size
         self.lam = spec.n * spec.rate_hz * dt / 1000.0
+        # the cumulative distribution up to where its tail is below double precision; lam
+        # above ~700 would underflow exp(-lam): the count is then drawn by numpy
+        self.cdf = None
+        if 0 < self.lam < 700:
+            m = int(self.lam + 12 * math.sqrt(self.lam) + 30)
+            k = np.arange(m, dtype=np.float64)
+            log_p = -self.lam + k * math.log(self.lam) - np.array([math.lgamma(x + 1) for x in k])
+            self.cdf = np.ascontiguousarray(np.cumsum(np.exp(log_p)))
+            G = 1024
+            self.guide = np.searchsorted(self.cdf, np.arange(G) / G, side="left").astype(np.int32)
+            self.guide = np.ascontiguousarray(np.minimum(self.guide, self.cdf.size - 1))
         words = seed.generate_state(4, dtype=np.uint64)
         words[0] |= np.uint64(1)  # xoshiro's state must not be all zero
         self.state = np.ascontiguousarray(words)
@@ -233,11 +275,34 @@ class PoissonDrive:
             out.fill(0)
             return out
         fns = _c_functions()
-        if fns is not None:
-            fns["poisson"](self.state.ctypes.data, out.size, self.lam, out.ctypes.data)
+        if fns is not None and self.cdf is not None:
+            fns["poisson"](*self._args(out.size), out.ctypes.data)
         else:  # pragma: no cover - no compiler
             out[:] = self.rng.poisson(self.lam, size=out.shape)
         return out
+
+    def _args(self, n: int) -> list:
+        return [
+            self.state.ctypes.data,
+            n,
+            self.cdf.ctypes.data,
+            self.cdf.size,
+            self.guide.ctypes.data,
+            self.guide.size,
+        ]
+
+    def add_into(self, x: np.ndarray) -> None:
+        """``x += counts·weight`` for the next ``x.shape[0]`` steps (the counts :meth:`counts`
+        would return), without materialising the counts."""
+        fns = _c_functions()
+        if fns is None or self.cdf is None or x.dtype not in (np.float32, np.float64):
+            x += self.counts(x.shape[0]) * x.dtype.type(self.spec.weight)
+            return
+        if self.lam <= 0:
+            return
+        assert x.flags.c_contiguous
+        fn = fns["poisson_f32" if x.dtype == np.float32 else "poisson_f64"]
+        fn(*self._args(x.size), float(self.spec.weight), x.ctypes.data)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -339,7 +404,6 @@ class Network:
         if first + n > self.L:
             spans.append((0, first + n - self.L))
         out = {}
-        counts = npop.poisson.counts(n) if npop.poisson is not None else None
         for target, ring in npop.ring.items():
             r = ring.numpy()
             x = (
@@ -349,8 +413,8 @@ class Network:
             )
             for a, b in spans:
                 r[a:b] = 0
-            if counts is not None and npop.poisson.spec.target == target:
-                x += counts * x.dtype.type(npop.poisson.spec.weight)
+            if npop.poisson is not None and npop.poisson.spec.target == target:
+                npop.poisson.add_into(x)
             out[target] = torch.from_numpy(x)
         return out
 
