@@ -86,11 +86,13 @@ def raster_figure(run: Any, rate_bin_ms: float | None = None, width: float = 8.0
     gs = fig.add_gridspec(2, 1, height_ratios=(3, 1.2))
     ax = fig.add_subplot(gs[0])
     ax_rate = fig.add_subplot(gs[1], sharex=ax)
-    offset = 0
     n_spikes = sum(len(p.spike_times) for p in pops)
     yticks, ylabels = [], []
+    # the first population on top (E above I), each in its own block and colour
+    bases = np.cumsum([0] + [p.size for p in pops[::-1]])[:-1][::-1]
     for i, pop in enumerate(pops):
         color = COLORS[i % len(COLORS)]
+        offset = int(bases[i])
         t, ids = pop.spike_times, pop.spike_ids + offset
         if n_spikes > _HIST_ABOVE:
             bins_t = min(2000, max(100, int(t_stop / max(pop.dt, 1e-9))))
@@ -127,8 +129,7 @@ def raster_figure(run: Any, rate_bin_ms: float | None = None, width: float = 8.0
         yticks.append(offset + (pop.size - 1) / 2)
         ylabels.append(pop.name)
         if len(pops) > 1 and i:
-            ax.axhline(offset - 0.5, color="0.8", lw=0.6)
-        offset += pop.size
+            ax.axhline(offset + pop.size - 0.5, color="0.8", lw=0.6)
         # population rate
         width_ms = _rate_bin(t_stop, pop.dt, rate_bin_ms)
         edges = np.arange(0.0, pop.t_stop + width_ms, width_ms)
@@ -142,9 +143,13 @@ def raster_figure(run: Any, rate_bin_ms: float | None = None, width: float = 8.0
                 lw=1.0,
                 fill=len(pops) == 1,
                 alpha=0.9 if len(pops) > 1 else 0.35,
+                label=pop.name,
             )
             if len(pops) == 1:
                 ax_rate.stairs(rate, edges, color=color, lw=1.0)
+    offset = total_neurons
+    if 1 < len(pops) <= 8:
+        ax_rate.legend(loc="upper right", fontsize=7, ncol=len(pops), frameon=False)
     ax.set_xlim(0, t_stop)
     ax.set_ylim(-0.5 - 0.02 * offset, offset - 0.5 + 0.02 * offset)
     if len(pops) > 1 and len(pops) <= 30:
