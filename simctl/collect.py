@@ -17,6 +17,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 __all__ = ["collect", "collect_rows"]
 
 
@@ -78,6 +80,9 @@ def collect_rows(sweep_dir: Path) -> tuple[list[dict[str, Any]], list[str]]:
                         rate = data.summary["rate_hz"]
                         row[f"spikes:{pop}"] = int(data.summary["spike_count"].sum())
                         row[f"mean_rate_hz:{pop}"] = float(rate.mean()) if len(rate) else 0.0
+                    cv = data.summary.get("cv_isi")  # networks: the ISI CV per neuron
+                    if cv is not None and np.isfinite(cv).any():
+                        row[f"cv_isi:{pop}"] = float(np.nanmean(cv))
                 if not run.complete and row["status"] == "ok":
                     row["status"] = "incomplete"
                 elif not row["status"]:
@@ -105,7 +110,9 @@ def collect(sweep_dir: Path) -> int:
     if not rows:
         print(f"simctl: error: {sweep_dir}: no jobs (no */.hydra/overrides.yaml)", file=sys.stderr)
         return 1
-    measures = sorted({k for r in rows for k in r if k.startswith(("spikes:", "mean_rate_hz:"))})
+    measures = sorted(
+        {k for r in rows for k in r if k.startswith(("spikes:", "mean_rate_hz:", "cv_isi:"))}
+    )
     columns = ["job", "overrides", *keys, "status", *measures, "error"]
     with open(sweep_dir / "collect.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore")
@@ -117,6 +124,13 @@ def collect(sweep_dir: Path) -> int:
     swept = [k for k in keys if _numeric(rows, k)]
     fig = collect_figure(rows, swept)
     fig.savefig(sweep_dir / "collect.png", dpi=150)
+    if len(swept) >= 2:  # a 2-D sweep (a phase diagram): heat maps over the first two keys
+        from simctl.plotting import collect_heatmaps
+
+        collect_heatmaps(rows, swept[0], swept[1]).savefig(
+            sweep_dir / "collect_heatmaps.png", dpi=150
+        )
+        print(f"heat maps over ({swept[0]}, {swept[1]}) -> {sweep_dir / 'collect_heatmaps.png'}")
     ok = [r for r in rows if r["status"] == "ok"]
     failed = [r for r in rows if r["status"] != "ok"]
     print(

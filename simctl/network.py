@@ -344,6 +344,44 @@ class Projection:
         return self._groups
 
 
+class ISIStats:
+    """Per-neuron running sums of inter-spike intervals (count, Σ, Σ²) for the ISI CV."""
+
+    def __init__(self, size: int):
+        self.last = np.full(size, np.nan)
+        self.n = np.zeros(size, dtype=np.int64)
+        self.s1 = np.zeros(size)
+        self.s2 = np.zeros(size)
+
+    def add(self, flat: np.ndarray, size: int, k0: int, dt: float) -> None:
+        ids = flat % size
+        times = (flat // size + k0 + 1) * dt
+        order = np.lexsort((times, ids))
+        ids, times = ids[order], times[order]
+        prev = np.empty_like(times)
+        prev[1:] = times[:-1]
+        first = np.ones(ids.size, dtype=bool)
+        first[1:] = ids[1:] != ids[:-1]
+        prev[first] = self.last[ids[first]]
+        isi = times - prev
+        ok = np.isfinite(isi)
+        self.n += np.bincount(ids[ok], minlength=self.n.size)
+        self.s1 += np.bincount(ids[ok], isi[ok], minlength=self.n.size)
+        self.s2 += np.bincount(ids[ok], isi[ok] ** 2, minlength=self.n.size)
+        last = np.ones(ids.size, dtype=bool)
+        last[:-1] = ids[1:] != ids[:-1]
+        self.last[ids[last]] = times[last]
+
+    def cv(self) -> np.ndarray:
+        """std/mean of each neuron's intervals (NaN with fewer than two)."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = self.s1 / self.n
+            var = np.maximum(self.s2 / self.n - mean**2, 0.0)
+            out = np.sqrt(var) / mean
+        out[self.n < 2] = np.nan
+        return out
+
+
 @dataclass
 class NetPopulation:
     """What the network adds to a runner population."""
@@ -355,6 +393,10 @@ class NetPopulation:
     refractory: str | None = None
     poisson: PoissonDrive | None = None
     has_current: bool = False
+    isi: Any = None  #: ISIStats
+
+    def __post_init__(self) -> None:
+        self.isi = ISIStats(self.pop.spec.size)
 
 
 class Network:
@@ -576,6 +618,13 @@ class Network:
                 runner(writer, chunk)
                 writer.flush()
                 trim_heap()
+        file = getattr(writer, "file", None)
+        if file is not None:  # the ISI CV per neuron beside the runner's summary
+            for npop in self.pops:
+                group = file.require_group(f"summary/{npop.pop.name}")
+                if "cv_isi" in group:
+                    del group["cv_isi"]
+                group.create_dataset("cv_isi", data=npop.isi.cv())
 
     # -- file ------------------------------------------------------------------------------
 
@@ -634,7 +683,9 @@ class _Chunk:
         for i, npop in enumerate(net.pops):
             pop = npop.pop
             if self.events[i]:
-                _spikes(pop, np.concatenate(self.events[i]), pop.spec.size, self.k0, writer)
+                flat = np.concatenate(self.events[i])
+                npop.isi.add(flat, pop.spec.size, self.k0, net.dt)
+                _spikes(pop, flat, pop.spec.size, self.k0, writer)
             if self.traces[i]:
                 steps = np.arange(self.k0, self.k0 + n)
                 rows = np.nonzero((steps + 1) % pop.every == 0)[0]

@@ -348,6 +348,36 @@ def collect_figure(
     return fig
 
 
+def collect_heatmaps(rows: Sequence[dict[str, Any]], x_key: str, y_key: str):
+    """Heat maps of the mean rate and (for networks) the mean ISI CV of each population over
+    two swept keys (e.g. Brunel's phase diagram over ``network.g`` and ``network.eta``)."""
+    ok = [r for r in rows if r.get("status") == "ok"]
+    xs = sorted({float(r[x_key]) for r in ok if _is_number(r.get(x_key))})
+    ys = sorted({float(r[y_key]) for r in ok if _is_number(r.get(y_key))})
+    measures = [
+        m for m in ("mean_rate_hz", "cv_isi") if any(k.startswith(f"{m}:") for r in ok for k in r)
+    ]
+    pops = sorted({k.split(":", 1)[1] for r in ok for k in r if k.startswith("mean_rate_hz:")})
+    fig = new_figure(3.6 * max(1, len(measures)), 2.9 * max(1, len(pops)))
+    labels = {"mean_rate_hz": "mean rate (Hz)", "cv_isi": "ISI CV"}
+    for a, pop in enumerate(pops):
+        for b, measure in enumerate(measures):
+            ax = fig.add_subplot(len(pops), len(measures), a * len(measures) + b + 1)
+            grid = np.full((len(ys), len(xs)), np.nan)
+            for r in ok:
+                value = r.get(f"{measure}:{pop}")
+                if _is_number(value) and _is_number(r.get(x_key)) and _is_number(r.get(y_key)):
+                    grid[ys.index(float(r[y_key])), xs.index(float(r[x_key]))] = float(value)
+            image = ax.imshow(grid, origin="lower", aspect="auto", cmap="viridis")
+            ax.set_xticks(range(len(xs)), [f"{x:g}" for x in xs])
+            ax.set_yticks(range(len(ys)), [f"{y:g}" for y in ys])
+            ax.set_xlabel(x_key)
+            ax.set_ylabel(y_key)
+            ax.set_title(f"{pop}: {labels[measure]}", loc="left", fontsize=9)
+            fig.colorbar(image, ax=ax)
+    return fig
+
+
 def _is_number(value: Any) -> bool:
     try:
         return value is not None and value != "" and math.isfinite(float(value))
