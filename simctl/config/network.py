@@ -354,9 +354,10 @@ class _Brunel2000:
     """Brunel (2000) model A: a sparse network of excitatory and inhibitory LIF neurons.
 
     ``network.scale`` multiplies N_E, N_I, the in-degrees C_E = ε·N_E, C_I = ε·N_I and the
-    external in-degree C_ext = C_E (ε = 0.1 and γ = N_I/N_E = 0.25 are kept), and divides J
-    by the scale, so that C_E·J (the mean input μ and ν_thr) is that of the full network; the
-    fluctuations σ ∝ J·sqrt(C_E) grow by 1/sqrt(scale).
+    external in-degree C_ext = C_E (ε = 0.1 and γ = N_I/N_E = 0.25 are kept), and J is
+    multiplied by 1000/C_E, so that C_E·J (the mean input μ and ν_thr = 10 Hz) is the paper's;
+    the fluctuations σ ∝ J·sqrt(C_E) grow by 1/sqrt(scale). ``network.epsilon`` changes the
+    in-degrees the same way (J·C_E kept).
     """
 
     keys = (
@@ -415,8 +416,8 @@ class _Brunel2000:
         c_i = max(1, round(eps * n_i))
         if n_e < 2:
             raise ConfigError("network.scale", scale, "leaves fewer than 2 excitatory neurons")
-        j_eff = J / scale  # C_E·J as in the full network
-        c_full = eps * _opt(o, "N_E", 10000, int, 1)
+        # C_E·J as in the paper's network (C_E = 0.1·N_E): the mean input and nu_thr are kept
+        j_eff = J * (0.1 * _opt(o, "N_E", 10000, int, 1)) / c_e
         nu_thr = theta / (j_eff * c_e * tau) * 1000.0  # Hz
         neuron = {
             "model": "lif_refrac",
@@ -437,7 +438,6 @@ class _Brunel2000:
             "weight": j_eff,
             "target": "lif.v",
         }
-        del c_full
         E, I = f"E{suffix}", f"I{suffix}"  # noqa: E741 - the paper's names
         init = {"lif.v": {"dist": "uniform", "low": 0.0, "high": theta}}
         pops = {
