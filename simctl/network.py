@@ -211,6 +211,115 @@ PROPAGATE(simctl_propagate_f32, float)
 PROPAGATE(simctl_propagate_f64, double)
 """
 
+#: the whole network loop in C: per step, every population's delivery and its traced step
+#: kernel (one step per call, through its function pointer), then every projection's
+#: propagation; no Python between steps. Layouts mirror _PopC and _ProjC below.
+_LOOP_SOURCE = (
+    _C_SOURCE
+    + r"""
+typedef void (*kern_t)(int64_t, int64_t, int64_t, int64_t, const double *, void **);
+typedef struct {
+    int64_t n; void *kern; const double *consts; void **table;
+    void *x; const void *out; void *ring; const void *cur;
+    int64_t trace_at, n_trace, columns; void **trace_base;
+    uint64_t *pstate; const double *cdf; int64_t m; const int32_t *guide; int64_t G; double pw;
+    int64_t *ev; int64_t n_ev; int64_t step_start;
+} pop_t;
+typedef struct {
+    int64_t pre, post, n_pre, n_post; const int64_t *indptr; const int32_t *indices;
+    const float *w; double wscalar; const int16_t *dsteps; int64_t dscalar;
+} proj_t;
+
+#define LOOP(NAME, T) \
+void NAME(int64_t steps, int64_t k0, int64_t L, int64_t n_pops, pop_t *pops, int64_t n_proj, \
+          proj_t *projs) { \
+    for (int64_t s = 0; s < steps; s++) { \
+        int64_t slot = (k0 + s) % L; \
+        for (int64_t q = 0; q < n_pops; q++) { \
+            pop_t *P = &pops[q]; \
+            int64_t n = P->n; T *x = (T *)P->x; \
+            if (P->ring) { \
+                T *row = (T *)P->ring + slot * n; \
+                for (int64_t j = 0; j < n; j++) { x[j] = row[j]; row[j] = 0; } \
+            } else { for (int64_t j = 0; j < n; j++) x[j] = 0; } \
+            if (P->pstate) \
+                for (int64_t j = 0; j < n; j++) { \
+                    int32_t k = draw(P->pstate, P->cdf, P->m, P->guide, P->G); \
+                    if (k) x[j] += (T)((double)k * P->pw); \
+                } \
+            if (P->cur) { const T *c = (const T *)P->cur + s * n; \
+                for (int64_t j = 0; j < n; j++) x[j] = c[j] + x[j]; } \
+            for (int64_t r = 0; r < P->n_trace; r++) \
+                P->table[P->trace_at + r] = (T *)P->trace_base[r] + s * P->columns; \
+            ((kern_t)P->kern)(1, n, 0, n, P->consts, P->table); \
+            const T *z = (const T *)P->out; \
+            P->step_start = P->n_ev; \
+            for (int64_t j = 0; j < n; j++) if (z[j] != 0) P->ev[P->n_ev++] = s * n + j; \
+        } \
+        for (int64_t e = 0; e < n_proj; e++) { \
+            proj_t *J = &projs[e]; pop_t *A = &pops[J->pre]; pop_t *B = &pops[J->post]; \
+            T *ring = (T *)B->ring; \
+            for (int64_t v = A->step_start; v < A->n_ev; v++) { \
+                int64_t i = A->ev[v] - s * A->n; \
+                for (int64_t j = J->indptr[i]; j < J->indptr[i + 1]; j++) { \
+                    int64_t d = J->dsteps ? J->dsteps[j] : J->dscalar; \
+                    T *row = ring + ((k0 + s + 1 + d) % L) * J->n_post; \
+                    row[J->indices[j]] += J->w ? (T)J->w[j] : (T)J->wscalar; \
+                } \
+            } \
+        } \
+    } \
+}
+LOOP(simctl_netloop_f32, float)
+LOOP(simctl_netloop_f64, double)
+"""
+)
+
+
+class _PopC(ctypes.Structure):
+    _fields_ = [
+        (name, kind)
+        for name, kind in [
+            ("n", ctypes.c_int64),
+            ("kern", ctypes.c_void_p),
+            ("consts", ctypes.c_void_p),
+            ("table", ctypes.c_void_p),
+            ("x", ctypes.c_void_p),
+            ("out", ctypes.c_void_p),
+            ("ring", ctypes.c_void_p),
+            ("cur", ctypes.c_void_p),
+            ("trace_at", ctypes.c_int64),
+            ("n_trace", ctypes.c_int64),
+            ("columns", ctypes.c_int64),
+            ("trace_base", ctypes.c_void_p),
+            ("pstate", ctypes.c_void_p),
+            ("cdf", ctypes.c_void_p),
+            ("m", ctypes.c_int64),
+            ("guide", ctypes.c_void_p),
+            ("G", ctypes.c_int64),
+            ("pw", ctypes.c_double),
+            ("ev", ctypes.c_void_p),
+            ("n_ev", ctypes.c_int64),
+            ("step_start", ctypes.c_int64),
+        ]
+    ]
+
+
+class _ProjC(ctypes.Structure):
+    _fields_ = [
+        ("pre", ctypes.c_int64),
+        ("post", ctypes.c_int64),
+        ("n_pre", ctypes.c_int64),
+        ("n_post", ctypes.c_int64),
+        ("indptr", ctypes.c_void_p),
+        ("indices", ctypes.c_void_p),
+        ("w", ctypes.c_void_p),
+        ("wscalar", ctypes.c_double),
+        ("dsteps", ctypes.c_void_p),
+        ("dscalar", ctypes.c_int64),
+    ]
+
+
 _C: dict[str, Any] = {}
 
 
@@ -237,6 +346,12 @@ def _c_functions() -> dict[str, Any] | None:
         args = [i64, vp, i64, i64, vp, vp, vp, f64, vp, i64, vp, i64, i64]
         for name in ("f32", "f64"):
             fns[name] = load(f"simctl_propagate_{name}", args)
+            loop = load_kernel(
+                f"{_LOOP_SOURCE}\n/* loop {name} */\n",
+                f"simctl_netloop_{name}",
+                [i64, i64, i64, i64, vp, i64, vp],
+            )
+            fns[f"loop_{name}"] = loop
         _C["fns"] = fns
     except CompileError as error:  # pragma: no cover - machines without cc
         log.debug("network C helpers unavailable: %s", error)
@@ -461,10 +576,12 @@ class Network:
         return out
 
     def _current(self, npop: NetPopulation, k0: int, n: int) -> torch.Tensor:
+        """The current protocol's ``(n, N)`` or ``(n, 1)`` block (zeros without one)."""
         pop = npop.pop
         if not npop.has_current:
             return torch.zeros((n, 1), dtype=pop.dtype)
-        return pop.input_block(k0, k0 + n)
+        block = pop.input_block(k0, k0 + n)
+        return block.expand(n, block.shape[-1]) if block.shape[0] == 1 and n > 1 else block
 
     def _queue_reference(self, k: int, spikes: list[torch.Tensor]) -> None:
         for proj in self.projections:
@@ -482,11 +599,14 @@ class Network:
         step, default: to the end)."""
         end = self.n_steps if n_steps is None else min(self.n_steps, self.k + n_steps)
         out = _Chunk(self, self.k)
+        # a chunk's current protocol in one draw, as every engine does (same noise)
+        chunk = [self._current(p, self.k, end - self.k) for p in self.pops]
+        start = self.k
         while self.k < end:
             k0 = self.k
             n = min(self.block, end - k0)
             jumps = [self._deliveries(p, k0, n) for p in self.pops]
-            currents = [self._current(p, k0, n) for p in self.pops]
+            currents = [c[k0 - start : k0 - start + n] if c.shape[0] > 1 else c for c in chunk]
             for s in range(n):
                 k = k0 + s
                 spikes = []
@@ -545,6 +665,8 @@ class Network:
             models.append(jump_model(npop.pop.model, npop.step, target, npop.refractory, self.keep))
         end = self.n_steps if n_steps is None else min(self.n_steps, self.k + n_steps)
         out = _Chunk(self, self.k)
+        chunk = [self._current(p, self.k, end - self.k) for p in self.pops]
+        start = self.k
         while self.k < end:
             k0 = self.k
             n = min(self.block, end - k0)
@@ -555,7 +677,7 @@ class Network:
                 if npop.targets and npop.targets[0] != INPUT_TARGET:
                     drive = jumps[npop.targets[0]]
                 else:
-                    drive = self._current(npop, k0, n)
+                    drive = chunk[i][k0 - start : k0 - start + n]
                     if INPUT_TARGET in jumps:
                         drive = drive + jumps[INPUT_TARGET]
                     drive = drive.expand(n, pop.spec.size)
@@ -574,6 +696,140 @@ class Network:
                     self._propagate(fns, proj, flat, k0)
             self.k = k0 + n
         out.write(writer)
+        return None
+
+    def run_loop(self, writer: Any, n_steps: int | None = None) -> None:
+        """The whole chunk in one C call (``simctl_netloop``): per step every population's
+        delivery and one step of its traced kernel, then every projection's propagation.
+        The same arithmetic in the same order as :meth:`run_fused` (its blocks), without
+        Python between steps, which matters when the blocks are short (net.m: one step)."""
+        from simctl.kernels.fused import (
+            FusedUnavailable,
+            _dense,
+            _per_neuron,
+            _record_table,
+            get_plan,
+        )
+        from simctl.kernels.trace import flatten, unflatten
+
+        why = self._fused_ok()
+        if why:
+            log.info("network: reference engine (%s)", why)
+            return self.run_reference(writer, n_steps)
+        fns = _c_functions()
+        end = self.n_steps if n_steps is None else min(self.n_steps, self.k + n_steps)
+        k0, n = self.k, end - self.k
+        if n <= 0:
+            return None
+        dtypes = {p.pop.dtype for p in self.pops}
+        if len(dtypes) != 1 or dtypes.pop() not in (torch.float32, torch.float64):
+            return self.run_fused(writer, n_steps)
+        alive: list[Any] = []  # everything the C loop points at
+        pops_c = (_PopC * len(self.pops))()
+        parts = []
+        try:
+            for i, npop in enumerate(self.pops):
+                pop, size, dtype = npop.pop, npop.pop.spec.size, npop.pop.dtype
+                target = next(iter(npop.targets), None)
+                model = jump_model(pop.model, npop.step, target, npop.refractory, self.keep)
+                record = pop.variables if len(pop.record_ids) else []
+                x = torch.zeros((1, size), dtype=dtype)
+                plan = get_plan(
+                    model.feed_forward_step,
+                    x,
+                    pop.state,
+                    pop.p,
+                    self.dt,
+                    record,
+                    "full",
+                    bool(record),
+                    False,
+                )
+                if plan.output_dtype != dtype:
+                    raise FusedUnavailable("the step's output dtype differs from the state's")
+                leaves = [_dense(leaf, (size,)) for _, leaf in flatten(pop.state)]
+                p_leaves = dict(flatten(pop.p))
+                params = [
+                    _dense(p_leaves[path], (size,), copy=False) for path in _per_neuron(pop.p)
+                ]
+                out = torch.empty((1, size), dtype=dtype)
+                extra, columns = [], 0
+                if record:
+                    index, columns = _record_table(pop.ids_t.cpu().to(torch.int64), (size,))
+                    extra = [index]
+                traces = [
+                    torch.empty((n, columns), dtype=leaves[k].dtype) for k in plan.record_leaves
+                ]
+                table = [x, *leaves, *params, out, *traces, *extra]
+                ptrs = (ctypes.c_void_p * len(table))(*[t.data_ptr() for t in table])
+                bases = (ctypes.c_void_p * max(1, len(traces)))(*[t.data_ptr() for t in traces])
+                cur = None
+                if npop.has_current:
+                    cur = self._current(npop, k0, n).expand(n, size).contiguous().to(dtype)
+                ev = np.empty(n * size, dtype=np.int64)
+                P = pops_c[i]
+                P.n, P.kern = size, ctypes.cast(plan.function, ctypes.c_void_p).value
+                P.consts = ctypes.cast(plan.consts, ctypes.c_void_p).value
+                P.table = ctypes.cast(ptrs, ctypes.c_void_p).value
+                P.x, P.out = x.data_ptr(), out.data_ptr()
+                P.ring = npop.ring[target].data_ptr() if target else None
+                P.cur = cur.data_ptr() if cur is not None else None
+                P.trace_at = 1 + len(leaves) + len(params) + 1
+                P.n_trace, P.columns = len(traces), columns
+                P.trace_base = ctypes.cast(bases, ctypes.c_void_p).value
+                drive = npop.poisson
+                if drive is not None and drive.cdf is not None and drive.lam > 0:
+                    P.pstate, P.cdf, P.m = (
+                        drive.state.ctypes.data,
+                        drive.cdf.ctypes.data,
+                        drive.cdf.size,
+                    )
+                    P.guide, P.G, P.pw = (
+                        drive.guide.ctypes.data,
+                        drive.guide.size,
+                        drive.spec.weight,
+                    )
+                elif drive is not None and drive.lam > 0:
+                    raise FusedUnavailable("Poisson drive without its table")
+                P.ev, P.n_ev = ev.ctypes.data, 0
+                alive += [x, leaves, params, out, traces, extra, ptrs, bases, cur, ev]
+                parts.append((leaves, traces, ev, record))
+        except FusedUnavailable as error:
+            log.debug("network loop unavailable, using blocks: %s", error)
+            return self.run_fused(writer, n_steps)
+        projs_c = (_ProjC * len(self.projections))()
+        for e, proj in enumerate(self.projections):
+            c, J = proj.conn, projs_c[e]
+            J.pre, J.post, J.n_pre, J.n_post = proj.pre, proj.post, c.n_pre, c.n_post
+            J.indptr, J.indices = c.indptr.ctypes.data, c.indices.ctypes.data
+            if isinstance(c.weight, np.ndarray):
+                J.w, J.wscalar = c.weight.ctypes.data, 0.0
+            else:
+                J.w, J.wscalar = None, float(c.weight)
+            if isinstance(c.delay_steps, np.ndarray):
+                J.dsteps, J.dscalar = c.delay_steps.ctypes.data, 0
+            else:
+                J.dsteps, J.dscalar = None, int(c.delay_steps)
+        loop = fns["loop_f64" if self.pops[0].pop.dtype == torch.float64 else "loop_f32"]
+        loop(
+            n,
+            k0,
+            self.L,
+            len(self.pops),
+            ctypes.addressof(pops_c),
+            len(self.projections),
+            ctypes.addressof(projs_c),
+        )
+        del alive
+        chunk = _Chunk(self, k0)
+        for i, (npop, (leaves, traces, ev, record)) in enumerate(
+            zip(self.pops, parts, strict=True)
+        ):
+            npop.pop.state = unflatten(npop.pop.state, leaves)
+            flat = ev[: pops_c[i].n_ev]
+            chunk.add(i, flat, k0, n, {v: t for v, t in zip(record, traces, strict=True)})
+        self.k = end
+        chunk.write(writer)
         return None
 
     def _propagate(self, fns: dict, proj: Projection, flat: np.ndarray, k0: int) -> None:
@@ -612,7 +868,9 @@ class Network:
 
         if os.environ.get("SIMCTL_KERNELS", "").strip().lower() == "reference":
             engine = "reference"
-        runner = self.run_reference if engine == "reference" else self.run_fused
+        runner = {"reference": self.run_reference, "blocks": self.run_fused}.get(
+            engine, self.run_loop
+        )
         with handle_sigterm():
             while self.k < self.n_steps:
                 runner(writer, chunk)
