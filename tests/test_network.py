@@ -421,3 +421,53 @@ def test_cli_bad_target_is_one_line(tmp_path: Path):
     lines = [x for x in done.stderr.splitlines() if x.startswith("simctl:")]
     assert lines and "projections.EE.target=w" in lines[0] and "lif.v" in lines[0]
     assert "Traceback" not in done.stderr
+
+
+def test_python_api(tmp_path: Path):
+    """The README's Python example: a network as a dict, run through simctl.app.simulate and
+    read back with load_run."""
+    from omegaconf import OmegaConf
+
+    from simctl.app import simulate
+    from simctl.recording import load_run
+
+    drive = {"protocol": "poisson", "n": 100, "rate_hz": 40.0, "weight": 1.0, "target": "v"}
+    cfg = OmegaConf.create(
+        {
+            "populations": {
+                "E": {"neuron": "lif_refrac", "size": 80, "input": drive},
+                "I": {"neuron": "lif_refrac", "size": 20, "input": drive},
+            },
+            "projections": {
+                "EI": {
+                    "pre": "E",
+                    "post": "I",
+                    "weight": 0.5,
+                    "delay": 1.0,
+                    "target": "v",
+                    "connectivity": {"rule": "fixed_probability", "p": 0.1},
+                },
+                "IE": {
+                    "pre": "I",
+                    "post": "E",
+                    "delay": 2.0,
+                    "target": "v",
+                    "connectivity": {"rule": "fixed_indegree", "k": 5},
+                    "weight": {"dist": "uniform", "low": -2.0, "high": -1.0},
+                },
+            },
+            "simulation": {"dt": 0.1, "duration": 50.0, "seed": 1},
+            "record": {"connectivity": True},
+            "plot": {"enabled": False},
+        }
+    )
+    run = load_run(simulate(cfg, tmp_path, config_dirs=[]))
+    assert set(run.populations) == {"E", "I"}
+    assert run.populations["I"].spike_times.size > 0
+    with h5py.File(tmp_path / "sim.h5") as f:
+        ie = f["projections/IE"]
+        assert ie.attrs["n_synapses"] == 80 * 5
+        w = ie["weight"][:]
+        assert ((w >= -2) & (w <= -1)).all()
+        assert np.allclose(ie["delay"][:], 2.0)
+        assert "cv_isi" in f["summary/E"]
