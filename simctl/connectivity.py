@@ -169,19 +169,21 @@ def available_memory() -> int | None:
         return None
 
 
-def check_memory(items: list[tuple[str, int]], limit: int | None = None) -> None:
-    """Raises a one-line ConfigError when the projections ``[(key, bytes)]`` together need
+def check_memory(items: list[tuple], limit: int | None = None) -> None:
+    """Raises a one-line ConfigError when the projections ``[(key, bytes[, shown value])]``
+    together need
     more than ``limit`` (default: 80 % of physical memory), naming the largest."""
     limit = limit if limit is not None else available_memory()
     if limit is None or not items:
         return
     limit = int(limit * 0.8) if limit == available_memory() else limit
-    total = sum(b for _, b in items)
+    total = sum(item[1] for item in items)
     if total > limit:
-        key, largest = max(items, key=lambda kv: kv[1])
+        largest = max(items, key=lambda kv: kv[1])
+        key = largest[0]
         raise ConfigError(
             key,
-            f"{largest / 2**30:.1f} GiB",
+            largest[2] if len(largest) > 2 else f"{largest[1] / 2**30:.1f} GiB",
             f"the projections need about {total / 2**30:.1f} GiB to build, more than the "
             f"{limit / 2**30:.1f} GiB available",
             "fewer synapses (a smaller network.scale, in-degree or probability)",

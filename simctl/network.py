@@ -994,12 +994,9 @@ def build_network(spec: Any, sim: Any, device: Any, dtype: torch.dtype) -> Netwo
         n = conn_mod.expected_synapses(
             ps.rule, ps.param, by_name[ps.pre].size, by_name[ps.post].size, same, ps.autapses
         )
-        items.append(
-            (
-                f"{ps.key}.connectivity",
-                conn_mod.estimate_bytes(n, isinstance(ps.weight, dict), isinstance(ps.delay, dict)),
-            )
-        )
+        need = conn_mod.estimate_bytes(n, isinstance(ps.weight, dict), isinstance(ps.delay, dict))
+        items.append((f"{ps.key}.connectivity", need, f"{ps.rule} ({n:.3g} synapses)"))
+
     conn_mod.check_memory(items)
     pops: list[NetPopulation] = []
     index = {}
