@@ -247,27 +247,27 @@ def _run(python: str, source: str, *args: str, timeout: float = 1800) -> dict:
 
 
 def _whole_process(threads: int) -> tuple[float, float]:
-    """Wall time of ``simctl run network=brunel2000 simulation.duration=1000`` (regime C)."""
+    """Wall and CPU time of ``simctl run network=brunel2000 simulation.duration=1000``."""
+    import resource
+
     out = tempfile.mkdtemp()
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MPLBACKEND": "Agg"}
+    args = [
+        "run",
+        "network=brunel2000",
+        "simulation.duration=1000",
+        "record.neurons=0",
+        "plot.enabled=false",
+        f"hydra.run.dir={out}",
+    ]
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "simctl.cli",
-            "run",
-            "network=brunel2000",
-            "simulation.duration=1000",
-            "record.neurons=0",
-            "plot.enabled=false",
-            f"hydra.run.dir={out}",
-        ],
-        check=True,
-        capture_output=True,
-        env=env,
+        [sys.executable, "-m", "simctl.cli", *args], check=True, capture_output=True, env=env
     )
-    return time.perf_counter() - t0
+    wall = time.perf_counter() - t0
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, r1.ru_utime + r1.ru_stime - r0.ru_utime - r0.ru_stime
 
 
 def main() -> int:
@@ -292,7 +292,10 @@ def main() -> int:
             emit(
                 "brunel_C",
                 threads,
-                {"engine": "simctl run (whole process)", "sim_s": _whole_process(threads)},
+                dict(
+                    zip(("sim_s", "cpu_s"), _whole_process(threads), strict=True),
+                    engine="simctl run (whole process)",
+                ),
             )
             if a.peers_python:
                 emit("brunel_C", threads, _run(a.peers_python, NEST_BRUNEL, t, str(a.duration)))
