@@ -151,7 +151,13 @@ def simulate(
     torch.manual_seed(sim.seed)
     _check_memory(spec, device, dtype)
     pops = []
-    for i, p in enumerate(spec.populations):
+    net = None
+    if spec.network is not None:  # populations connected by projections (simctl.network)
+        from simctl.network import build_network
+
+        net = build_network(spec, sim, device, dtype)
+        pops = [n.pop for n in net.pops]
+    for i, p in enumerate(spec.populations if net is None else []):
         try:
             pops.append(registry.build_population(p, i, sim, spec.record, device, dtype))
         except (MemoryError, RuntimeError) as error:
@@ -232,8 +238,15 @@ def simulate(
                 input_units=s.input_units,
                 rows_per_flush=max(1, steps[pop.name] // pop.every),
             )
+        if net is not None:
+            from simctl.network import write_projections
+
+            write_projections(net, writer, sim.seed, spec.record.connectivity)
         try:
-            runner.run(pops, writer, sim.block_ms, sim.progress)
+            if net is not None:
+                net.run(writer, progress=sim.progress)
+            else:
+                runner.run(pops, writer, sim.block_ms, sim.progress)
         finally:
             runner.write_summaries(pops, writer)
             writer.flush()

@@ -17,6 +17,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 __all__ = ["collect", "collect_rows"]
 
 
@@ -76,9 +78,13 @@ def collect_rows(sweep_dir: Path) -> tuple[list[dict[str, Any]], list[str]]:
                         rate = data.summary["rate_hz"]
                         row[f"spikes:{pop}"] = int(data.summary["spike_count"].sum())
                         row[f"mean_rate_hz:{pop}"] = float(rate.mean()) if len(rate) else 0.0
-                        cv = _mean_cv(data)
-                        if cv is not None:
-                            row[f"cv_isi:{pop}"] = cv
+                        cv = data.summary.get("cv_isi")  # networks: the ISI CV per neuron
+                        if cv is not None and np.isfinite(cv).any():
+                            row[f"cv_isi:{pop}"] = float(np.nanmean(cv))
+                        else:
+                            cv = _mean_cv(data)
+                            if cv is not None:
+                                row[f"cv_isi:{pop}"] = cv
                 if not run.complete and row["status"] == "ok":
                     row["status"] = "incomplete"
                 elif not row["status"]:
@@ -208,6 +214,13 @@ def collect(sweep_dir: Path) -> int:
     categories = [k for k in keys if k not in swept and _varies(rows, k)]
     fig = collect_figure(rows, swept, categories=categories)
     fig.savefig(sweep_dir / "collect.png", dpi=150)
+    if len(swept) >= 2:  # a 2-D sweep (a phase diagram): heat maps over the first two keys
+        from simctl.plotting import collect_heatmaps
+
+        collect_heatmaps(rows, swept[0], swept[1]).savefig(
+            sweep_dir / "collect_heatmaps.png", dpi=150
+        )
+        print(f"heat maps over ({swept[0]}, {swept[1]}) -> {sweep_dir / 'collect_heatmaps.png'}")
     ok = [r for r in rows if r["status"] == "ok"]
     failed = [r for r in rows if r["status"] != "ok"]
     print(

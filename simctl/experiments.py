@@ -13,6 +13,8 @@ run directory:
 | ``izhikevich2003_cells`` | ``izhikevich2003.png``, ``checks.csv`` |
 | ``adex_patterns`` | ``adex_patterns.png``, ``checks.csv`` |
 | ``lif_fi_curve`` | ``fi_curve.csv`` (current, rate_hz, rate_theory_hz), ``fi_curve.png`` |
+| ``brunel2000`` | ``brunel2000.png`` (Fig. 8 A-D), ``checks.csv`` |
+| ``izhikevich2003_network`` | ``izhikevich2003_network.png`` (Fig. 3), ``checks.csv`` |
 """
 
 from __future__ import annotations
@@ -507,7 +509,18 @@ EXPERIMENTS: dict[str, Callable[[Any, Path, dict[str, PopulationData]], list[str
     "izhikevich2003_cells": _izhikevich2003,
     "adex_patterns": _adex,
     "lif_fi_curve": _lif_fi,
+    "brunel2000": lambda cfg, run_dir, pops: _network("brunel_finish", cfg, run_dir, pops),
+    "izhikevich2003_network": lambda cfg, run_dir, pops: _network(
+        "izhikevich_network_finish", cfg, run_dir, pops
+    ),
 }
+
+
+def _network(name: str, cfg: Any, run_dir: Path, pops: dict[str, PopulationData]) -> None:
+    """The network experiments live in :mod:`simctl.network_analysis`."""
+    from . import network_analysis
+
+    getattr(network_analysis, name)(cfg, run_dir, pops)
 
 
 def _get(cfg: Any, dotted: str, default: Any = None) -> Any:

@@ -114,12 +114,14 @@ def raster_figure(run: Any, rate_bin_ms: float | None = None, width: float = 8.0
     gs = fig.add_gridspec(2, 1, height_ratios=(3, 1.2))
     ax = fig.add_subplot(gs[0])
     ax_rate = fig.add_subplot(gs[1], sharex=ax)
-    offset = 0
     n_spikes = sum(_n_spikes(p) for p in pops)
     dense = n_spikes > _HIST_ABOVE
     yticks, ylabels = [], []
+    # the first population on top (E above I), each in its own block and colour
+    bases = np.cumsum([0] + [p.size for p in pops[::-1]])[:-1][::-1]
     for i, pop in enumerate(pops):
         color = COLORS[i % len(COLORS)]
+        offset = int(bases[i])
         width_ms = _rate_bin(t_stop, pop.dt, rate_bin_ms)
         edges = np.arange(0.0, pop.t_stop + width_ms, width_ms)
         counts = np.zeros(max(0, len(edges) - 1), dtype=np.int64)
@@ -167,8 +169,7 @@ def raster_figure(run: Any, rate_bin_ms: float | None = None, width: float = 8.0
         yticks.append(offset + (pop.size - 1) / 2)
         ylabels.append(pop.name)
         if len(pops) > 1 and i:
-            ax.axhline(offset - 0.5, color="0.8", lw=0.6)
-        offset += pop.size
+            ax.axhline(offset + pop.size - 0.5, color="0.8", lw=0.6)
         # population rate
         if len(counts) and pop.size:
             rate = counts / (pop.size * width_ms / 1000.0)
@@ -179,9 +180,13 @@ def raster_figure(run: Any, rate_bin_ms: float | None = None, width: float = 8.0
                 lw=1.0,
                 fill=len(pops) == 1,
                 alpha=0.9 if len(pops) > 1 else 0.35,
+                label=pop.name,
             )
             if len(pops) == 1:
                 ax_rate.stairs(rate, edges, color=color, lw=1.0)
+    offset = total_neurons
+    if 1 < len(pops) <= 8:
+        ax_rate.legend(loc="upper right", fontsize=7, ncol=len(pops), frameon=False)
     ax.set_xlim(0, t_stop)
     ax.set_ylim(-0.5 - 0.02 * offset, offset - 0.5 + 0.02 * offset)
     if len(pops) > 1 and len(pops) <= 30:
@@ -495,3 +500,15 @@ def _is_number(value: Any) -> bool:
         return value is not None and value != "" and math.isfinite(float(value))
     except (TypeError, ValueError):
         return False
+
+
+def collect_heatmaps(rows: Sequence[dict[str, Any]], x_key: str, y_key: str):
+    """Heat maps of the mean rate and the ISI CV of each population over two swept keys (e.g.
+    Brunel's phase diagram over ``network.g`` and ``network.eta``); failed jobs crossed out."""
+    single = any("mean_rate_hz" in r for r in rows)
+    pops: list[str | None] = (
+        [None]
+        if single
+        else sorted({k.split(":", 1)[1] for r in rows for k in r if k.startswith("mean_rate_hz:")})
+    )
+    return _heat_maps(rows, [x_key, y_key], pops, single)

@@ -164,6 +164,8 @@ class RunSpec:
     populations: list[PopulationSpec]
     experiment: Experiment | None = None
     preset_info: PresetInfo = field(default_factory=PresetInfo)
+    #: projections and Poisson drive (:mod:`simctl.config.network`); None: unconnected
+    network: Any = None
 
 
 def _steps(dt: float, duration: float, include_end: bool, steps: int | None, key: str) -> int:
@@ -553,11 +555,14 @@ def _node_or_option(
 
 def resolve(cfg: dict, dirs: list[Path] | None = None, choices: dict | None = None) -> RunSpec:
     """Validates a composed config (``OmegaConf.to_container(cfg, resolve=True)``)."""
+    from .network import check_network, expand_network
+
     dirs = dirs or search_dirs()
     cfg = {k: v for k, v in cfg.items() if k != "hydra"}
     for key, value in cfg.items():
         if key not in ROOT_KEYS:
             raise ConfigError(key, value, "unknown key", ROOT_KEYS)
+    cfg = expand_network(cfg)
     info = check_node(cfg.get("preset_info") or {}, PresetInfo, "preset_info")
     neuron = cfg.get("neuron") or {}
     preset_choice = (choices or {}).get("preset") or info.name
@@ -704,7 +709,8 @@ def resolve(cfg: dict, dirs: list[Path] | None = None, choices: dict | None = No
                 f"neuron id {max(nrec)} is not in any population",
                 f"ids from 0 to {largest - 1}",
             )
-    return RunSpec(simulation, record, plot, pops, experiment, info)
+    network = check_network(cfg, pops)
+    return RunSpec(simulation, record, plot, pops, experiment, info, network)
 
 
 def _preset_model(name: str, dirs: list[Path]) -> str:

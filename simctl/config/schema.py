@@ -44,6 +44,7 @@ class Record:
     neurons: Any = 10  #: first N neurons (int), an explicit list of ids, or "all"
     every: int = 1  #: record every k-th step
     input: bool = True  #: write /input/<pop>/current
+    connectivity: bool = False  #: write every synapse to /projections/<name> (SONATA names)
 
 
 @dataclass
@@ -197,6 +198,18 @@ class InputPiecewise:
     segments: list[Segment] = field(default_factory=list)
 
 
+@dataclass
+class InputPoisson:
+    """``n`` independent Poisson sources per neuron at ``rate_hz``, each spike a jump of
+    ``weight`` into the state variable ``target`` (drawn as one count per neuron and step)."""
+
+    protocol: Literal["poisson"] = "poisson"
+    n: int = 1000  #: sources per neuron
+    rate_hz: float = 10.0  #: Hz per source
+    weight: float = 0.1  #: jump per input spike, in the target's unit
+    target: str = "v"  #: a variable the model accepts jumps into
+
+
 INPUTS: dict[str, type] = {
     "none": InputNone,
     "constant": InputConstant,
@@ -206,6 +219,7 @@ INPUTS: dict[str, type] = {
     "sine": InputSine,
     "noise": InputNoise,
     "piecewise": InputPiecewise,
+    "poisson": InputPoisson,
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -330,6 +344,8 @@ ROOT_KEYS = (
     "simulation",
     "population",
     "populations",
+    "projections",
+    "network",
     "record",
     "plot",
     "preset_info",
