@@ -1013,8 +1013,6 @@ def build_network(spec: Any, sim: Any, device: Any, dtype: torch.dtype) -> Netwo
             if scheme
             else getattr(model, "current_drive_step", model.feed_forward_step)
         )
-        if not scheme and getattr(model, "current_step", None) is None and ps.synapse != "none":
-            step = model.feed_forward_step
         derived = net.derived.get(ps.name)
         if derived:
             gen = torch.Generator().manual_seed(int(sim.seed) * 7919 + 104729 + i)

@@ -421,7 +421,6 @@ class _Brunel2000:
         nu_thr = theta / (j_eff * c_e * tau) * 1000.0  # Hz
         neuron = {
             "model": "lif_refrac",
-            "synapse": "none",
             "lif": {
                 "tau_mem_inv": 1.0 / tau,
                 "v_leak": 0.0,
@@ -429,7 +428,7 @@ class _Brunel2000:
                 "v_reset": v_r,
                 "tau_syn_inv": 1.0 / tau,
             },
-            "rho_reset": float(round(tau_rp / dt)),
+            "t_ref": tau_rp,  # ms (the library holds t_ref/dt steps)
         }
         drive = {
             "protocol": "poisson",
