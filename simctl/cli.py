@@ -760,18 +760,28 @@ def cmd_plot(args: list[str]) -> int:
     parser.add_argument("file")
     parser.add_argument("-o", "--out", help="output directory (default: beside the file)")
     parser.add_argument("--format", default="png", choices=("png", "pdf", "svg"))
+    parser.add_argument(
+        "--populations",
+        help="comma-separated populations to draw, in this order (default: all; traces.png "
+        "shows the first 8)",
+    )
     ns = parser.parse_args(args)
     from pathlib import Path
 
     from simctl.config.schema import Plot
     from simctl.plotting import plot_run
 
+    chosen = [p for p in (ns.populations or "").split(",") if p] or None
     path = Path(ns.file)
     if not path.is_file():
         return _error(f"{ns.file}: no such file")
     try:
-        outs = plot_run(path, Path(ns.out) if ns.out else path.parent, Plot(format=ns.format))
+        outs = plot_run(
+            path, Path(ns.out) if ns.out else path.parent, Plot(format=ns.format), chosen
+        )
     except (OSError, ValueError, KeyError) as error:
+        if chosen and isinstance(error, KeyError) and str(error.args[0]).startswith("no popul"):
+            return _error(f"--populations={ns.populations}: {error.args[0]}")
         return _error(
             f"{ns.file}: cannot plot ({error}); allowed: a sim.h5 written by simctl, or SONATA "
             "spikes"
