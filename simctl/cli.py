@@ -870,6 +870,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     # a process started in the background inherits SIGINT ignored; a run obeys Ctrl-C from
     # its first moment (the runner does the same inside the simulation loop)
     previous_int = _set_signal(signal.SIGINT, signal.default_int_handler)
+    import atexit
+
+    atexit.register(_keep_exit_code)
     try:
         return command(args[1:])
     except BrokenPipeError:  # e.g. `simctl presets | head`
@@ -897,6 +900,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         _set_signal(signal.SIGTERM, previous)
         _set_signal(signal.SIGINT, previous_int)
+
+
+def _keep_exit_code() -> None:
+    """At exit: the exit code stays simctl's (130 or 143). CPython ends the process with
+    SIGINT when a KeyboardInterrupt escaped code it ran through ``PyRun_*`` (as an extension
+    module may while it is imported), even when simctl handled the interrupt; seen as exit -2
+    after a Ctrl-C at start-up."""
+    import ctypes
+
+    try:
+        ctypes.c_int.in_dll(ctypes.pythonapi, "_Py_UnhandledKeyboardInterrupt").value = 0
+    except (AttributeError, ValueError, OSError):  # another Python implementation
+        pass
 
 
 def _set_signal(signum: int, handler: object) -> object:
