@@ -25,17 +25,23 @@ time of the last flushed block.
 Crash safety (docs/file-format.md has the measurements): the file is written with HDF5 1.8's
 superblock (``libver=("v108", "v110")``), which records no "open for writing" flag, so a file
 whose writer was killed (SIGKILL, a second SIGTERM during clean-up) opens in any HDF5 reader
-with every block flushed before the kill. The spike datasets are SONATA's (libsonata reads
-them); ``node_ids`` use HDF5's built-in lossless scale-offset filter, which every HDF5 build
-decodes (libsonata's wheel has no deflate).
+with every block flushed before the kill. Freed file space is never reused and metadata reach
+the disk only at flushes; after each flush a commit record (``flushed``) is rewritten in
+place, and simctl's readers read no further than it (a kill inside a flush may leave that
+block half indexed). :func:`recover` repairs the rare file whose writer died inside HDF5's
+flush of the superblock. The spike datasets are SONATA's (libsonata reads them); ``node_ids``
+use HDF5's built-in lossless scale-offset filter, which every HDF5 build decodes (libsonata's
+wheel has no deflate).
 
-Reading (no simctl needed)::
+Reading (no simctl needed; the ``flushed`` counts matter only for a killed run)::
 
     import h5py
     with h5py.File("sim.h5") as f:
         pop = next(iter(f["populations"]))
-        t, ids = f[f"spikes/{pop}/timestamps"][:], f[f"spikes/{pop}/node_ids"][:]
-        v, time = f[f"state/{pop}/v"][:], f[f"state/{pop}/time"][:]
+        _, n_spikes, n_samples, _ = f[f"populations/{pop}"].attrs["flushed"].astype(int)
+        t = f[f"spikes/{pop}/timestamps"][:n_spikes]
+        ids = f[f"spikes/{pop}/node_ids"][:n_spikes]
+        v, time = f[f"state/{pop}/v"][:n_samples], f[f"state/{pop}/time"][:n_samples]
 """
 
 from __future__ import annotations
