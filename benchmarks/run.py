@@ -247,6 +247,31 @@ def lif_loop_order(args):
     }
 
 
+@case("call_overhead")
+def call_overhead(args):
+    """The fixed cost of a call and of fresh output pages (benchmarks/overhead.py, in-process):
+    targets ≤ 20 µs per library-layer call and ≤ 5 % of a runner block at 10^4 neurons."""
+    import contextlib
+    import io
+
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import overhead
+
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        overhead.main(["--calls", "300" if args.quick else "2000", "--repeats", str(args.repeats)])
+    figures = json.loads(buffer.getvalue().strip().splitlines()[-1])
+    return {
+        "case": "call_overhead",
+        "neurons": 10**4,
+        "steps": 100,
+        "target": "layer <= 20 us, block <= 5 %",
+        "met": figures["layer_us"] <= 20 and figures["runner_block_overhead"] <= 0.05,
+        "peak_rss_mb": _peak_rss_mb(),
+        **figures,
+    }
+
+
 @case("izhikevich_20x4000")
 def izhikevich_fig1(args):
     import torch
@@ -463,6 +488,8 @@ def _table(rows: list[dict[str, Any]]) -> str:
         target = f">= {target:g}x" if isinstance(target, (int, float)) else str(target)
         if row["case"] == "izhikevich2004_cli":
             target = f"{row['wall_s']:.2f} s (<8 s)"
+        if row["case"] == "call_overhead":
+            target = f"{row['layer_us']:.0f} us, {100 * row['runner_block_overhead']:.0f} %"
         lines.append(
             f"| {row['case']:26} | {row['neurons']:>8} | {row['steps'] or '':>6} | "
             f"{(f'{rate:.3g}' if rate else ''):>14} | {(f'{eager:.3g}' if eager else ''):>10} | "
