@@ -242,10 +242,15 @@ def lif_current_encoder(
 
 
 def _like(reference: torch.Tensor, value: Any, shape: tuple[int, ...]) -> torch.Tensor:
-    """A fresh float tensor of ``shape`` filled with ``value`` (scalar or per-neuron tensor)."""
+    """A fresh float tensor of ``shape`` filled with ``value`` (scalar or per-neuron tensor).
+
+    The value is detached (as Norse's ``torch.full(..., v_leak.detach())``): an initial state is
+    a constant, so a trainable ``v_leak`` gets its gradient through the dynamics only.
+    """
     dtype = reference.dtype if torch.is_floating_point(reference) else torch.float32
     out = torch.empty(shape, dtype=dtype, device=reference.device)
-    out.copy_(torch.as_tensor(value, dtype=dtype, device=reference.device).expand(shape))
+    source = torch.as_tensor(value, dtype=dtype, device=reference.device).detach()
+    out.copy_(source.expand(shape))
     return out
 
 
