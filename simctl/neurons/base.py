@@ -12,9 +12,19 @@ initial state with its ``state_fallback`` (never a tensor shared with another mo
 
 Departures from Norse (spec "Decisions for simctl"):
 
-* The numeric fields of the parameters ``p`` are registered as buffers (or kept as
-  :class:`torch.nn.Parameter` when given as such), so ``.to(device)`` and ``.to(dtype)`` move
-  them. ``module.p`` rebuilds the NamedTuple from the registered tensors on every access.
+* The numeric fields of the parameters ``p`` are registered as **non-persistent** buffers (or
+  kept as :class:`torch.nn.Parameter` when given as such), so ``.to(device)`` and ``.to(dtype)``
+  move them while ``state_dict()`` has the same keys as Norse's (which keeps ``p`` as a plain
+  attribute): Norse checkpoints load strictly into simctl modules and back. ``module.p``
+  rebuilds the NamedTuple from the registered tensors on every access.
+* A parameter given as a Python number keeps full precision: when the module changes dtype
+  (``.double()``, ``.to(torch.float64)``) its buffer is rebuilt from the number, so a module
+  converted to float64 computes bit-identically to one built in float64.
+* Trainable (``nn.Parameter``) fields of ``p`` are saved as ``p__<field>`` (nested:
+  ``p__lif__v_th``). Norse never saves ``p``, so these keys may be absent from a state dict
+  loaded with ``strict=True``: the module then keeps its current values.
+* Weights given as plain tensors (not ``nn.Parameter``) are non-persistent buffers: Norse keeps
+  them as plain attributes, outside ``state_dict()``.
 * Plain Python floats work everywhere; every numeric parameter may be a per-neuron tensor that
   broadcasts against the state.
 * Wrong input shapes raise a :class:`ValueError` that names the expected shape.
@@ -124,11 +134,63 @@ class _ParameterMixin:
             tensor = _to_tensor(p)
             if isinstance(tensor, torch.nn.Parameter):
                 module.register_parameter(prefix, tensor)
-            else:
-                module.register_buffer(prefix, tensor)
+            else:  # outside state_dict(), as Norse's plain-attribute p
+                module.register_buffer(prefix, tensor, persistent=False)
             names.append(prefix)
             return ("tensor", prefix, given)
         return ("const", p)
+
+    def _given_numbers(self, spec: Any, out: dict[str, Any]) -> dict[str, Any]:
+        """``{buffer name: number}`` for the fields given as Python numbers."""
+        if spec[0] == "tensor":
+            if spec[2] is not None:
+                out[spec[1]] = spec[2]
+        elif spec[0] != "const":
+            for _, sub in spec[1]:
+                self._given_numbers(sub, out)
+        return out
+
+    def _apply(self, fn: Callable[..., Any], recurse: bool = True) -> Any:
+        """``nn.Module._apply`` (behind ``.to()``, ``.double()``, ``.cuda()``, ...), then rebuilds
+        the buffers of Python-number parameters whose dtype changed from the number itself, so
+        float64 never inherits a float32 rounding. A buffer edited in place (no longer holding
+        its number) is converted as usual."""
+        module: torch.nn.Module = self  # type: ignore[assignment]
+        exact = {}
+        for name, number in self._given_numbers(getattr(self, "_p_spec", ("const",)), {}).items():
+            buffer = module._buffers.get(name)
+            if buffer is None or buffer.dim() != 0 or not torch.is_floating_point(buffer):
+                continue
+            if buffer.item() == torch.as_tensor(float(number), dtype=buffer.dtype).item():
+                exact[name] = (number, buffer.dtype)
+        result = super()._apply(fn, recurse)  # type: ignore[misc]
+        for name, (number, old_dtype) in exact.items():
+            buffer = module._buffers[name]
+            if buffer.dtype != old_dtype and torch.is_floating_point(buffer):
+                module._buffers[name] = torch.tensor(
+                    float(number), dtype=buffer.dtype, device=buffer.device
+                )
+        return result
+
+    def _load_from_state_dict(
+        self,
+        state_dict: Mapping[str, Any],
+        prefix: str,
+        local_metadata: dict[str, Any],
+        strict: bool,
+        missing_keys: list[str],
+        unexpected_keys: list[str],
+        error_msgs: list[str],
+    ) -> None:
+        # Norse keeps p out of state_dict(): a trainable field of p missing from a (Norse)
+        # state dict keeps its current value instead of failing a strict load.
+        super()._load_from_state_dict(  # type: ignore[misc]
+            state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
+        )
+        for name in getattr(self, "_p_names", ()):
+            key = prefix + name
+            if key not in state_dict and key in missing_keys:
+                missing_keys.remove(key)
 
     def _rebuild_p(self, spec: Any, as_given: bool = False) -> Any:
         module: torch.nn.Module = self  # type: ignore[assignment]
@@ -367,8 +429,9 @@ class _RecurrentMixin(_ParameterMixin):
         ):
             if isinstance(weights, torch.nn.Parameter):
                 module.register_parameter(name, weights)
-            else:  # user tensors are kept as they are (same object), but move with .to()
-                module.register_buffer(name, weights)
+            else:  # user tensors are kept as they are (same object), move with .to(), and
+                # stay out of state_dict() like Norse's plain attributes
+                module.register_buffer(name, weights, persistent=False)
         self.autapses = autapses
         for name, shape in self._per_neuron_shapes():
             try:

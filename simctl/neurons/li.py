@@ -202,8 +202,8 @@ class LILinearCell(_ParameterMixin, torch.nn.Module):
             )
         if isinstance(input_weights, torch.nn.Parameter):
             self.register_parameter("input_weights", input_weights)
-        else:  # user tensors are kept as they are (same object), but move with .to()
-            self.register_buffer("input_weights", input_weights)
+        else:  # user tensors are kept as they are (same object), move with .to(), not saved (Norse)
+            self.register_buffer("input_weights", input_weights, persistent=False)
 
     def extra_repr(self) -> str:
         return (
