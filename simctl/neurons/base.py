@@ -35,7 +35,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 
@@ -49,6 +49,7 @@ __all__ = [
     "SNNRecurrent",
     "stack_states",
     "is_namedtuple",
+    "state_tuple",
 ]
 
 FeedforwardActivation = Callable[[torch.Tensor, Any, Any, float], tuple[torch.Tensor, Any]]
@@ -253,6 +254,86 @@ class _ParameterMixin:
     @p.setter
     def p(self, value: Any) -> None:
         self._register_p(value)
+
+
+def _tree_map_tensors(value: Any, function: Callable[[torch.Tensor], Any]) -> Any:
+    if is_namedtuple(value):
+        return type(value)(*[_tree_map_tensors(v, function) for v in value])
+    return function(value) if isinstance(value, torch.Tensor) else value
+
+
+def _broadcast_field(value: Any, template: torch.Tensor) -> Any:
+    if isinstance(value, bool) or isinstance(value, str) or value is None:
+        return value
+    if isinstance(value, (int, float)) or (isinstance(value, torch.Tensor) and value.numel() == 1):
+        number = value.item() if isinstance(value, torch.Tensor) else value
+        return torch.full_like(template, number)
+    if isinstance(value, torch.Tensor) and value.shape == template.shape:
+        return value
+    shape = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
+    raise ValueError(
+        f"cannot broadcast a field of shape {shape} to the template shape "
+        f"{tuple(template.shape)}: only scalars and same-shaped tensors broadcast"
+    )
+
+
+class _StateTupleMethods:
+    """The methods of Norse's ``StateTuple`` (``norse.torch.utils.pytree``), attached to a
+    NamedTuple by :func:`state_tuple`. Tensor fields are mapped (nested tuples too); numbers and
+    strings are kept as they are."""
+
+    def to(self, *args: Any, **kwargs: Any) -> Any:
+        """Every tensor field ``.to(*args, **kwargs)``, keeping ``requires_grad``."""
+
+        def move(tensor: torch.Tensor) -> torch.Tensor:
+            moved = tensor.to(*args, **kwargs)
+            if tensor.requires_grad and not moved.requires_grad and moved.is_floating_point():
+                moved.requires_grad_(True)
+            return moved
+
+        return _tree_map_tensors(self, move)
+
+    def cuda(self) -> Any:
+        return self.to("cuda")
+
+    def cpu(self) -> Any:
+        return self.to("cpu")
+
+    def int(self) -> Any:
+        return _tree_map_tensors(self, lambda tensor: tensor.int())
+
+    def float(self) -> Any:
+        return _tree_map_tensors(self, lambda tensor: tensor.float())
+
+    def broadcast(self, template: torch.Tensor) -> Any:
+        """A scalar field becomes ``full_like(template, value)``, a tensor of the template's shape
+        is kept, anything else raises ``ValueError``."""
+        if is_namedtuple(self):
+            return type(self)(*[_broadcast_nested(v, template) for v in self])  # type: ignore[arg-type]
+        return self
+
+
+def _broadcast_nested(value: Any, template: torch.Tensor) -> Any:
+    if is_namedtuple(value):
+        return type(value)(*[_broadcast_nested(v, template) for v in value])
+    return _broadcast_field(value, template)
+
+
+_T = TypeVar("_T")
+
+
+def state_tuple(cls: type[_T]) -> type[_T]:
+    """Class decorator: gives a NamedTuple Norse's ``StateTuple`` methods (``to``, ``cuda``,
+    ``cpu``, ``int``, ``float``, ``broadcast``), as Norse's LIF and LIF-box tuples have.
+
+    Examples:
+        >>> from simctl.neurons.lif import LIFState
+        >>> LIFState(z=torch.zeros(2), v=torch.ones(2), i=0.0).to(torch.float64).v.dtype
+        torch.float64
+    """
+    for name in ("to", "cuda", "cpu", "int", "float", "broadcast"):
+        setattr(cls, name, getattr(_StateTupleMethods, name))
+    return cls
 
 
 def stack_states(states: list[Any]) -> Any:

@@ -37,6 +37,7 @@ from typing import Any, NamedTuple
 
 import torch
 
+from ._keywords import keyword_aliases
 from .base import SNN, NeuronModel, SNNCell, SNNRecurrentCell, full_state, state_dtype
 from .threshold import threshold
 
@@ -132,6 +133,7 @@ def coba_lif_feed_forward_step(
     return z, CobaLIFFeedForwardState(v=v, g_e=g_e, g_i=g_i)
 
 
+@keyword_aliases(input_spikes="input_tensor")
 def coba_lif_step(
     input_tensor: torch.Tensor,
     state: CobaLIFState,

@@ -33,6 +33,7 @@ from typing import Any, NamedTuple
 
 import torch
 
+from ._keywords import keyword_aliases
 from .base import SNN, NeuronModel, SNNCell, full_state, state_dtype
 from .threshold import threshold
 
@@ -84,6 +85,7 @@ def _iaf_fire(v_jump: torch.Tensor, p: IAFParameters) -> tuple[torch.Tensor, tor
     return z_new, v_new
 
 
+@keyword_aliases(input_spikes="input_tensor")
 def iaf_feed_forward_step(
     input_tensor: torch.Tensor,
     state: IAFFeedForwardState,
@@ -99,6 +101,7 @@ def iaf_feed_forward_step(
     return z_new, IAFFeedForwardState(v=v_new)
 
 
+@keyword_aliases(input_spikes="input_tensor")
 def iaf_step(
     input_tensor: torch.Tensor,
     state: IAFState,

@@ -52,6 +52,7 @@ from typing import Any, NamedTuple
 
 import torch
 
+from ._keywords import keyword_aliases
 from .base import (
     SNN,
     NeuronModel,
@@ -229,6 +230,7 @@ def _izhikevich_update(
     return z, v_out, u_out
 
 
+@keyword_aliases(s="state")
 def izhikevich_feed_forward_step(
     input_current: torch.Tensor,
     state: IzhikevichState,
@@ -247,6 +249,7 @@ def izhikevich_feed_forward_step(
     return z, IzhikevichState(v=v, u=u)
 
 
+@keyword_aliases(s="state")
 def izhikevich_recurrent_step(
     input_current: torch.Tensor,
     state: IzhikevichRecurrentState,

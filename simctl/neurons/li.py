@@ -30,6 +30,7 @@ from typing import Any, NamedTuple
 
 import torch
 
+from ._keywords import keyword_aliases
 from .base import SNN, NeuronModel, SNNCell, _fmt_dt, _ParameterMixin, full_state, state_dtype
 
 __all__ = [
@@ -87,6 +88,7 @@ def li_feed_forward_step(
     return _li_update(state.i + input_tensor, state, p, dt)
 
 
+@keyword_aliases(input_spikes="input_tensor")
 def li_step(
     input_tensor: torch.Tensor,
     state: LIState,

@@ -29,6 +29,7 @@ from typing import Any, NamedTuple
 
 import torch
 
+from ._keywords import keyword_aliases
 from .base import SNN, NeuronModel, SNNCell, full_state, state_dtype
 
 __all__ = [
@@ -71,6 +72,7 @@ def li_box_feed_forward_step(
     return v_new, LIBoxState(v=v_new.clone())
 
 
+@keyword_aliases(input_spikes="input_tensor")
 def li_box_step(
     input_tensor: torch.Tensor,
     state: LIBoxState,

@@ -36,7 +36,8 @@ from typing import Any, NamedTuple
 
 import torch
 
-from .base import SNN, NeuronModel, SNNCell, SNNRecurrent, SNNRecurrentCell
+from ._keywords import keyword_aliases
+from .base import SNN, NeuronModel, SNNCell, SNNRecurrent, SNNRecurrentCell, state_tuple
 from .threshold import threshold
 
 __all__ = [
@@ -57,6 +58,7 @@ __all__ = [
 ]
 
 
+@state_tuple
 class LIFParameters(NamedTuple):
     """Parameters of a LIF neuron.
 
@@ -79,6 +81,7 @@ class LIFParameters(NamedTuple):
     alpha: Any = 100.0
 
 
+@state_tuple
 class LIFState(NamedTuple):
     """State of a recurrent LIF population: spikes ``z``, voltage ``v``, current ``i``."""
 
@@ -87,6 +90,7 @@ class LIFState(NamedTuple):
     i: torch.Tensor
 
 
+@state_tuple
 class LIFFeedForwardState(NamedTuple):
     """State of a feed-forward LIF population: voltage ``v``, synaptic current ``i``."""
 
@@ -104,6 +108,7 @@ def _lif_update(
     return z_new, v_decayed, i_decayed
 
 
+@keyword_aliases(input_spikes="input_tensor")
 def lif_feed_forward_step(
     input_tensor: torch.Tensor,
     state: LIFFeedForwardState,
@@ -121,6 +126,7 @@ def lif_feed_forward_step(
     return z_new, LIFFeedForwardState(v=v_new, i=i_decayed)
 
 
+@keyword_aliases(input_spikes="input_tensor")
 def lif_step(
     input_tensor: torch.Tensor,
     state: LIFState,
@@ -173,6 +179,7 @@ def lif_feed_forward_step_sparse(
     return z_new.to_sparse(), new_state
 
 
+@keyword_aliases(input_spikes="input_tensor")
 def lif_step_sparse(
     input_tensor: torch.Tensor,
     state: LIFState,

@@ -46,6 +46,7 @@ from typing import Any, NamedTuple
 
 import torch
 
+from ._keywords import keyword_aliases
 from .base import (
     SNN,
     NeuronModel,
@@ -159,6 +160,7 @@ def _lif_adex_update(
     return z_new, v_new, i_decayed, a_new
 
 
+@keyword_aliases(input_spikes="input_tensor")
 def lif_adex_feed_forward_step(
     input_tensor: torch.Tensor,
     state: LIFAdExFeedForwardState = _ZERO_STATE,
@@ -175,6 +177,7 @@ def lif_adex_feed_forward_step(
     return z_new, LIFAdExFeedForwardState(v=v_new, i=i_new, a=a_new)
 
 
+@keyword_aliases(input_spikes="input_tensor")
 def lif_adex_step(
     input_tensor: torch.Tensor,
     state: LIFAdExState,

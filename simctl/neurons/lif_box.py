@@ -34,7 +34,7 @@ from typing import Any, NamedTuple
 
 import torch
 
-from .base import SNN, NeuronModel, SNNCell, full_state, state_dtype
+from .base import SNN, NeuronModel, SNNCell, full_state, state_dtype, state_tuple
 from .threshold import threshold
 
 __all__ = [
@@ -64,6 +64,7 @@ def reset_subtract(z: torch.Tensor, v: torch.Tensor, reset: Any, th: Any) -> tor
     return (1 - z) * v + z * (v - th)
 
 
+@state_tuple
 class LIFBoxParameters(NamedTuple):
     """Parameters of a box-synapse LIF neuron.
 
@@ -86,6 +87,7 @@ class LIFBoxParameters(NamedTuple):
     reset_method: ResetMethod = reset_value
 
 
+@state_tuple
 class LIFBoxState(NamedTuple):
     """State of a recurrent box-synapse LIF population: spikes ``z`` and voltage ``v``."""
 
@@ -93,6 +95,7 @@ class LIFBoxState(NamedTuple):
     v: torch.Tensor
 
 
+@state_tuple
 class LIFBoxFeedForwardState(NamedTuple):
     """State of a feed-forward box-synapse LIF population: voltage ``v``."""
 

@@ -39,6 +39,7 @@ from typing import Any, NamedTuple
 
 import torch
 
+from ._keywords import keyword_aliases
 from .base import (
     SNN,
     NeuronModel,
@@ -123,6 +124,7 @@ def _lif_ex_update(
     return z_new, v_new, i_decayed
 
 
+@keyword_aliases(input_spikes="input_tensor")
 def lif_ex_feed_forward_step(
     input_tensor: torch.Tensor,
     state: LIFExFeedForwardState = _ZERO_STATE,

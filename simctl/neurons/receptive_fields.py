@@ -53,6 +53,8 @@ from typing import Any
 
 import torch
 
+from ._keywords import keyword_aliases
+
 __all__ = [
     "DEFAULT_DOMAIN",
     "gaussian_kernel",
@@ -510,6 +512,7 @@ class _SpatialReceptiveFieldConv2d(torch.nn.Module):
             return weights if needs_graph else self.weights
         return self.weights
 
+    @keyword_aliases(x="input_tensor")
     def forward(self, input_tensor: torch.Tensor) -> torch.Tensor:
         if input_tensor.dim() not in (3, 4) or input_tensor.shape[-3] != self.in_channels:
             raise ValueError(

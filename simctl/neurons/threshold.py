@@ -28,6 +28,8 @@ from typing import Any
 
 import torch
 
+from ._keywords import keyword_aliases
+
 __all__ = [
     "THRESHOLD_METHODS",
     "heaviside",
@@ -45,11 +47,16 @@ __all__ = [
     "HeaviTanh",
     "HeaviCirc",
     "HeaviErfc",
+    "superspike_fn",
+    "Triangle",
+    "Logistic",
+    "CircDist",
 ]
 
 THRESHOLD_METHODS = ("heaviside", "super", "triangle", "tanh", "circ", "heavi_erfc")
 
 
+@keyword_aliases(data="x")
 def heaviside(x: torch.Tensor) -> torch.Tensor:
     """``(x > 0)`` cast to ``x``'s dtype; not differentiable (0 maps to 0)."""
     return torch.gt(x, torch.as_tensor(0.0, dtype=x.dtype, device=x.device)).to(x.dtype)
@@ -183,10 +190,17 @@ def logistic_fn(x: torch.Tensor, k: Any) -> torch.Tensor:
     return _StochasticTanh.apply(x, k)
 
 
+@keyword_aliases(k="alpha")
 def circ_dist_fn(x: torch.Tensor, alpha: Any) -> torch.Tensor:
     """Stochastic forward: Bernoulli(0.5 + 0.5·x/√(x² + alpha²)); surrogate as ``circ``."""
     return _StochasticCirc.apply(x, alpha)
 
+
+#: Norse's names for the same objects (``norse.torch.functional.threshold``)
+superspike_fn = super_fn
+Triangle = TriangleSpike
+Logistic = _StochasticTanh
+CircDist = _StochasticCirc
 
 _METHODS = {
     "super": super_fn,

@@ -1,0 +1,17 @@
+"""Norse's ``norse.torch.functional.iaf`` path: simctl's objects."""
+
+from simctl.neurons.iaf import (  # noqa: F401
+    IAFFeedForwardState,
+    IAFParameters,
+    IAFState,
+    iaf_feed_forward_step,
+    iaf_step,
+)
+
+__all__ = [
+    "IAFFeedForwardState",
+    "IAFParameters",
+    "IAFState",
+    "iaf_feed_forward_step",
+    "iaf_step",
+]

@@ -1,0 +1,19 @@
+"""Norse's ``norse.torch.functional.lif_adex`` path: simctl's objects."""
+
+from simctl.neurons.lif_adex import (  # noqa: F401
+    LIFAdExFeedForwardState,
+    LIFAdExParameters,
+    LIFAdExState,
+    lif_adex_current_encoder,
+    lif_adex_feed_forward_step,
+    lif_adex_step,
+)
+
+__all__ = [
+    "LIFAdExFeedForwardState",
+    "LIFAdExParameters",
+    "LIFAdExState",
+    "lif_adex_current_encoder",
+    "lif_adex_feed_forward_step",
+    "lif_adex_step",
+]

@@ -1,0 +1,19 @@
+"""Norse's ``norse.torch.functional.lif_ex`` path: simctl's objects."""
+
+from simctl.neurons.lif_ex import (  # noqa: F401
+    LIFExFeedForwardState,
+    LIFExParameters,
+    LIFExState,
+    lif_ex_current_encoder,
+    lif_ex_feed_forward_step,
+    lif_ex_step,
+)
+
+__all__ = [
+    "LIFExFeedForwardState",
+    "LIFExParameters",
+    "LIFExState",
+    "lif_ex_current_encoder",
+    "lif_ex_feed_forward_step",
+    "lif_ex_step",
+]

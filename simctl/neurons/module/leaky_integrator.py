@@ -1,0 +1,21 @@
+"""Norse's ``norse.torch.module.leaky_integrator`` path: simctl's objects."""
+
+from simctl.neurons.li import (  # noqa: F401
+    LI,
+    LICell,
+    LILinearCell,
+    LIParameters,
+    LIState,
+    li_feed_forward_step,
+    li_step,
+)
+
+__all__ = [
+    "LI",
+    "LICell",
+    "LILinearCell",
+    "LIParameters",
+    "LIState",
+    "li_feed_forward_step",
+    "li_step",
+]

@@ -1,0 +1,9 @@
+"""Norse's ``norse.torch.module.spikes_to_times_decoder`` path: simctl's objects."""
+
+from simctl.neurons.decode import (  # noqa: F401
+    SpikesToTimesDecoder,
+)
+
+__all__ = [
+    "SpikesToTimesDecoder",
+]
