@@ -50,6 +50,8 @@ __all__ = [
     "stack_states",
     "is_namedtuple",
     "state_tuple",
+    "is_tracing",
+    "mark_initial",
 ]
 
 FeedforwardActivation = Callable[[torch.Tensor, Any, Any, float], tuple[torch.Tensor, Any]]
@@ -372,6 +374,53 @@ def full_state(
     return out
 
 
+def is_tracing() -> bool:
+    """True while ``torch.compile``/``torch.export`` (TorchDynamo) or ``torch.jit.trace``
+    records the computation (public checks only)."""
+    compiler = getattr(torch, "compiler", None)
+    if compiler is not None:
+        if compiler.is_compiling():
+            return True
+        is_exporting = getattr(compiler, "is_exporting", None)
+        if is_exporting is not None and is_exporting():
+            return True
+    return bool(torch.jit.is_tracing())
+
+
+def _initial_state(module: Any, input_tensor: torch.Tensor) -> Any:
+    """``module.state_fallback(input)``: a fresh initial state."""
+    return module.state_fallback(input_tensor)
+
+
+#: A zero leaf that requires grad, created outside any compiled region (see mark_initial);
+#: its hook keeps its own .grad at zero.
+_GRAD_ANCHOR = torch.zeros((), requires_grad=True)
+_GRAD_ANCHOR.register_hook(torch.zeros_like)
+
+
+def mark_initial(tensor: torch.Tensor) -> torch.Tensor:
+    """Marks a fresh initial-state tensor as requiring grad (Norse's convention for the initial
+    ``v``, so outputs are differentiable even when nothing else is), in place.
+
+    Eagerly this is ``tensor.requires_grad_(True)``. TorchDynamo cannot trace that (nor a factory
+    with ``requires_grad=True``) when the tensor feeds a graph output, so while
+    ``torch.compile`` traces, the tensor instead gets ``+= 0`` from a module-level zero leaf that
+    requires grad (a graph input, like a parameter): the same values, and the outputs require
+    grad as in eager mode, so ``fullgraph=True`` holds and backward works. ``torch.export``
+    records a forward graph, where the initial state is simply a constant.
+    """
+    compiler = getattr(torch, "compiler", None)
+    if compiler is not None and compiler.is_compiling():
+        exporting = getattr(compiler, "is_exporting", None)
+        if exporting is not None and exporting():
+            return tensor  # an exported program is a forward graph: the state stays a constant
+        if torch.is_grad_enabled() and torch.is_floating_point(tensor):
+            tensor.add_(_GRAD_ANCHOR.to(tensor.dtype))
+        return tensor
+    tensor.requires_grad_(True)
+    return tensor
+
+
 def _fmt_dt(dt: float) -> str:
     return repr(float(dt)) if isinstance(dt, (int, float)) else str(dt)
 
@@ -411,7 +460,7 @@ class SNNCell(_ParameterMixin, torch.nn.Module):
                 f"{type(self).__name__} expects a tensor input, got {type(input_tensor).__name__}"
             )
         self._check_per_neuron(tuple(input_tensor.shape), time_dim=False)
-        state = self.state_fallback(input_tensor) if state is None else state
+        state = _initial_state(self, input_tensor) if state is None else state
         p = self.p
         if self.activation_sparse is not None and input_tensor.is_sparse:
             return self.activation_sparse(input_tensor, state, p, self.dt)
@@ -450,8 +499,14 @@ class SNN(_ParameterMixin, torch.nn.Module):
         return f"p={self._p_repr()}, dt={_fmt_dt(self.dt)}"
 
     def _fast_path(self, input_tensor: torch.Tensor, state: Any, p: Any) -> Any | None:
-        """Hook for fused integration (``simctl.kernels``); ``None`` means use the loop."""
-        if input_tensor.is_sparse:
+        """Hook for fused integration (``simctl.kernels``); ``None`` means use the loop.
+
+        The fused C kernel writes outside torch's view of the computation, so it steps aside
+        whenever torch records one (``torch.compile``, ``torch.export``, ``torch.jit.trace``)
+        or the input is not a plain tensor (fake, functional and proxy tensors of tracers):
+        the traced program is then the step-function loop and equals eager execution.
+        """
+        if input_tensor.is_sparse or is_tracing() or type(input_tensor) is not torch.Tensor:
             return None
         from simctl.kernels import fused_layer_forward  # lazy: kernels import this module
 
@@ -465,7 +520,7 @@ class SNN(_ParameterMixin, torch.nn.Module):
                 f"got {tuple(shape) if shape is not None else type(input_tensor).__name__}"
             )
         self._check_per_neuron(tuple(input_tensor.shape), time_dim=True)
-        state = self.state_fallback(input_tensor) if state is None else state
+        state = _initial_state(self, input_tensor) if state is None else state
         p = self.p
         fast = self._fast_path(input_tensor, state, p)
         if fast is not None:
@@ -605,7 +660,7 @@ class SNNRecurrentCell(_RecurrentMixin, torch.nn.Module):
 
     def forward(self, input_tensor: torch.Tensor, state: Any | None = None) -> tuple[Any, Any]:
         self._check_input(input_tensor, time_dim=False)
-        state = self.state_fallback(input_tensor) if state is None else state
+        state = _initial_state(self, input_tensor) if state is None else state
         p = self.p
         if self.activation_sparse is not None and input_tensor.is_sparse:
             step = self.activation_sparse
@@ -642,7 +697,7 @@ class SNNRecurrent(_RecurrentMixin, torch.nn.Module):
 
     def forward(self, input_tensor: torch.Tensor, state: Any | None = None) -> tuple[Any, Any]:
         self._check_input(input_tensor, time_dim=True)
-        state = self.state_fallback(input_tensor) if state is None else state
+        state = _initial_state(self, input_tensor) if state is None else state
         p = self.p
         use_sparse = self.activation_sparse is not None and input_tensor.is_sparse
         step = self.activation_sparse if use_sparse else self.activation

@@ -38,7 +38,7 @@ from typing import Any, NamedTuple
 import torch
 
 from ._keywords import keyword_aliases
-from .base import SNN, NeuronModel, SNNCell, SNNRecurrentCell, full_state, state_dtype
+from .base import SNN, NeuronModel, SNNCell, SNNRecurrentCell, full_state, mark_initial, state_dtype
 from .threshold import threshold
 
 __all__ = [
@@ -182,7 +182,7 @@ def _feed_forward_state(
     p: CobaLIFParameters, shape: tuple[int, ...], input_tensor: torch.Tensor
 ) -> CobaLIFFeedForwardState:
     state = coba_lif_initial_state(shape, p, state_dtype(input_tensor), input_tensor.device)
-    state.v.requires_grad_(True)
+    mark_initial(state.v)
     return state
 
 

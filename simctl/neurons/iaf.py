@@ -34,7 +34,7 @@ from typing import Any, NamedTuple
 import torch
 
 from ._keywords import keyword_aliases
-from .base import SNN, NeuronModel, SNNCell, full_state, state_dtype
+from .base import SNN, NeuronModel, SNNCell, full_state, mark_initial, state_dtype
 from .threshold import threshold
 
 __all__ = [
@@ -157,7 +157,7 @@ class IAFCell(SNNCell):
         v = full_state(
             v_reset, tuple(v_reset.shape), state_dtype(input_tensor), input_tensor.device
         )
-        v.requires_grad_(True)
+        mark_initial(v)
         return IAFFeedForwardState(v=v)
 
 
@@ -185,7 +185,7 @@ class IAF(SNN):
         state = iaf_initial_state(
             tuple(input_tensor.shape[1:]), self.p, state_dtype(input_tensor), input_tensor.device
         )
-        state.v.requires_grad_(True)
+        mark_initial(state.v)
         return state
 
 

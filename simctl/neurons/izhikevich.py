@@ -60,6 +60,7 @@ from .base import (
     SNNRecurrent,
     SNNRecurrentCell,
     full_state,
+    mark_initial,
     state_dtype,
 )
 from .threshold import threshold
@@ -425,7 +426,7 @@ class _PresetStateMixin:
         device = input_tensor.device
         v = full_state(self.initial_v, shape, dtype, device)  # type: ignore[attr-defined]
         u = full_state(self.initial_u, v.shape, dtype, device)  # type: ignore[attr-defined]
-        v.requires_grad_(True)
+        mark_initial(v)
         return v, u
 
 

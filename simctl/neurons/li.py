@@ -31,7 +31,16 @@ from typing import Any, NamedTuple
 import torch
 
 from ._keywords import keyword_aliases
-from .base import SNN, NeuronModel, SNNCell, _fmt_dt, _ParameterMixin, full_state, state_dtype
+from .base import (
+    SNN,
+    NeuronModel,
+    SNNCell,
+    _fmt_dt,
+    _ParameterMixin,
+    full_state,
+    mark_initial,
+    state_dtype,
+)
 
 __all__ = [
     "LIParameters",
@@ -116,7 +125,7 @@ def _scalar_v(module: torch.nn.Module, input_tensor: torch.Tensor) -> torch.Tens
     """A fresh 0-dim (or per-neuron) copy of ``v_leak`` that broadcasts on the first step."""
     v_leak = torch.as_tensor(module.p.v_leak)
     v = full_state(v_leak, tuple(v_leak.shape), state_dtype(input_tensor), input_tensor.device)
-    v.requires_grad_(True)
+    mark_initial(v)
     return v
 
 
@@ -161,7 +170,7 @@ class LI(SNN):
         state = li_initial_state(
             tuple(input_tensor.shape[1:]), self.p, state_dtype(input_tensor), input_tensor.device
         )
-        state.v.requires_grad_(True)
+        mark_initial(state.v)
         return state
 
 

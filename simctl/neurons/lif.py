@@ -37,7 +37,15 @@ from typing import Any, NamedTuple
 import torch
 
 from ._keywords import keyword_aliases
-from .base import SNN, NeuronModel, SNNCell, SNNRecurrent, SNNRecurrentCell, state_tuple
+from .base import (
+    SNN,
+    NeuronModel,
+    SNNCell,
+    SNNRecurrent,
+    SNNRecurrentCell,
+    mark_initial,
+    state_tuple,
+)
 from .threshold import threshold
 
 __all__ = [
@@ -299,7 +307,7 @@ class LIFCell(SNNCell):
         p = self.p
         v = torch.as_tensor(p.v_leak, dtype=dtype, device=input_tensor.device).detach().clone()
         i = torch.zeros(input_tensor.shape, dtype=dtype, device=input_tensor.device)
-        v.requires_grad_(True)
+        mark_initial(v)
         return LIFFeedForwardState(v=v, i=i)
 
 
@@ -324,7 +332,7 @@ class LIF(SNN):
     def initial_state(self, input_tensor: torch.Tensor) -> LIFFeedForwardState:
         dtype = input_tensor.dtype if torch.is_floating_point(input_tensor) else torch.float32
         state = lif_initial_state(tuple(input_tensor.shape[1:]), self.p, dtype, input_tensor.device)
-        state.v.requires_grad_(True)
+        mark_initial(state.v)
         return state
 
 
@@ -337,7 +345,7 @@ def _recurrent_state(
     if input_tensor.is_sparse:
         z = z.to_sparse()
     base = lif_initial_state(dims, module.p, dtype, device)
-    base.v.requires_grad_(True)
+    mark_initial(base.v)
     return LIFState(z=z, v=base.v, i=base.i)
 
 

@@ -54,6 +54,7 @@ from .base import (
     SNNRecurrent,
     SNNRecurrentCell,
     full_state,
+    mark_initial,
     state_dtype,
 )
 from .threshold import threshold
@@ -245,7 +246,7 @@ def _feed_forward_state(
     p: LIFAdExParameters, shape: tuple[int, ...], input_tensor: torch.Tensor
 ) -> LIFAdExFeedForwardState:
     state = lif_adex_initial_state(shape, p, state_dtype(input_tensor), input_tensor.device)
-    state.v.requires_grad_(True)
+    mark_initial(state.v)
     return state
 
 
@@ -280,7 +281,7 @@ class LIFAdExCell(SNNCell):
         dtype = state_dtype(input_tensor)
         device = input_tensor.device
         v = torch.as_tensor(self.p.v_leak, dtype=dtype, device=device).detach().clone()
-        v.requires_grad_(True)
+        mark_initial(v)
         return LIFAdExFeedForwardState(
             v=v,
             i=torch.zeros(input_tensor.shape, dtype=dtype, device=device),

@@ -47,6 +47,7 @@ from .base import (
     SNNRecurrent,
     SNNRecurrentCell,
     full_state,
+    mark_initial,
     state_dtype,
 )
 from .threshold import threshold
@@ -197,7 +198,7 @@ def _feed_forward_state(
     p: LIFExParameters, shape: tuple[int, ...], input_tensor: torch.Tensor
 ) -> LIFExFeedForwardState:
     state = lif_ex_initial_state(shape, p, state_dtype(input_tensor), input_tensor.device)
-    state.v.requires_grad_(True)
+    mark_initial(state.v)
     return state
 
 

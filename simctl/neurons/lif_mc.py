@@ -34,7 +34,7 @@ from typing import Any, NamedTuple
 
 import torch
 
-from .base import NeuronModel, SNNRecurrentCell, full_state, state_dtype
+from .base import NeuronModel, SNNRecurrentCell, full_state, mark_initial, state_dtype
 from .lif import (
     LIFFeedForwardState,
     LIFParameters,
@@ -210,7 +210,7 @@ class LIFMCRecurrentCell(SNNRecurrentCell):
         dtype = state_dtype(input_tensor)
         device = input_tensor.device
         v = full_state(self.p.v_leak, dims, dtype, device)
-        v.requires_grad_(True)
+        mark_initial(v)
         zeros = torch.zeros(v.shape, dtype=dtype, device=device)
         return LIFState(z=zeros, v=v, i=zeros.clone())
 

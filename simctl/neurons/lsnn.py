@@ -57,6 +57,7 @@ from .base import (
     SNNRecurrent,
     SNNRecurrentCell,
     full_state,
+    mark_initial,
     state_dtype,
 )
 from .threshold import threshold
@@ -235,7 +236,7 @@ def _feed_forward_state(
     p: LSNNParameters, shape: tuple[int, ...], input_tensor: torch.Tensor
 ) -> LSNNFeedForwardState:
     state = lsnn_initial_state(shape, p, state_dtype(input_tensor), input_tensor.device)
-    state.v.requires_grad_(True)
+    mark_initial(state.v)
     return state
 
 

@@ -7,6 +7,9 @@ from simctl.neurons.coba_lif import (  # noqa: F401
     coba_lif_feed_forward_step,
     coba_lif_step,
 )
+from simctl.neurons.threshold import (  # noqa: F401
+    threshold,
+)
 
 __all__ = [
     "CobaLIFFeedForwardState",
@@ -14,6 +17,7 @@ __all__ = [
     "CobaLIFState",
     "coba_lif_feed_forward_step",
     "coba_lif_step",
+    "threshold",
 ]
 
 #: Norse 1.1.0's module constants (plain floats: no tensor shared between users).

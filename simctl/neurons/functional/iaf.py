@@ -7,6 +7,9 @@ from simctl.neurons.iaf import (  # noqa: F401
     iaf_feed_forward_step,
     iaf_step,
 )
+from simctl.neurons.threshold import (  # noqa: F401
+    threshold,
+)
 
 __all__ = [
     "IAFFeedForwardState",
@@ -14,4 +17,5 @@ __all__ = [
     "IAFState",
     "iaf_feed_forward_step",
     "iaf_step",
+    "threshold",
 ]

@@ -49,6 +49,9 @@ from simctl.neurons.izhikevich import (  # noqa: F401
     tonic_spiking,
     tonic_spiking_p,
 )
+from simctl.neurons.threshold import (  # noqa: F401
+    threshold,
+)
 
 __all__ = [
     "IzhikevichParameters",
@@ -92,6 +95,7 @@ __all__ = [
     "spike_latency_p",
     "subthreshold_oscillation",
     "subthreshold_oscillation_p",
+    "threshold",
     "threshold_variability",
     "threshold_variability_p",
     "tonic_bursting",

@@ -12,6 +12,9 @@ from simctl.neurons.lif import (  # noqa: F401
     lif_step_integral,
     lif_step_sparse,
 )
+from simctl.neurons.threshold import (  # noqa: F401
+    threshold,
+)
 
 __all__ = [
     "LIFFeedForwardState",
@@ -24,6 +27,7 @@ __all__ = [
     "lif_step",
     "lif_step_integral",
     "lif_step_sparse",
+    "threshold",
 ]
 
 #: Norse 1.1.0's module constants: parameters in ms and mV-like units (use ``dt`` in ms).

@@ -8,6 +8,9 @@ from simctl.neurons.lif_adex import (  # noqa: F401
     lif_adex_feed_forward_step,
     lif_adex_step,
 )
+from simctl.neurons.threshold import (  # noqa: F401
+    threshold,
+)
 
 __all__ = [
     "LIFAdExFeedForwardState",
@@ -16,4 +19,5 @@ __all__ = [
     "lif_adex_current_encoder",
     "lif_adex_feed_forward_step",
     "lif_adex_step",
+    "threshold",
 ]

@@ -8,6 +8,9 @@ from simctl.neurons.lif_ex import (  # noqa: F401
     lif_ex_feed_forward_step,
     lif_ex_step,
 )
+from simctl.neurons.threshold import (  # noqa: F401
+    threshold,
+)
 
 __all__ = [
     "LIFExFeedForwardState",
@@ -16,4 +19,5 @@ __all__ = [
     "lif_ex_current_encoder",
     "lif_ex_feed_forward_step",
     "lif_ex_step",
+    "threshold",
 ]

@@ -7,6 +7,9 @@ from simctl.neurons.logical import (  # noqa: F401
     muller_c,
     posedge_detector,
 )
+from simctl.neurons.threshold import (  # noqa: F401
+    super_fn,
+)
 
 __all__ = [
     "logical_and",
@@ -14,4 +17,5 @@ __all__ = [
     "logical_xor",
     "muller_c",
     "posedge_detector",
+    "super_fn",
 ]

@@ -8,6 +8,9 @@ from simctl.neurons.lsnn import (  # noqa: F401
     lsnn_feed_forward_step,
     lsnn_step,
 )
+from simctl.neurons.threshold import (  # noqa: F401
+    threshold,
+)
 
 __all__ = [
     "LSNNFeedForwardState",
@@ -16,4 +19,5 @@ __all__ = [
     "ada_lif_step",
     "lsnn_feed_forward_step",
     "lsnn_step",
+    "threshold",
 ]

@@ -2,10 +2,12 @@
 
 from simctl.neurons.threshold import (  # noqa: F401
     SuperSpike,
+    heaviside,
     super_fn,
 )
 
 __all__ = [
     "SuperSpike",
+    "heaviside",
     "super_fn",
 ]

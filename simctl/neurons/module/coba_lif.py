@@ -2,8 +2,14 @@
 
 from simctl.neurons.coba_lif import (  # noqa: F401
     CobaLIFCell,
+    CobaLIFParameters,
+    CobaLIFState,
+    coba_lif_step,
 )
 
 __all__ = [
     "CobaLIFCell",
+    "CobaLIFParameters",
+    "CobaLIFState",
+    "coba_lif_step",
 ]

@@ -1,5 +1,11 @@
 """Norse's ``norse.torch.module.izhikevich`` path: simctl's objects."""
 
+from simctl.neurons.base import (  # noqa: F401
+    SNN,
+    SNNCell,
+    SNNRecurrent,
+    SNNRecurrentCell,
+)
 from simctl.neurons.izhikevich import (  # noqa: F401
     Izhikevich,
     IzhikevichCell,
@@ -20,6 +26,10 @@ __all__ = [
     "IzhikevichRecurrentState",
     "IzhikevichSpikingBehavior",
     "IzhikevichState",
+    "SNN",
+    "SNNCell",
+    "SNNRecurrent",
+    "SNNRecurrentCell",
     "izhikevich_feed_forward_step",
     "izhikevich_recurrent_step",
 ]

@@ -1,5 +1,8 @@
 """Norse's ``norse.torch.module.lif_mc_refrac`` path: simctl's objects."""
 
+from simctl.neurons.base import (  # noqa: F401
+    SNNRecurrentCell,
+)
 from simctl.neurons.lif import (  # noqa: F401
     LIFState,
 )
@@ -17,5 +20,6 @@ __all__ = [
     "LIFRefracParameters",
     "LIFRefracState",
     "LIFState",
+    "SNNRecurrentCell",
     "lif_mc_refrac_step",
 ]

@@ -2,8 +2,12 @@
 
 from simctl.neurons.containers import (  # noqa: F401
     RegularizationCell,
+    regularize_step,
+    spike_accumulator,
 )
 
 __all__ = [
     "RegularizationCell",
+    "regularize_step",
+    "spike_accumulator",
 ]

@@ -2,8 +2,10 @@
 
 from simctl.neurons.decode import (  # noqa: F401
     SpikesToTimesDecoder,
+    ToSpikeTimes,
 )
 
 __all__ = [
     "SpikesToTimesDecoder",
+    "ToSpikeTimes",
 ]
