@@ -27,7 +27,15 @@ __all__ = ["exp_filter_step", "ExpFilter"]
 def exp_filter_step(
     old_value: torch.Tensor, new_value: torch.Tensor, parameter: float
 ) -> torch.Tensor:
-    """One step ``parameter · old_value + new_value``."""
+    """One step ``parameter · old_value + new_value``; the parameter is a float (an integer
+    ``1`` still gives a floating result, as the annotation promises).
+
+    Examples:
+        >>> exp_filter_step(torch.tensor([1]), torch.tensor([0]), 1)
+        tensor([1.])
+    """
+    if isinstance(parameter, (int, float)):
+        parameter = float(parameter)
     return parameter * old_value + new_value
 
 
