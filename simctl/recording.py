@@ -770,9 +770,8 @@ def _load_population(
 def _open_run(f: h5py.File, path: Path) -> tuple[list[str], bool]:
     """The population names of an open file and whether it is foreign SONATA."""
     if _is_simctl(f):
-        attrs = read_attrs(f)
-        if "format_version" not in attrs or "populations" not in f:
-            raise ValueError(f"{path} says format='simctl' but has no format_version/populations")
+        if "populations" not in f:
+            raise ValueError(f"{path} says format='simctl' but has no /populations")
         for name in f["populations"]:
             if "size" not in read_attrs(f["populations"][name]):
                 raise ValueError(f"{path}: /populations/{name} has no size attribute")
