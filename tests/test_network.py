@@ -52,12 +52,12 @@ class Collect:
 
 
 def lif(size=1, v0=0.0, rho_steps=20.0, **extra):
+    """A lif_refrac population refractory for ``rho_steps`` steps (t_ref = rho_steps·dt)."""
     return {
         "neuron": {
             "model": "lif_refrac",
-            "synapse": "none",
             "lif": {"tau_mem_inv": TAU_INV, "v_leak": 0.0, "v_th": 20.0, "v_reset": 0.0},
-            "rho_reset": rho_steps,
+            "t_ref": rho_steps * DT,
         },
         "size": size,
         "initial_state": {"lif.v": v0},
