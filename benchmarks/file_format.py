@@ -5,7 +5,10 @@
 spike compression, and reports file size, write time (best of 3), read time and whether
 libsonata's SpikeReader reads the file. ``--layouts`` compares the crash-safety designs on
 the same stream plus a state trace (HDF5 format bounds, file-space strategy, SWMR), and
-whether plain h5py opens the file of a writer SIGKILLed after five flushes.
+whether plain h5py opens the file of a writer SIGKILLed after five flushes. ``--kills N``
+SIGKILLs ``tests/fault_writer.py`` at N random moments and counts the files plain h5py cannot
+read, the repairs and the files whose checks (``tests/test_faults.check_blocks``) fail;
+``FAULT_LIBVER``, ``FAULT_FILE_SPACE`` and ``FAULT_HOLD_METADATA`` select another layout.
 """
 
 from __future__ import annotations
@@ -164,9 +167,61 @@ def layouts(tmp: Path) -> None:
         recording.LIBVER, recording.FILE_SPACE, recording.HOLD_METADATA = saved
 
 
+def kills(tmp: Path, n: int, seed: int = 1) -> None:
+    import random
+    import signal
+    import subprocess
+    import sys
+
+    tests = Path(__file__).resolve().parents[1] / "tests"
+    sys.path.insert(0, str(tests))
+    from test_faults import check_blocks
+
+    rng = random.Random(seed)
+    unreadable, repaired, failed, flushed = 0, 0, 0, []
+    for i in range(n):
+        path = tmp / f"kill{i}.h5"
+        writer = [sys.executable, str(tests / "fault_writer.py"), str(path), "scaleoffset", "9999"]
+        proc = subprocess.Popen(writer, stdout=subprocess.PIPE, text=True)
+        lines = [proc.stdout.readline()]
+        time.sleep(rng.uniform(0, 0.4))
+        proc.send_signal(signal.SIGKILL)
+        lines += proc.stdout.read().split()
+        proc.stdout.close()
+        proc.wait()
+        k = int(lines[-1]) if lines[-1].strip() else 0
+        flushed.append(k)
+        try:
+            with h5py.File(path, "r") as f:
+                f["spikes/p/timestamps"][:], f["state/p/v"][:], f["input/p/current"][:]
+        except (OSError, KeyError):
+            unreadable += 1
+        repaired += recording.recover(path)
+        try:
+            check_blocks(path, k)
+        except (AssertionError, OSError, KeyError):
+            failed += 1
+        path.unlink()
+    print(
+        json.dumps(
+            {
+                "kills": n,
+                "plain_h5py_unreadable": unreadable,
+                "end_address_moved": repaired,
+                "checks_failed_after_recover": failed,
+                "median_blocks_flushed": int(np.median(flushed)),
+            }
+        )
+    )
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--layouts", action="store_true")
+    parser.add_argument("--kills", type=int, default=0)
     ns = parser.parse_args()
     with tempfile.TemporaryDirectory(dir=os.environ.get("TMPDIR")) as tmp:
-        (layouts if ns.layouts else compressions)(Path(tmp))
+        if ns.kills:
+            kills(Path(tmp), ns.kills)
+        else:
+            (layouts if ns.layouts else compressions)(Path(tmp))

@@ -201,28 +201,29 @@ def lif_loop_order(args):
         state0 = lif.lif_initial_state((neurons,), p)
         spikes = {}
 
-        def fused_run(order, x=x, state0=state0):
+        # spikes are counted in the untimed first run only: a count costs a pass over the output
+        def fused_run(order, count=False, x=x, state0=state0):
             fused.LOOP_ORDER = order
-            state, total = state0, 0.0
+            state, total = state0, 0
             for _ in range(steps // block):
                 out, _, state = kernels.integrate(lif.MODEL, x, state, p, 0.001)
-                total += float(out.sum())
+                total += int(torch.count_nonzero(out)) if count else 0
             return total
 
-        def compiled_run(x=x, state0=state0, blocks=1):
-            state, total = state0, 0.0
+        def compiled_run(blocks=1, count=False, x=x, state0=state0):
+            state, total = state0, 0
             with torch.no_grad():
                 for _ in range(blocks):
                     for t in range(block):
                         z, state = compiled(x[t], state, p, 0.001)
-                        total += float(z.sum())
+                        total += int(torch.count_nonzero(z)) if count else 0
             return total
 
         timings = {}
         for order in ("tile", "wide", "auto"):
-            spikes[order] = fused_run(order)
+            spikes[order] = fused_run(order, count=True)
             timings[order] = _best(lambda order=order: fused_run(order), args.repeats) / steps
-        spikes["compile"] = compiled_run(blocks=steps // block)
+        spikes["compile"] = compiled_run(blocks=steps // block, count=True)
         timings["compile"] = _best(compiled_run, max(1, args.repeats)) / block
         fused.LOOP_ORDER = "auto"
         rows[neurons] = {
@@ -244,6 +245,31 @@ def lif_loop_order(args):
         "peak_rss_mb": _peak_rss_mb(),
         "baseline": "torch.compile of the step",
         "sizes": rows,
+    }
+
+
+@case("call_overhead")
+def call_overhead(args):
+    """The fixed cost of a call and of fresh output pages (benchmarks/overhead.py, in-process):
+    targets ≤ 20 µs per library-layer call and ≤ 5 % of a runner block at 10^4 neurons."""
+    import contextlib
+    import io
+
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import overhead
+
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        overhead.main(["--calls", "300" if args.quick else "2000", "--repeats", str(args.repeats)])
+    figures = json.loads(buffer.getvalue().strip().splitlines()[-1])
+    return {
+        "case": "call_overhead",
+        "neurons": 10**4,
+        "steps": 100,
+        "target": "layer <= 20 us, block <= 5 %",
+        "met": figures["layer_us"] <= 20 and figures["runner_block_overhead"] <= 0.05,
+        "peak_rss_mb": _peak_rss_mb(),
+        **figures,
     }
 
 
@@ -463,6 +489,8 @@ def _table(rows: list[dict[str, Any]]) -> str:
         target = f">= {target:g}x" if isinstance(target, (int, float)) else str(target)
         if row["case"] == "izhikevich2004_cli":
             target = f"{row['wall_s']:.2f} s (<8 s)"
+        if row["case"] == "call_overhead":
+            target = f"{row['layer_us']:.0f} us, {100 * row['runner_block_overhead']:.0f} %"
         lines.append(
             f"| {row['case']:26} | {row['neurons']:>8} | {row['steps'] or '':>6} | "
             f"{(f'{rate:.3g}' if rate else ''):>14} | {(f'{eager:.3g}' if eager else ''):>10} | "

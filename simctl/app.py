@@ -247,9 +247,14 @@ def simulate(
                 net.run(writer, progress=sim.progress)
             else:
                 runner.run(pops, writer, sim.block_ms, sim.progress)
-        finally:
-            runner.write_summaries(pops, writer)
+        except OSError:
+            raise  # the file cannot be written (a full disk): nothing more is attempted
+        except BaseException:
+            runner.write_summaries(pops, writer)  # a NaN, a signal: what ran, summarised
             writer.flush()
+            raise
+        runner.write_summaries(pops, writer)
+        writer.flush()
         writer.finish()
     rows = runner.summary_rows(pops)
     for row in rows:

@@ -760,18 +760,28 @@ def cmd_plot(args: list[str]) -> int:
     parser.add_argument("file")
     parser.add_argument("-o", "--out", help="output directory (default: beside the file)")
     parser.add_argument("--format", default="png", choices=("png", "pdf", "svg"))
+    parser.add_argument(
+        "--populations",
+        help="comma-separated populations to draw, in this order (default: all; traces.png "
+        "shows the first 8)",
+    )
     ns = parser.parse_args(args)
     from pathlib import Path
 
     from simctl.config.schema import Plot
     from simctl.plotting import plot_run
 
+    chosen = [p for p in (ns.populations or "").split(",") if p] or None
     path = Path(ns.file)
     if not path.is_file():
         return _error(f"{ns.file}: no such file")
     try:
-        outs = plot_run(path, Path(ns.out) if ns.out else path.parent, Plot(format=ns.format))
+        outs = plot_run(
+            path, Path(ns.out) if ns.out else path.parent, Plot(format=ns.format), chosen
+        )
     except (OSError, ValueError, KeyError) as error:
+        if chosen and isinstance(error, KeyError) and str(error.args[0]).startswith("no popul"):
+            return _error(f"--populations={ns.populations}: {error.args[0]}")
         return _error(
             f"{ns.file}: cannot plot ({error}); allowed: a sim.h5 written by simctl, or SONATA "
             "spikes"
@@ -860,6 +870,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     # a process started in the background inherits SIGINT ignored; a run obeys Ctrl-C from
     # its first moment (the runner does the same inside the simulation loop)
     previous_int = _set_signal(signal.SIGINT, signal.default_int_handler)
+    import atexit
+
+    atexit.register(_keep_exit_code)
     try:
         return command(args[1:])
     except BrokenPipeError:  # e.g. `simctl presets | head`
@@ -887,6 +900,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         _set_signal(signal.SIGTERM, previous)
         _set_signal(signal.SIGINT, previous_int)
+
+
+def _keep_exit_code() -> None:
+    """At exit: the exit code stays simctl's (130 or 143). CPython ends the process with
+    SIGINT when a KeyboardInterrupt escaped code it ran through ``PyRun_*`` (as an extension
+    module may while it is imported), even when simctl handled the interrupt; seen as exit -2
+    after a Ctrl-C at start-up."""
+    import ctypes
+
+    try:
+        ctypes.c_int.in_dll(ctypes.pythonapi, "_Py_UnhandledKeyboardInterrupt").value = 0
+    except (AttributeError, ValueError, OSError):  # another Python implementation
+        pass
 
 
 def _set_signal(signum: int, handler: object) -> object:

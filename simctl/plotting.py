@@ -237,6 +237,7 @@ def traces_figure(run: Any, max_traces: int = 4, max_populations: int = 8, width
     """Per population: one voltage row per traced neuron (spikes drawn to their peak), the
     other state variables overlaid beneath, then the injected current."""
     pops = [p for p in run.populations.values() if p.state_time is not None and len(p.state_time)]
+    hidden = [p.name for p in pops[max_populations:]]
     pops = pops[:max_populations]
     if not pops:
         fig = new_figure(width, 2.0)
@@ -316,6 +317,16 @@ def traces_figure(run: Any, max_traces: int = 4, max_populations: int = 8, width
             ax.tick_params(labelbottom=True)
             ax.set_xlabel("time (ms)")
     fig.align_ylabels(axes)
+    if hidden:
+        fig.suptitle(
+            f"showing {len(pops)} of {len(pops) + len(hidden)} populations (not shown: "
+            f"{', '.join(hidden[:6])}{', …' if len(hidden) > 6 else ''}); pick others with "
+            "simctl plot FILE --populations NAME,NAME",
+            fontsize=8,
+            color="0.3",
+            x=0.01,
+            ha="left",
+        )
     return fig
 
 
@@ -323,8 +334,16 @@ def _same_columns(a: np.ndarray) -> bool:
     return a.shape[1] <= 1 or bool(np.all(a == a[:, :1]))
 
 
-def plot_run(h5_path: str | Path, out_dir: str | Path, options: Any = None) -> list[Path]:
-    """Writes ``raster.<fmt>`` and ``traces.<fmt>`` for a run file; returns the paths."""
+def plot_run(
+    h5_path: str | Path,
+    out_dir: str | Path,
+    options: Any = None,
+    populations: Sequence[str] | None = None,
+) -> list[Path]:
+    """Writes ``raster.<fmt>`` and ``traces.<fmt>`` for a run file; returns the paths.
+    ``populations`` picks which ones (in that order; a KeyError names the unknown one)."""
+    import dataclasses
+
     from simctl.config.schema import Plot
     from simctl.recording import load_run
 
@@ -334,6 +353,13 @@ def plot_run(h5_path: str | Path, out_dir: str | Path, options: Any = None) -> l
     # memory bounded independently of the spike count: the raster reads the spikes in chunks,
     # the traces get their few neurons' columns and spikes only
     run = load_run(h5_path, spikes=False, columns=opts.max_traces)
+    if populations:
+        missing = [p for p in populations if p not in run.populations]
+        if missing:
+            raise KeyError(
+                f"no population {missing[0]!r}; the file has {', '.join(run.populations)}"
+            )
+        run = dataclasses.replace(run, populations={p: run.populations[p] for p in populations})
     written = []
     for name, wanted, draw in (
         ("raster", opts.raster, lambda: raster_figure(run, opts.rate_bin_ms)),

@@ -25,17 +25,23 @@ time of the last flushed block.
 Crash safety (docs/file-format.md has the measurements): the file is written with HDF5 1.8's
 superblock (``libver=("v108", "v110")``), which records no "open for writing" flag, so a file
 whose writer was killed (SIGKILL, a second SIGTERM during clean-up) opens in any HDF5 reader
-with every block flushed before the kill. The spike datasets are SONATA's (libsonata reads
-them); ``node_ids`` use HDF5's built-in lossless scale-offset filter, which every HDF5 build
-decodes (libsonata's wheel has no deflate).
+with every block flushed before the kill. Freed file space is never reused and metadata reach
+the disk only at flushes; after each flush a commit record (``flushed``) is rewritten in
+place, and simctl's readers read no further than it (a kill inside a flush may leave that
+block half indexed). :func:`recover` repairs the rare file whose writer died inside HDF5's
+flush of the superblock. The spike datasets are SONATA's (libsonata reads them); ``node_ids``
+use HDF5's built-in lossless scale-offset filter, which every HDF5 build decodes (libsonata's
+wheel has no deflate).
 
-Reading (no simctl needed)::
+Reading (no simctl needed; the ``flushed`` counts matter only for a killed run)::
 
     import h5py
     with h5py.File("sim.h5") as f:
         pop = next(iter(f["populations"]))
-        t, ids = f[f"spikes/{pop}/timestamps"][:], f[f"spikes/{pop}/node_ids"][:]
-        v, time = f[f"state/{pop}/v"][:], f[f"state/{pop}/time"][:]
+        _, n_spikes, n_samples, _ = f[f"populations/{pop}"].attrs["flushed"].astype(int)
+        t = f[f"spikes/{pop}/timestamps"][:n_spikes]
+        ids = f[f"spikes/{pop}/node_ids"][:n_spikes]
+        v, time = f[f"state/{pop}/v"][:n_samples], f[f"state/{pop}/time"][:n_samples]
 """
 
 from __future__ import annotations
@@ -385,7 +391,10 @@ class SimWriter:
         ``t_reached`` beside it) is rewritten in place and flushed again. A kill inside the
         first flush can leave the block being flushed half-indexed (read as fill values); the
         commit record still names the previous block, and simctl's readers stop there."""
-        self.file.flush()
+        try:
+            self.file.flush()
+        except RuntimeError as error:  # h5py reports a failed write (a full disk) this way
+            raise _write_error(error) from None
         times = self.clock() if self.clock is not None else {}
         for name, entry in self._pops.items():
             # in place: same type and size, so the object header never grows or moves (a
@@ -421,11 +430,44 @@ class SimWriter:
         if exc_type is None:
             self.close()
             return
+        if exc_type is not None and issubclass(exc_type, OSError):
+            # the file cannot be written (a full disk): closing would try again and fail in
+            # h5py's deallocators; what was committed before stays as the readers find it
+            _quiet_h5py_deallocs(self)
+            return
         try:  # the run's own error is what the caller must see, not a second one here
             self.close()
         except Exception:  # noqa: BLE001 - e.g. a full disk refusing the last commit
-            if self.file.id.valid:
-                self.file.close()
+            try:
+                if self.file.id.valid:
+                    self.file.close()
+            except Exception:  # noqa: BLE001 - HDF5 cannot write what it holds: let it go
+                pass
+
+
+#: writers whose file could not be written: kept alive so that h5py never deallocates (and
+#: tries to flush) their objects; the process reports the error and exits
+_UNWRITABLE: list[Any] = []
+
+
+def _quiet_h5py_deallocs(writer: Any = None) -> None:
+    """After a failed write, h5py's object deallocators cannot flush either and print
+    "Exception ignored" tracebacks: keep the writer (and its datasets) alive instead."""
+    _UNWRITABLE.append(writer)
+
+
+def _write_error(error: RuntimeError) -> Exception:
+    """An ``OSError`` with the errno of h5py's failed-write ``RuntimeError`` (e.g. ENOSPC), so
+    callers report a full disk as such; other errors pass through unchanged."""
+    import errno as errnos
+    import os
+    import re
+
+    found = re.search(r"errno = (\d+)", str(error))
+    if not found:
+        return error
+    code = int(found.group(1))
+    return OSError(code, os.strerror(code) if code in errnos.errorcode else str(error))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -728,6 +770,12 @@ def _load_population(
 def _open_run(f: h5py.File, path: Path) -> tuple[list[str], bool]:
     """The population names of an open file and whether it is foreign SONATA."""
     if _is_simctl(f):
+        attrs = read_attrs(f)
+        if "format_version" not in attrs or "populations" not in f:
+            raise ValueError(f"{path} says format='simctl' but has no format_version/populations")
+        for name in f["populations"]:
+            if "size" not in read_attrs(f["populations"][name]):
+                raise ValueError(f"{path}: /populations/{name} has no size attribute")
         return list(f["populations"]), False
     names = _sonata_populations(f)
     if names:

@@ -205,7 +205,10 @@ def test_interrupted_run_leaves_a_valid_file(sig, code, tmp_path):
         if log.is_file() and "simulating" in log.read_text():
             break
         time.sleep(0.2)
-    time.sleep(1.5)
+    # then until the first blocks are flushed (the kernel may still compile on a fresh cache)
+    h5 = run_dir / "sim.h5"
+    while time.time() < deadline and (not h5.is_file() or h5.stat().st_size < 200_000):
+        time.sleep(0.2)
     proc.send_signal(sig)
     try:
         out, err = proc.communicate(timeout=60)

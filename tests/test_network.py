@@ -57,7 +57,7 @@ def lif(size=1, v0=0.0, rho_steps=20.0, **extra):
         "neuron": {
             "model": "lif_refrac",
             "lif": {"tau_mem_inv": TAU_INV, "v_leak": 0.0, "v_th": 20.0, "v_reset": 0.0},
-            "t_ref": rho_steps * DT,
+            "t_ref": rho_steps * DT,  # ms
         },
         "size": size,
         "initial_state": {"lif.v": v0},

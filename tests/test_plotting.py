@@ -133,3 +133,26 @@ def test_raster_of_a_foreign_sonata_file(tmp_path):
     assert line.get_ydata().tolist() == [0, 3, 1]
     assert fig.axes[0].get_xlim() == (0.0, 500.0)
     assert "incomplete run" not in [text.get_text() for text in fig.texts]
+
+
+def test_plot_says_which_populations_it_shows_and_picks_others(tmp_path):
+    """A 20-population file: traces.png names the populations it leaves out and how to pick
+    them; --populations picks; an unknown name is a one-line error."""
+    from conftest import run_cli, simulate
+
+    presets = [f"+populations.P{i}.preset=tonic_spiking" for i in range(10)]
+    path = simulate(tmp_path / "run", *presets, "simulation.duration=50")
+    result = run_cli("plot", str(path), "-o", str(tmp_path / "all"))
+    assert result.returncode == 0, result.stderr
+    from simctl.plotting import traces_figure
+    from simctl.recording import load_run
+
+    fig = traces_figure(load_run(path), max_populations=8)
+    assert "showing 8 of 10 populations" in fig._suptitle.get_text()
+    assert "--populations" in fig._suptitle.get_text()
+    picked = run_cli("plot", str(path), "--populations", "P9,P3", "-o", str(tmp_path / "two"))
+    assert picked.returncode == 0, picked.stderr
+    assert (tmp_path / "two" / "traces.png").is_file()
+    bad = run_cli("plot", str(path), "--populations", "nope")
+    assert bad.returncode == 2 and "no population 'nope'" in bad.stderr
+    assert bad.stderr.strip().count("\n") == 0

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 
 import h5py
 import numpy as np
 import pytest
+from conftest import run_cli
 
 from simctl.recording import (
     SORTING,
@@ -22,7 +22,12 @@ from simctl.recording import (
     recover,
 )
 
-HAS_LIBSONATA = importlib.util.find_spec("libsonata") is not None
+try:
+    import libsonata  # noqa: F401 - only whether it imports
+
+    HAS_LIBSONATA = True
+except ImportError:
+    HAS_LIBSONATA = False
 
 
 def _write(path, finish: bool, compression: str = "scaleoffset"):
@@ -224,3 +229,20 @@ def test_recover_leaves_a_file_with_a_live_writer_alone(tmp_path):
         head = path.read_bytes()[:48]
         assert not recover(path)
         assert path.read_bytes()[:48] == head
+
+
+def test_inspect_and_plot_read_a_foreign_sonata_file(tmp_path):
+    """A SONATA spike file written by another tool (h5py by hand: only timestamps and
+    node_ids, in seconds here) through the CLI."""
+    path = tmp_path / "other.h5"
+    t, _ = _foreign_sonata(path, "s", sorting=None)
+    out = run_cli("inspect", str(path))
+    assert out.returncode == 0, out.stderr
+    assert "SONATA spikes written by another tool" in out.stdout
+    row = next(line.split() for line in out.stdout.splitlines() if line.strip().startswith("v1"))
+    # population, model, preset, size, dt, t ms, spikes, mean Hz, active
+    assert row[3] == "40" and float(row[5]) == pytest.approx(t.max(), abs=0.01)
+    assert row[6] == "3000" and float(row[7]) == pytest.approx(3000 / 40 / (t.max() / 1000), 0.01)
+    out = run_cli("plot", str(path), "-o", str(tmp_path / "fig"))
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "fig" / "raster.png").stat().st_size > 5000

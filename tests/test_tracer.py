@@ -245,6 +245,11 @@ def step_state_changes_dtype(x, s, p, dt):
 
 
 # as many neurons as the tracer's stand-ins: the case where a size check alone cannot tell
+def step_scalar_output(x, s, p, dt):
+    v = s.v + x
+    return torch.tensor(0.0), S(v)  # the loop's output is 0-dim, not one per neuron
+
+
 _OUTSIDE = torch.linspace(0.0, 1.0, trace.STANDIN)
 
 
@@ -267,6 +272,7 @@ def step_outside_tensor(x, s, p, dt):
         (step_indexing, "operation aten."),
         (step_noise, "aten.randn_like"),
         (step_state_changes_dtype, "changes dtype"),
+        (step_scalar_output, "output is not a per-neuron tensor"),
         (step_outside_tensor, f"non-scalar tensor of shape ({trace.STANDIN},)"),
     ],
 )

@@ -352,7 +352,7 @@ def test_ctrl_c_at_start_up(delay, tmp_path):
     out, err = proc.communicate(timeout=60)
     if proc.returncode == 0:
         pytest.skip("the run finished before the signal")
-    assert proc.returncode == 130, err
+    assert proc.returncode == 130, (err, out[-1500:])
     assert "Traceback" not in out + err, err
 
 

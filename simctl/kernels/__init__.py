@@ -6,7 +6,9 @@ in advance; :func:`fused_layer_forward` is the same fast path for the library's 
 
 ``"c"`` (CPU, the default there)
     The model's own step function is traced once into an elementwise graph
-    (:mod:`simctl.kernels.trace`), turned into a C whole-loop kernel
+    (:mod:`simctl.kernels.trace`: ``make_fx`` of the step, functionalised when it mutates a
+    tensor, ATen overloads matched as objects; anything else is refused), turned into a C
+    whole-loop kernel
     (:mod:`simctl.kernels.codegen`), compiled with the system C compiler and cached on disk
     (:mod:`simctl.kernels.cbuild`). One source of truth: no model is restated by hand, and the
     tests prove every model's kernel equal to its step function.

@@ -2,8 +2,16 @@
 
 A *plan* (traced graph, loaded kernel, constants) is memoised per step function and parameter
 structure; the C library is cached on disk per model structure, so a new parameter value costs
-one trace (about a millisecond) and no compile. Large problems are split over neuron ranges run
-in parallel threads (ctypes releases the GIL while C runs).
+one trace (about 25 ms; the first trace of a process also imports torch's FX tracing stack,
+about 1 s) and no compile. Large problems are split over neuron ranges run in parallel threads
+(ctypes releases the GIL while C runs).
+
+Per call, beyond the kernel: one pass over the state and parameters builds the plan key, shapes
+are broadcast without ``torch.broadcast_shapes``, small state copies are one torch call, record
+tables are memoised, and large outputs come from recycled memory (:class:`_Recycler`), so a
+loop over blocks does not fault in fresh pages every call. The loop order is chosen by
+working-set size (:func:`_wide`): lane tiles with time inside while the streamed arrays fit the
+last-level cache, step-ordered wide tiles beyond it (``LOOP_ORDER`` forces one).
 """
 
 from __future__ import annotations
@@ -270,7 +278,9 @@ class _Recycler:
                     found = array
                     break
             if found is None:
-                found = np.empty(nbytes, dtype=np.uint8)
+                raw = np.empty(nbytes + 64, dtype=np.uint8)
+                skip = -raw.ctypes.data % 64  # cache-line aligned, as torch's own allocations
+                found = raw[skip : skip + nbytes]
                 _advise_huge(found.ctypes.data, nbytes)
                 self.arrays.append(found)
                 self._shrink()

@@ -584,6 +584,12 @@ def trace_step(
             raise Unsupported(f"graph node {node.op} {node.target}")
     if outputs is None:
         raise Unsupported("the trace has no output")
+    for k, out in enumerate(outputs):
+        value = converter.value(out)
+        if not isinstance(value, torch.Tensor) or value.numel() != STANDIN:
+            # the loop would return a value of its own (scalar) shape, the kernel one per neuron
+            what = "output" if k == 0 else f"state leaf {state_paths[k - 1][0]!r}"
+            raise Unsupported(f"the step's {what} is not a per-neuron tensor")
     refs = [converter.ref(out) for out in outputs]
     graph.output = refs[0]
     graph.state_out = refs[1:]

@@ -16,6 +16,7 @@ from .conv import *  # noqa: F403
 from .correlation_sensor import *  # noqa: F403
 from .decode import *  # noqa: F403
 from .encoders import *  # noqa: F403
+from .exp_filter import *  # noqa: F403
 from .iaf import *  # noqa: F403
 from .izhikevich import *  # noqa: F403
 from .li import *  # noqa: F403
@@ -67,6 +68,7 @@ def _public_names() -> list[str]:
         "conv",
         "receptive_fields",
         "decode",
+        "exp_filter",
         "correlation_sensor",
         "lif_correlation",
         "stdp_sensor",

@@ -12,9 +12,19 @@ initial state with its ``state_fallback`` (never a tensor shared with another mo
 
 Departures from Norse (spec "Decisions for simctl"):
 
-* The numeric fields of the parameters ``p`` are registered as buffers (or kept as
-  :class:`torch.nn.Parameter` when given as such), so ``.to(device)`` and ``.to(dtype)`` move
-  them. ``module.p`` rebuilds the NamedTuple from the registered tensors on every access.
+* The numeric fields of the parameters ``p`` are registered as **non-persistent** buffers (or
+  kept as :class:`torch.nn.Parameter` when given as such), so ``.to(device)`` and ``.to(dtype)``
+  move them while ``state_dict()`` has the same keys as Norse's (which keeps ``p`` as a plain
+  attribute): Norse checkpoints load strictly into simctl modules and back. ``module.p``
+  rebuilds the NamedTuple from the registered tensors on every access.
+* A parameter given as a Python number keeps full precision: when the module changes dtype
+  (``.double()``, ``.to(torch.float64)``) its buffer is rebuilt from the number, so a module
+  converted to float64 computes bit-identically to one built in float64.
+* Trainable (``nn.Parameter``) fields of ``p`` are saved as ``p__<field>`` (nested:
+  ``p__lif__v_th``). Norse never saves ``p``, so these keys may be absent from a state dict
+  loaded with ``strict=True``: the module then keeps its current values.
+* Weights given as plain tensors (not ``nn.Parameter``) are non-persistent buffers: Norse keeps
+  them as plain attributes, outside ``state_dict()``.
 * Plain Python floats work everywhere; every numeric parameter may be a per-neuron tensor that
   broadcasts against the state.
 * Wrong input shapes raise a :class:`ValueError` that names the expected shape.
@@ -25,7 +35,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 
@@ -40,6 +50,9 @@ __all__ = [
     "stack_states",
     "is_namedtuple",
     "install_fast_path",
+    "state_tuple",
+    "is_tracing",
+    "mark_initial",
 ]
 
 FeedforwardActivation = Callable[[torch.Tensor, Any, Any, float], tuple[torch.Tensor, Any]]
@@ -152,11 +165,63 @@ class _ParameterMixin:
             tensor = _to_tensor(p)
             if isinstance(tensor, torch.nn.Parameter):
                 module.register_parameter(prefix, tensor)
-            else:
-                module.register_buffer(prefix, tensor)
+            else:  # outside state_dict(), as Norse's plain-attribute p
+                module.register_buffer(prefix, tensor, persistent=False)
             names.append(prefix)
             return ("tensor", prefix, given)
         return ("const", p)
+
+    def _given_numbers(self, spec: Any, out: dict[str, Any]) -> dict[str, Any]:
+        """``{buffer name: number}`` for the fields given as Python numbers."""
+        if spec[0] == "tensor":
+            if spec[2] is not None:
+                out[spec[1]] = spec[2]
+        elif spec[0] != "const":
+            for _, sub in spec[1]:
+                self._given_numbers(sub, out)
+        return out
+
+    def _apply(self, fn: Callable[..., Any], recurse: bool = True) -> Any:
+        """``nn.Module._apply`` (behind ``.to()``, ``.double()``, ``.cuda()``, ...), then rebuilds
+        the buffers of Python-number parameters whose dtype changed from the number itself, so
+        float64 never inherits a float32 rounding. A buffer edited in place (no longer holding
+        its number) is converted as usual."""
+        module: torch.nn.Module = self  # type: ignore[assignment]
+        exact = {}
+        for name, number in self._given_numbers(getattr(self, "_p_spec", ("const",)), {}).items():
+            buffer = module._buffers.get(name)
+            if buffer is None or buffer.dim() != 0 or not torch.is_floating_point(buffer):
+                continue
+            if buffer.item() == torch.as_tensor(float(number), dtype=buffer.dtype).item():
+                exact[name] = (number, buffer.dtype)
+        result = super()._apply(fn, recurse)  # type: ignore[misc]
+        for name, (number, old_dtype) in exact.items():
+            buffer = module._buffers[name]
+            if buffer.dtype != old_dtype and torch.is_floating_point(buffer):
+                module._buffers[name] = torch.tensor(
+                    float(number), dtype=buffer.dtype, device=buffer.device
+                )
+        return result
+
+    def _load_from_state_dict(
+        self,
+        state_dict: Mapping[str, Any],
+        prefix: str,
+        local_metadata: dict[str, Any],
+        strict: bool,
+        missing_keys: list[str],
+        unexpected_keys: list[str],
+        error_msgs: list[str],
+    ) -> None:
+        # Norse keeps p out of state_dict(): a trainable field of p missing from a (Norse)
+        # state dict keeps its current value instead of failing a strict load.
+        super()._load_from_state_dict(  # type: ignore[misc]
+            state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
+        )
+        for name in getattr(self, "_p_names", ()):
+            key = prefix + name
+            if key not in state_dict and key in missing_keys:
+                missing_keys.remove(key)
 
     def _rebuild_p(self, spec: Any, as_given: bool = False) -> Any:
         module: torch.nn.Module = self  # type: ignore[assignment]
@@ -221,6 +286,86 @@ class _ParameterMixin:
         self._register_p(value)
 
 
+def _tree_map_tensors(value: Any, function: Callable[[torch.Tensor], Any]) -> Any:
+    if is_namedtuple(value):
+        return type(value)(*[_tree_map_tensors(v, function) for v in value])
+    return function(value) if isinstance(value, torch.Tensor) else value
+
+
+def _broadcast_field(value: Any, template: torch.Tensor) -> Any:
+    if isinstance(value, bool) or isinstance(value, str) or value is None:
+        return value
+    if isinstance(value, (int, float)) or (isinstance(value, torch.Tensor) and value.numel() == 1):
+        number = value.item() if isinstance(value, torch.Tensor) else value
+        return torch.full_like(template, number)
+    if isinstance(value, torch.Tensor) and value.shape == template.shape:
+        return value
+    shape = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
+    raise ValueError(
+        f"cannot broadcast a field of shape {shape} to the template shape "
+        f"{tuple(template.shape)}: only scalars and same-shaped tensors broadcast"
+    )
+
+
+class _StateTupleMethods:
+    """The methods of Norse's ``StateTuple`` (``norse.torch.utils.pytree``), attached to a
+    NamedTuple by :func:`state_tuple`. Tensor fields are mapped (nested tuples too); numbers and
+    strings are kept as they are."""
+
+    def to(self, *args: Any, **kwargs: Any) -> Any:
+        """Every tensor field ``.to(*args, **kwargs)``, keeping ``requires_grad``."""
+
+        def move(tensor: torch.Tensor) -> torch.Tensor:
+            moved = tensor.to(*args, **kwargs)
+            if tensor.requires_grad and not moved.requires_grad and moved.is_floating_point():
+                moved.requires_grad_(True)
+            return moved
+
+        return _tree_map_tensors(self, move)
+
+    def cuda(self) -> Any:
+        return self.to("cuda")
+
+    def cpu(self) -> Any:
+        return self.to("cpu")
+
+    def int(self) -> Any:
+        return _tree_map_tensors(self, lambda tensor: tensor.int())
+
+    def float(self) -> Any:
+        return _tree_map_tensors(self, lambda tensor: tensor.float())
+
+    def broadcast(self, template: torch.Tensor) -> Any:
+        """A scalar field becomes ``full_like(template, value)``, a tensor of the template's shape
+        is kept, anything else raises ``ValueError``."""
+        if is_namedtuple(self):
+            return type(self)(*[_broadcast_nested(v, template) for v in self])  # type: ignore[arg-type]
+        return self
+
+
+def _broadcast_nested(value: Any, template: torch.Tensor) -> Any:
+    if is_namedtuple(value):
+        return type(value)(*[_broadcast_nested(v, template) for v in value])
+    return _broadcast_field(value, template)
+
+
+_T = TypeVar("_T")
+
+
+def state_tuple(cls: type[_T]) -> type[_T]:
+    """Class decorator: gives a NamedTuple Norse's ``StateTuple`` methods (``to``, ``cuda``,
+    ``cpu``, ``int``, ``float``, ``broadcast``), as Norse's LIF and LIF-box tuples have.
+
+    Examples:
+        >>> from simctl.neurons.lif import LIFState
+        >>> LIFState(z=torch.zeros(2), v=torch.ones(2), i=0.0).to(torch.float64).v.dtype
+        torch.float64
+    """
+    for name in ("to", "cuda", "cpu", "int", "float", "broadcast"):
+        setattr(cls, name, getattr(_StateTupleMethods, name))
+    return cls
+
+
 def stack_states(states: list[Any]) -> Any:
     """Stacks a list of (nested) state NamedTuples along a new dim 0, field by field."""
     first = states[0]
@@ -255,6 +400,53 @@ def full_state(
     out = torch.empty(shape, dtype=dtype, device=device)
     out.copy_(source.expand(shape))
     return out
+
+
+def is_tracing() -> bool:
+    """True while ``torch.compile``/``torch.export`` (TorchDynamo) or ``torch.jit.trace``
+    records the computation (public checks only)."""
+    compiler = getattr(torch, "compiler", None)
+    if compiler is not None:
+        if compiler.is_compiling():
+            return True
+        is_exporting = getattr(compiler, "is_exporting", None)
+        if is_exporting is not None and is_exporting():
+            return True
+    return bool(torch.jit.is_tracing())
+
+
+def _initial_state(module: Any, input_tensor: torch.Tensor) -> Any:
+    """``module.state_fallback(input)``: a fresh initial state."""
+    return module.state_fallback(input_tensor)
+
+
+#: A zero leaf that requires grad, created outside any compiled region (see mark_initial);
+#: its hook keeps its own .grad at zero.
+_GRAD_ANCHOR = torch.zeros((), requires_grad=True)
+_GRAD_ANCHOR.register_hook(torch.zeros_like)
+
+
+def mark_initial(tensor: torch.Tensor) -> torch.Tensor:
+    """Marks a fresh initial-state tensor as requiring grad (Norse's convention for the initial
+    ``v``, so outputs are differentiable even when nothing else is), in place.
+
+    Eagerly this is ``tensor.requires_grad_(True)``. TorchDynamo cannot trace that (nor a factory
+    with ``requires_grad=True``) when the tensor feeds a graph output, so while
+    ``torch.compile`` traces, the tensor instead gets ``+= 0`` from a module-level zero leaf that
+    requires grad (a graph input, like a parameter): the same values, and the outputs require
+    grad as in eager mode, so ``fullgraph=True`` holds and backward works. ``torch.export``
+    records a forward graph, where the initial state is simply a constant.
+    """
+    compiler = getattr(torch, "compiler", None)
+    if compiler is not None and compiler.is_compiling():
+        exporting = getattr(compiler, "is_exporting", None)
+        if exporting is not None and exporting():
+            return tensor  # an exported program is a forward graph: the state stays a constant
+        if torch.is_grad_enabled() and torch.is_floating_point(tensor):
+            tensor.add_(_GRAD_ANCHOR.to(tensor.dtype))
+        return tensor
+    tensor.requires_grad_(True)
+    return tensor
 
 
 def _fmt_dt(dt: float) -> str:
@@ -296,7 +488,7 @@ class SNNCell(_ParameterMixin, torch.nn.Module):
                 f"{type(self).__name__} expects a tensor input, got {type(input_tensor).__name__}"
             )
         self._check_per_neuron(tuple(input_tensor.shape), time_dim=False)
-        state = self.state_fallback(input_tensor) if state is None else state
+        state = _initial_state(self, input_tensor) if state is None else state
         p = self.p
         if self.activation_sparse is not None and input_tensor.is_sparse:
             return self.activation_sparse(input_tensor, state, p, self.dt)
@@ -336,8 +528,19 @@ class SNN(_ParameterMixin, torch.nn.Module):
 
     def _fast_path(self, input_tensor: torch.Tensor, state: Any, p: Any) -> Any | None:
         """The fused integration installed by :func:`install_fast_path` (``simctl.kernels``
-        installs one when imported); ``None`` means use the loop."""
-        if input_tensor.is_sparse or _FAST_LAYER_FORWARD is None:
+        installs one when imported); ``None`` means use the loop.
+
+        The fused C kernel writes outside torch's view of the computation, so it steps aside
+        whenever torch records one (``torch.compile``, ``torch.export``, ``torch.jit.trace``)
+        or the input is not a plain tensor (fake, functional and proxy tensors of tracers):
+        the traced program is then the step-function loop and equals eager execution.
+        """
+        if (
+            input_tensor.is_sparse
+            or _FAST_LAYER_FORWARD is None
+            or is_tracing()
+            or type(input_tensor) is not torch.Tensor
+        ):
             return None
         return _FAST_LAYER_FORWARD(self, input_tensor, state, p)
 
@@ -349,7 +552,7 @@ class SNN(_ParameterMixin, torch.nn.Module):
                 f"got {tuple(shape) if shape is not None else type(input_tensor).__name__}"
             )
         self._check_per_neuron(tuple(input_tensor.shape), time_dim=True)
-        state = self.state_fallback(input_tensor) if state is None else state
+        state = _initial_state(self, input_tensor) if state is None else state
         p = self.p
         fast = self._fast_path(input_tensor, state, p)
         if fast is not None:
@@ -394,8 +597,9 @@ class _RecurrentMixin(_ParameterMixin):
         ):
             if isinstance(weights, torch.nn.Parameter):
                 module.register_parameter(name, weights)
-            else:  # user tensors are kept as they are (same object), but move with .to()
-                module.register_buffer(name, weights)
+            else:  # user tensors are kept as they are (same object), move with .to(), and
+                # stay out of state_dict() like Norse's plain attributes
+                module.register_buffer(name, weights, persistent=False)
         self.autapses = autapses
         for name, shape in self._per_neuron_shapes():
             try:
@@ -488,7 +692,7 @@ class SNNRecurrentCell(_RecurrentMixin, torch.nn.Module):
 
     def forward(self, input_tensor: torch.Tensor, state: Any | None = None) -> tuple[Any, Any]:
         self._check_input(input_tensor, time_dim=False)
-        state = self.state_fallback(input_tensor) if state is None else state
+        state = _initial_state(self, input_tensor) if state is None else state
         p = self.p
         if self.activation_sparse is not None and input_tensor.is_sparse:
             step = self.activation_sparse
@@ -525,7 +729,7 @@ class SNNRecurrent(_RecurrentMixin, torch.nn.Module):
 
     def forward(self, input_tensor: torch.Tensor, state: Any | None = None) -> tuple[Any, Any]:
         self._check_input(input_tensor, time_dim=True)
-        state = self.state_fallback(input_tensor) if state is None else state
+        state = _initial_state(self, input_tensor) if state is None else state
         p = self.p
         use_sparse = self.activation_sparse is not None and input_tensor.is_sparse
         step = self.activation_sparse if use_sparse else self.activation

@@ -37,7 +37,8 @@ from typing import Any, NamedTuple
 
 import torch
 
-from .base import SNN, NeuronModel, SNNCell, SNNRecurrentCell, full_state, state_dtype
+from ._keywords import keyword_aliases
+from .base import SNN, NeuronModel, SNNCell, SNNRecurrentCell, full_state, mark_initial, state_dtype
 from .threshold import threshold
 
 __all__ = [
@@ -154,6 +155,7 @@ def coba_lif_current_step(
     return z, CobaLIFFeedForwardState(v=v_new, g_e=g_e, g_i=g_i)
 
 
+@keyword_aliases(input_spikes="input_tensor")
 def coba_lif_step(
     input_tensor: torch.Tensor,
     state: CobaLIFState,
@@ -202,7 +204,7 @@ def _feed_forward_state(
     p: CobaLIFParameters, shape: tuple[int, ...], input_tensor: torch.Tensor
 ) -> CobaLIFFeedForwardState:
     state = coba_lif_initial_state(shape, p, state_dtype(input_tensor), input_tensor.device)
-    state.v.requires_grad_(True)
+    mark_initial(state.v)
     return state
 
 

@@ -37,6 +37,8 @@ from typing import Any, NamedTuple
 
 import torch
 
+from ._keywords import keyword_aliases
+
 __all__ = [
     "Lift",
     "lift",
@@ -114,6 +116,7 @@ class Lift(torch.nn.Module):
         self.lifted_module = module
         self.is_stateful = is_stateful(module)  # Norse's attribute name
 
+    @keyword_aliases(x="input_tensor")
     def forward(self, input_tensor: Any) -> Any:
         x, state = _split_input(input_tensor)
         if not isinstance(x, torch.Tensor) or x.dim() < 1:
@@ -307,6 +310,7 @@ class RecurrentSequential(torch.nn.Module):
         self.output_modules = indices
         self._single_output = isinstance(output_modules, int)
 
+    @keyword_aliases(x="input_tensor")
     def forward(
         self, input_tensor: torch.Tensor, state: RecurrentSequentialState | None = None
     ) -> tuple[Any, RecurrentSequentialState]:

@@ -53,6 +53,7 @@ from typing import Any
 
 import torch
 
+from ._keywords import keyword_aliases
 from .base import _ParameterMixin
 from .lif import LIFParameters, lif_current_encoder
 
@@ -492,6 +493,7 @@ class _PoissonTrainEncoder(_RandomEncoder):
             f"seq_length={self.seq_length}, f_max={self.f_max}, dt={self.dt}" + self._random_repr()
         )
 
+    @keyword_aliases(x="input_tensor")
     def forward(self, input_tensor: torch.Tensor) -> torch.Tensor:
         return self._encode(
             input_tensor,
@@ -521,6 +523,7 @@ class _PoissonStepEncoder(_RandomEncoder):
     def extra_repr(self) -> str:
         return f"f_max={self.f_max}, dt={self.dt}" + self._random_repr()
 
+    @keyword_aliases(x="input_tensor")
     def forward(self, input_tensor: torch.Tensor) -> torch.Tensor:
         return self._encode(
             input_tensor, self.f_max, self.dt, generator=self._generator_for(input_tensor)

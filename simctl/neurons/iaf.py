@@ -33,7 +33,8 @@ from typing import Any, NamedTuple
 
 import torch
 
-from .base import SNN, NeuronModel, SNNCell, full_state, state_dtype
+from ._keywords import keyword_aliases
+from .base import SNN, NeuronModel, SNNCell, full_state, mark_initial, state_dtype
 from .threshold import threshold
 
 __all__ = [
@@ -85,6 +86,7 @@ def _iaf_fire(v_jump: torch.Tensor, p: IAFParameters) -> tuple[torch.Tensor, tor
     return z_new, v_new
 
 
+@keyword_aliases(input_spikes="input_tensor")
 def iaf_feed_forward_step(
     input_tensor: torch.Tensor,
     state: IAFFeedForwardState,
@@ -112,6 +114,7 @@ def iaf_current_step(
     return z_new, IAFFeedForwardState(v=v_new)
 
 
+@keyword_aliases(input_spikes="input_tensor")
 def iaf_step(
     input_tensor: torch.Tensor,
     state: IAFState,
@@ -167,7 +170,7 @@ class IAFCell(SNNCell):
         v = full_state(
             v_reset, tuple(v_reset.shape), state_dtype(input_tensor), input_tensor.device
         )
-        v.requires_grad_(True)
+        mark_initial(v)
         return IAFFeedForwardState(v=v)
 
 
@@ -195,7 +198,7 @@ class IAF(SNN):
         state = iaf_initial_state(
             tuple(input_tensor.shape[1:]), self.p, state_dtype(input_tensor), input_tensor.device
         )
-        state.v.requires_grad_(True)
+        mark_initial(state.v)
         return state
 
 

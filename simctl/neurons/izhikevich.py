@@ -52,6 +52,7 @@ from typing import Any, NamedTuple
 
 import torch
 
+from ._keywords import keyword_aliases
 from .base import (
     SNN,
     NeuronModel,
@@ -59,6 +60,7 @@ from .base import (
     SNNRecurrent,
     SNNRecurrentCell,
     full_state,
+    mark_initial,
     state_dtype,
 )
 from .threshold import threshold
@@ -229,6 +231,7 @@ def _izhikevich_update(
     return z, v_out, u_out
 
 
+@keyword_aliases(s="state")
 def izhikevich_feed_forward_step(
     input_current: torch.Tensor,
     state: IzhikevichState,
@@ -247,6 +250,7 @@ def izhikevich_feed_forward_step(
     return z, IzhikevichState(v=v, u=u)
 
 
+@keyword_aliases(s="state")
 def izhikevich_recurrent_step(
     input_current: torch.Tensor,
     state: IzhikevichRecurrentState,
@@ -422,7 +426,7 @@ class _PresetStateMixin:
         device = input_tensor.device
         v = full_state(self.initial_v, shape, dtype, device)  # type: ignore[attr-defined]
         u = full_state(self.initial_u, v.shape, dtype, device)  # type: ignore[attr-defined]
-        v.requires_grad_(True)
+        mark_initial(v)
         return v, u
 
 

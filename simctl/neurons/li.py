@@ -30,7 +30,17 @@ from typing import Any, NamedTuple
 
 import torch
 
-from .base import SNN, NeuronModel, SNNCell, _fmt_dt, _ParameterMixin, full_state, state_dtype
+from ._keywords import keyword_aliases
+from .base import (
+    SNN,
+    NeuronModel,
+    SNNCell,
+    _fmt_dt,
+    _ParameterMixin,
+    full_state,
+    mark_initial,
+    state_dtype,
+)
 
 __all__ = [
     "LIParameters",
@@ -101,6 +111,7 @@ def li_current_step(
     return v_new, LIState(v=v_new.clone(), i=i_new)
 
 
+@keyword_aliases(input_spikes="input_tensor")
 def li_step(
     input_tensor: torch.Tensor,
     state: LIState,
@@ -128,7 +139,7 @@ def _scalar_v(module: torch.nn.Module, input_tensor: torch.Tensor) -> torch.Tens
     """A fresh 0-dim (or per-neuron) copy of ``v_leak`` that broadcasts on the first step."""
     v_leak = torch.as_tensor(module.p.v_leak)
     v = full_state(v_leak, tuple(v_leak.shape), state_dtype(input_tensor), input_tensor.device)
-    v.requires_grad_(True)
+    mark_initial(v)
     return v
 
 
@@ -173,7 +184,7 @@ class LI(SNN):
         state = li_initial_state(
             tuple(input_tensor.shape[1:]), self.p, state_dtype(input_tensor), input_tensor.device
         )
-        state.v.requires_grad_(True)
+        mark_initial(state.v)
         return state
 
 
@@ -216,8 +227,8 @@ class LILinearCell(_ParameterMixin, torch.nn.Module):
             )
         if isinstance(input_weights, torch.nn.Parameter):
             self.register_parameter("input_weights", input_weights)
-        else:  # user tensors are kept as they are (same object), but move with .to()
-            self.register_buffer("input_weights", input_weights)
+        else:  # user tensors are kept as they are (same object), move with .to(), not saved (Norse)
+            self.register_buffer("input_weights", input_weights, persistent=False)
 
     def extra_repr(self) -> str:
         return (

@@ -29,7 +29,8 @@ from typing import Any, NamedTuple
 
 import torch
 
-from .base import SNN, NeuronModel, SNNCell, full_state, state_dtype
+from ._keywords import keyword_aliases
+from .base import SNN, NeuronModel, SNNCell, full_state, mark_initial, state_dtype
 
 __all__ = [
     "LIBoxParameters",
@@ -71,6 +72,7 @@ def li_box_feed_forward_step(
     return v_new, LIBoxState(v=v_new.clone())
 
 
+@keyword_aliases(input_spikes="input_tensor")
 def li_box_step(
     input_tensor: torch.Tensor,
     state: LIBoxState,
@@ -117,7 +119,7 @@ class LIBoxCell(SNNCell):
     def initial_state(self, input_tensor: torch.Tensor) -> LIBoxState:
         v_leak = torch.as_tensor(self.p.v_leak)
         v = full_state(v_leak, tuple(v_leak.shape), state_dtype(input_tensor), input_tensor.device)
-        v.requires_grad_(True)
+        mark_initial(v)
         return LIBoxState(v=v)
 
 
@@ -145,7 +147,7 @@ class LIBox(SNN):
         state = li_box_initial_state(
             tuple(input_tensor.shape[1:]), self.p, state_dtype(input_tensor), input_tensor.device
         )
-        state.v.requires_grad_(True)
+        mark_initial(state.v)
         return state
 
 

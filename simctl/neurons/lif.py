@@ -36,7 +36,16 @@ from typing import Any, NamedTuple
 
 import torch
 
-from .base import SNN, NeuronModel, SNNCell, SNNRecurrent, SNNRecurrentCell
+from ._keywords import keyword_aliases
+from .base import (
+    SNN,
+    NeuronModel,
+    SNNCell,
+    SNNRecurrent,
+    SNNRecurrentCell,
+    mark_initial,
+    state_tuple,
+)
 from .threshold import threshold
 
 __all__ = [
@@ -58,6 +67,7 @@ __all__ = [
 ]
 
 
+@state_tuple
 class LIFParameters(NamedTuple):
     """Parameters of a LIF neuron.
 
@@ -80,6 +90,7 @@ class LIFParameters(NamedTuple):
     alpha: Any = 100.0
 
 
+@state_tuple
 class LIFState(NamedTuple):
     """State of a recurrent LIF population: spikes ``z``, voltage ``v``, current ``i``."""
 
@@ -88,6 +99,7 @@ class LIFState(NamedTuple):
     i: torch.Tensor
 
 
+@state_tuple
 class LIFFeedForwardState(NamedTuple):
     """State of a feed-forward LIF population: voltage ``v``, synaptic current ``i``."""
 
@@ -105,6 +117,7 @@ def _lif_update(
     return z_new, v_decayed, i_decayed
 
 
+@keyword_aliases(input_spikes="input_tensor")
 def lif_feed_forward_step(
     input_tensor: torch.Tensor,
     state: LIFFeedForwardState,
@@ -141,6 +154,7 @@ def lif_current_step(
     return z_new, LIFFeedForwardState(v=v_new, i=i_decayed)
 
 
+@keyword_aliases(input_spikes="input_tensor")
 def lif_step(
     input_tensor: torch.Tensor,
     state: LIFState,
@@ -193,6 +207,7 @@ def lif_feed_forward_step_sparse(
     return z_new.to_sparse(), new_state
 
 
+@keyword_aliases(input_spikes="input_tensor")
 def lif_step_sparse(
     input_tensor: torch.Tensor,
     state: LIFState,
@@ -262,10 +277,15 @@ def lif_current_encoder(
 
 
 def _like(reference: torch.Tensor, value: Any, shape: tuple[int, ...]) -> torch.Tensor:
-    """A fresh float tensor of ``shape`` filled with ``value`` (scalar or per-neuron tensor)."""
+    """A fresh float tensor of ``shape`` filled with ``value`` (scalar or per-neuron tensor).
+
+    The value is detached (as Norse's ``torch.full(..., v_leak.detach())``): an initial state is
+    a constant, so a trainable ``v_leak`` gets its gradient through the dynamics only.
+    """
     dtype = reference.dtype if torch.is_floating_point(reference) else torch.float32
     out = torch.empty(shape, dtype=dtype, device=reference.device)
-    out.copy_(torch.as_tensor(value, dtype=dtype, device=reference.device).expand(shape))
+    source = torch.as_tensor(value, dtype=dtype, device=reference.device).detach()
+    out.copy_(source.expand(shape))
     return out
 
 
@@ -307,7 +327,7 @@ class LIFCell(SNNCell):
         p = self.p
         v = torch.as_tensor(p.v_leak, dtype=dtype, device=input_tensor.device).detach().clone()
         i = torch.zeros(input_tensor.shape, dtype=dtype, device=input_tensor.device)
-        v.requires_grad_(True)
+        mark_initial(v)
         return LIFFeedForwardState(v=v, i=i)
 
 
@@ -332,7 +352,7 @@ class LIF(SNN):
     def initial_state(self, input_tensor: torch.Tensor) -> LIFFeedForwardState:
         dtype = input_tensor.dtype if torch.is_floating_point(input_tensor) else torch.float32
         state = lif_initial_state(tuple(input_tensor.shape[1:]), self.p, dtype, input_tensor.device)
-        state.v.requires_grad_(True)
+        mark_initial(state.v)
         return state
 
 
@@ -345,7 +365,7 @@ def _recurrent_state(
     if input_tensor.is_sparse:
         z = z.to_sparse()
     base = lif_initial_state(dims, module.p, dtype, device)
-    base.v.requires_grad_(True)
+    mark_initial(base.v)
     return LIFState(z=z, v=base.v, i=base.i)
 
 

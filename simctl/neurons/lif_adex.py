@@ -46,6 +46,7 @@ from typing import Any, NamedTuple
 
 import torch
 
+from ._keywords import keyword_aliases
 from .base import (
     SNN,
     NeuronModel,
@@ -53,6 +54,7 @@ from .base import (
     SNNRecurrent,
     SNNRecurrentCell,
     full_state,
+    mark_initial,
     state_dtype,
 )
 from .threshold import threshold
@@ -160,6 +162,7 @@ def _lif_adex_update(
     return z_new, v_new, i_decayed, a_new
 
 
+@keyword_aliases(input_spikes="input_tensor")
 def lif_adex_feed_forward_step(
     input_tensor: torch.Tensor,
     state: LIFAdExFeedForwardState = _ZERO_STATE,
@@ -190,6 +193,7 @@ def lif_adex_current_step(
     return z_new, LIFAdExFeedForwardState(v=v_new, i=i_decayed, a=a_new)
 
 
+@keyword_aliases(input_spikes="input_tensor")
 def lif_adex_step(
     input_tensor: torch.Tensor,
     state: LIFAdExState,
@@ -257,7 +261,7 @@ def _feed_forward_state(
     p: LIFAdExParameters, shape: tuple[int, ...], input_tensor: torch.Tensor
 ) -> LIFAdExFeedForwardState:
     state = lif_adex_initial_state(shape, p, state_dtype(input_tensor), input_tensor.device)
-    state.v.requires_grad_(True)
+    mark_initial(state.v)
     return state
 
 
@@ -292,7 +296,7 @@ class LIFAdExCell(SNNCell):
         dtype = state_dtype(input_tensor)
         device = input_tensor.device
         v = torch.as_tensor(self.p.v_leak, dtype=dtype, device=device).detach().clone()
-        v.requires_grad_(True)
+        mark_initial(v)
         return LIFAdExFeedForwardState(
             v=v,
             i=torch.zeros(input_tensor.shape, dtype=dtype, device=device),

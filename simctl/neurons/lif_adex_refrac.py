@@ -29,7 +29,7 @@ from typing import Any, NamedTuple
 
 import torch
 
-from .base import NeuronModel, SNNCell, SNNRecurrent, SNNRecurrentCell, state_dtype
+from .base import NeuronModel, SNNCell, SNNRecurrent, SNNRecurrentCell, mark_initial, state_dtype
 from .lif_adex import (
     LIFAdExFeedForwardState,
     LIFAdExParameters,
@@ -169,7 +169,7 @@ def _recurrent_state(
 ) -> LIFAdExRefracState:
     dtype = state_dtype(input_tensor)
     base = lif_adex_refrac_initial_state(dims, module.p, dtype, input_tensor.device)
-    base.lif_adex.v.requires_grad_(True)
+    mark_initial(base.lif_adex.v)
     z = torch.zeros(dims, dtype=dtype, device=input_tensor.device)
     return LIFAdExRefracState(
         lif_adex=LIFAdExState(z=z, v=base.lif_adex.v, i=base.lif_adex.i, a=base.lif_adex.a),
@@ -199,7 +199,7 @@ class LIFAdExRefracCell(SNNCell):
         state = lif_adex_refrac_initial_state(
             tuple(input_tensor.shape), self.p, state_dtype(input_tensor), input_tensor.device
         )
-        state.lif_adex.v.requires_grad_(True)
+        mark_initial(state.lif_adex.v)
         return state
 
 

@@ -34,7 +34,7 @@ from typing import Any, NamedTuple
 
 import torch
 
-from .base import SNN, NeuronModel, SNNCell, full_state, state_dtype
+from .base import SNN, NeuronModel, SNNCell, full_state, mark_initial, state_dtype, state_tuple
 from .threshold import threshold
 
 __all__ = [
@@ -64,6 +64,7 @@ def reset_subtract(z: torch.Tensor, v: torch.Tensor, reset: Any, th: Any) -> tor
     return (1 - z) * v + z * (v - th)
 
 
+@state_tuple
 class LIFBoxParameters(NamedTuple):
     """Parameters of a box-synapse LIF neuron.
 
@@ -86,6 +87,7 @@ class LIFBoxParameters(NamedTuple):
     reset_method: ResetMethod = reset_value
 
 
+@state_tuple
 class LIFBoxState(NamedTuple):
     """State of a recurrent box-synapse LIF population: spikes ``z`` and voltage ``v``."""
 
@@ -93,6 +95,7 @@ class LIFBoxState(NamedTuple):
     v: torch.Tensor
 
 
+@state_tuple
 class LIFBoxFeedForwardState(NamedTuple):
     """State of a feed-forward box-synapse LIF population: voltage ``v``."""
 
@@ -150,7 +153,7 @@ class LIFBoxCell(SNNCell):
     def initial_state(self, input_tensor: torch.Tensor) -> LIFBoxFeedForwardState:
         v_leak = torch.as_tensor(self.p.v_leak)
         v = full_state(v_leak, tuple(v_leak.shape), state_dtype(input_tensor), input_tensor.device)
-        v.requires_grad_(True)
+        mark_initial(v)
         return LIFBoxFeedForwardState(v=v)
 
 
@@ -178,7 +181,7 @@ class LIFBox(SNN):
         state = lif_box_initial_state(
             tuple(input_tensor.shape[1:]), self.p, state_dtype(input_tensor), input_tensor.device
         )
-        state.v.requires_grad_(True)
+        mark_initial(state.v)
         return state
 
 

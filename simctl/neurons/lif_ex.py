@@ -39,6 +39,7 @@ from typing import Any, NamedTuple
 
 import torch
 
+from ._keywords import keyword_aliases
 from .base import (
     SNN,
     NeuronModel,
@@ -46,6 +47,7 @@ from .base import (
     SNNRecurrent,
     SNNRecurrentCell,
     full_state,
+    mark_initial,
     state_dtype,
 )
 from .threshold import threshold
@@ -124,6 +126,7 @@ def _lif_ex_update(
     return z_new, v_new, i_decayed
 
 
+@keyword_aliases(input_spikes="input_tensor")
 def lif_ex_feed_forward_step(
     input_tensor: torch.Tensor,
     state: LIFExFeedForwardState = _ZERO_STATE,
@@ -210,7 +213,7 @@ def _feed_forward_state(
     p: LIFExParameters, shape: tuple[int, ...], input_tensor: torch.Tensor
 ) -> LIFExFeedForwardState:
     state = lif_ex_initial_state(shape, p, state_dtype(input_tensor), input_tensor.device)
-    state.v.requires_grad_(True)
+    mark_initial(state.v)
     return state
 
 

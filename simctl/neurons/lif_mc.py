@@ -34,7 +34,7 @@ from typing import Any, NamedTuple
 
 import torch
 
-from .base import NeuronModel, SNNRecurrentCell, full_state, state_dtype
+from .base import NeuronModel, SNNRecurrentCell, full_state, mark_initial, state_dtype
 from .lif import (
     LIFFeedForwardState,
     LIFParameters,
@@ -84,8 +84,9 @@ def _coupling(v: torch.Tensor, g_coupling: Any) -> torch.Tensor:
 def _register_coupling(
     module: torch.nn.Module, g_coupling: torch.Tensor | None, hidden_size: int
 ) -> None:
-    """``module.g_coupling``: a Parameter is trained, a tensor kept as a buffer (moves with
-    ``.to()``); ``None`` gives ``Parameter(randn(hidden, hidden) / sqrt(hidden))`` as in Norse."""
+    """``module.g_coupling``: a Parameter is trained, a tensor kept as a non-persistent buffer
+    (moves with ``.to()``, not saved, as Norse's plain attribute); ``None`` gives
+    ``Parameter(randn(hidden, hidden) / sqrt(hidden))`` as in Norse."""
     if g_coupling is None:
         g_coupling = torch.nn.Parameter(
             torch.randn(hidden_size, hidden_size) / math.sqrt(hidden_size)
@@ -93,7 +94,7 @@ def _register_coupling(
     if isinstance(g_coupling, torch.nn.Parameter):
         module.register_parameter("g_coupling", g_coupling)
     else:
-        module.register_buffer("g_coupling", g_coupling)
+        module.register_buffer("g_coupling", g_coupling, persistent=False)
 
 
 def lif_mc_step(
@@ -223,7 +224,7 @@ class LIFMCRecurrentCell(SNNRecurrentCell):
         dtype = state_dtype(input_tensor)
         device = input_tensor.device
         v = full_state(self.p.v_leak, dims, dtype, device)
-        v.requires_grad_(True)
+        mark_initial(v)
         zeros = torch.zeros(v.shape, dtype=dtype, device=device)
         return LIFState(z=zeros, v=v, i=zeros.clone())
 

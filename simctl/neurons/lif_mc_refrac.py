@@ -39,7 +39,7 @@ from typing import Any, NamedTuple
 
 import torch
 
-from .base import NeuronModel, SNNRecurrentCell, full_state, state_dtype
+from .base import NeuronModel, SNNRecurrentCell, full_state, mark_initial, state_dtype
 from .lif import LIFFeedForwardState, LIFParameters, LIFState
 from .lif_mc import _coupling, _register_coupling
 from .lif_refrac import (
@@ -228,7 +228,7 @@ class LIFMCRefracRecurrentCell(SNNRecurrentCell):
         dtype = state_dtype(input_tensor)
         device = input_tensor.device
         v = full_state(self.p.lif.v_leak, dims, dtype, device)
-        v.requires_grad_(True)
+        mark_initial(v)
         zeros = torch.zeros(v.shape, dtype=dtype, device=device)
         lif = LIFState(z=zeros, v=v, i=zeros.clone())
         return LIFRefracState(lif=lif, rho=zeros.clone())

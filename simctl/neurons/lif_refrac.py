@@ -41,6 +41,7 @@ from .base import (
     SNNRecurrent,
     SNNRecurrentCell,
     full_state,
+    mark_initial,
     state_dtype,
 )
 from .lif import (
@@ -214,7 +215,7 @@ def _feed_forward_state(
     p: LIFRefracParameters, shape: tuple[int, ...], input_tensor: torch.Tensor
 ) -> LIFRefracFeedForwardState:
     state = lif_refrac_initial_state(shape, p, state_dtype(input_tensor), input_tensor.device)
-    state.lif.v.requires_grad_(True)
+    mark_initial(state.lif.v)
     return state
 
 
@@ -227,7 +228,7 @@ def _recurrent_state(
     if input_tensor.is_sparse:
         z = z.to_sparse()
     v = full_state(p.lif.v_leak, dims, dtype, device)
-    v.requires_grad_(True)
+    mark_initial(v)
     lif = LIFState(z=z, v=v, i=torch.zeros(dims, dtype=dtype, device=device))
     return LIFRefracState(lif=lif, rho=torch.zeros(dims, dtype=dtype, device=device))
 

@@ -57,6 +57,7 @@ from .base import (
     SNNRecurrent,
     SNNRecurrentCell,
     full_state,
+    mark_initial,
     state_dtype,
 )
 from .threshold import threshold
@@ -209,16 +210,17 @@ def ada_lif_step(
     6. ``b2 = b1 + beta·z``
     7. ``i2 = i1 + W_in·x + W_rec·z_old``
 
-    Steps 5 and 6 use the detached spike, as :func:`lsnn_step` does. Like Norse, it is not
+    Unlike :func:`lsnn_step`, steps 5 and 6 use the spike **with** its surrogate gradient (as
+    Norse's ``ada_lif_step`` does), so the reset and the adaptation jump carry gradient. Like
+    Norse, it is not
     in ``__all__`` (so not re-exported from :mod:`simctl.neurons`); import it from this module.
     """
     v_decayed = state.v + dt * p.tau_mem_inv * ((p.v_leak - state.v) + state.i - state.b)
     i_decayed = state.i - dt * p.tau_syn_inv * state.i
     b_decayed = state.b - dt * p.tau_adapt_inv * state.b
     z_new = threshold(v_decayed - p.v_th, p.method, p.alpha)
-    z_detached = z_new.detach()
-    v_new = v_decayed - z_detached * (p.v_th - p.v_reset)
-    b_new = b_decayed + z_detached * p.beta
+    v_new = v_decayed - z_new * (p.v_th - p.v_reset)
+    b_new = b_decayed + z_new * p.beta
     i_new = (
         i_decayed
         + torch.nn.functional.linear(input_tensor, input_weights)
@@ -252,7 +254,7 @@ def _feed_forward_state(
     p: LSNNParameters, shape: tuple[int, ...], input_tensor: torch.Tensor
 ) -> LSNNFeedForwardState:
     state = lsnn_initial_state(shape, p, state_dtype(input_tensor), input_tensor.device)
-    state.v.requires_grad_(True)
+    mark_initial(state.v)
     return state
 
 

@@ -18,12 +18,19 @@ multiplied by the scale normalisation factor ``s`` (Lindeberg's normalisation wi
 :math:`\gamma = 1` as the library defines it), so a field of order ``dx + dy`` carries
 :math:`s^{dx+dy}`.
 
-A field is described by one row of 7 numbers ``(scale, angle, ratio, x, y, dx, dy)``;
-:func:`spatial_parameters` builds such rows as a Cartesian product.
+A field is described by one row of 7 numbers ``(scale, angle, ratio, x, y, dx, dy)``, or, as in
+Norse 1.1.0, of 5 numbers ``(scale, angle, ratio, dx, dy)`` centred at the origin;
+:func:`spatial_parameters` builds such rows as a Cartesian product (5 columns unless positions
+``x``/``y`` are given).
 
-**One domain everywhere.** Every function and module here uses :data:`DEFAULT_DOMAIN` (8) as its
-default ``domain`` (the Norse functions disagreed: 8, 10 and 1), so the same row describes the
-same field whichever entry point draws it.
+**Norse 1.1.0's signatures.** The functions take Norse 1.1.0's positional arguments and
+defaults, so Norse code runs unchanged: ``gaussian_kernel(size, c, domain=8)``,
+``spatial_receptive_field(scale, angle, ratio, size, dx=0, dy=0, domain=10)``,
+``spatial_receptive_fields_with_derivatives(combinations, size, domain=1)``,
+``spatial_parameters(scales, angles, ratios, derivatives, include_replicas=False)``; the
+centre ``x``/``y`` (Norse's later versions) comes after them. Note the three defaults of
+``domain`` differ (8, 10, 1) as in Norse: pass ``domain`` to draw a row the same way everywhere;
+the modules use :data:`DEFAULT_DOMAIN`.
 
 **Temporal fields.** :func:`temporal_scale_distribution` spaces temporal variances
 geometrically and :class:`TemporalReceptiveField` runs one leaky integrator (``LIBoxCell``) per
@@ -31,7 +38,7 @@ scale.
 
 Examples:
     >>> import torch
-    >>> rows = spatial_parameters([1.0, 2.0], [0.0, 1.0], [0.5, 1.0], derivatives=1)
+    >>> rows = spatial_parameters([1.0, 2.0], [0.0, 1.0], [0.5, 1.0], 1, x=[0.0], y=[0.0])
     >>> rows.shape
     torch.Size([18, 7])
     >>> fields = spatial_receptive_fields_with_derivatives(rows, size=9)
@@ -40,6 +47,9 @@ Examples:
     >>> layer = SpatialReceptiveField2d(3, 9, rows, padding=4)
     >>> layer(torch.ones(2, 3, 16, 16)).shape
     torch.Size([2, 18, 16, 16])
+    >>> spatial_parameters(torch.tensor([1.0, 2.0]), torch.tensor([0.0, 1.0]),
+    ...                    torch.tensor([0.5, 1.0]), 1).shape  # Norse 1.1.0's rows
+    torch.Size([32, 5])
     >>> temporal_scale_distribution(4)
     tensor([1.0000, 1.4142, 2.0000, 2.8284])
 """
@@ -53,6 +63,8 @@ from typing import Any
 
 import torch
 
+from ._keywords import keyword_aliases
+
 __all__ = [
     "DEFAULT_DOMAIN",
     "gaussian_kernel",
@@ -60,7 +72,12 @@ __all__ = [
     "spatial_receptive_field",
     "spatial_receptive_fields_with_derivatives",
     "spatial_parameters",
+    "spatio_temporal_parameters",
     "derivative_combinations",
+    "derive_kernel",
+    "calculate_normalization",
+    "derive_spatial_receptive_field_single",
+    "derive_spatial_receptive_field",
     "temporal_scale_distribution",
     "SpatialReceptiveField2d",
     "SampledSpatialReceptiveField2d",
@@ -69,7 +86,8 @@ __all__ = [
 ]
 
 DEFAULT_DOMAIN: float = 8.0
-"""Half-width of the sampling grid, ``linspace(-domain, domain, size)``, for every function."""
+"""Half-width of the sampling grid, ``linspace(-domain, domain, size)``, of the modules and of
+:func:`gaussian_kernel` (Norse's default)."""
 
 _Number = float | int | torch.Tensor
 
@@ -93,13 +111,23 @@ def _float_reference(*values: Any) -> torch.Tensor | None:
 def covariance_matrix(sigma1: _Number, sigma2: _Number, phi: _Number) -> torch.Tensor:
     r"""The covariance :math:`R_\varphi \operatorname{diag}(\sigma_1^2, \sigma_2^2) R_\varphi^\top`.
 
-    Arguments broadcast against each other; the result has shape ``(..., 2, 2)``.
+    Arguments broadcast against each other; the result has shape ``(..., 2, 2)``. Single
+    values (numbers, or tensors of one element such as ``tensor([0.5])``) give one ``(2, 2)``
+    matrix, as in Norse.
 
     Examples:
         >>> covariance_matrix(2.0, 1.0, 0.0)
         tensor([[4., 0.],
                 [0., 1.]])
     """
+    matrix = _covariance(sigma1, sigma2, phi)
+    if all(not isinstance(v, torch.Tensor) or v.numel() == 1 for v in (sigma1, sigma2, phi)):
+        return matrix.reshape(2, 2)
+    return matrix
+
+
+def _covariance(sigma1: _Number, sigma2: _Number, phi: _Number) -> torch.Tensor:
+    """:func:`covariance_matrix`, always batched ``(..., 2, 2)``."""
     reference = _float_reference(sigma1, sigma2, phi)
     s1, s2, angle = torch.broadcast_tensors(
         _as_tensor(sigma1, reference), _as_tensor(sigma2, reference), _as_tensor(phi, reference)
@@ -115,9 +143,9 @@ def covariance_matrix(sigma1: _Number, sigma2: _Number, phi: _Number) -> torch.T
 def gaussian_kernel(
     size: int,
     c: torch.Tensor,
+    domain: float = DEFAULT_DOMAIN,
     x: _Number = 0.0,
     y: _Number = 0.0,
-    domain: float = DEFAULT_DOMAIN,
 ) -> torch.Tensor:
     """A 2-D Gaussian density with covariance ``c`` centred at ``(x, y)`` on a ``size`` grid.
 
@@ -128,8 +156,8 @@ def gaussian_kernel(
     Args:
         size: grid points per axis.
         c: covariance, ``(2, 2)`` or batched ``(..., 2, 2)``.
+        domain: half-width of the grid (Norse 1.1.0's third argument).
         x, y: centre (numbers or tensors broadcasting against ``c``'s batch shape).
-        domain: half-width of the grid.
 
     Returns:
         ``(..., size, size)``.
@@ -176,8 +204,8 @@ def _fields(
     domain: float,
 ) -> torch.Tensor:
     """Batched fields ``(n, size, size)`` from 1-D parameter tensors (graph kept)."""
-    covariance = covariance_matrix(ratio, 1.0 / ratio, angle) * scale[:, None, None]
-    kernel = gaussian_kernel(size, covariance, x, y, domain)
+    covariance = _covariance(ratio, 1.0 / ratio, angle) * scale[:, None, None]
+    kernel = gaussian_kernel(size, covariance, domain, x, y)
     kernel = kernel / kernel.sum(dim=(-2, -1), keepdim=True)
     dx_t = torch.as_tensor(list(dx), dtype=torch.long, device=kernel.device)
     dy_t = torch.as_tensor(list(dy), dtype=torch.long, device=kernel.device)
@@ -193,12 +221,12 @@ def spatial_receptive_field(
     scale: _Number,
     angle: _Number,
     ratio: _Number,
-    x: _Number = 0.0,
-    y: _Number = 0.0,
     size: int = 9,
     dx: int = 0,
     dy: int = 0,
-    domain: float = DEFAULT_DOMAIN,
+    domain: float = 10.0,
+    x: _Number = 0.0,
+    y: _Number = 0.0,
 ) -> torch.Tensor:
     """One normalised (derivative) field of shape ``(size, size)``; see the module docstring.
 
@@ -206,10 +234,10 @@ def spatial_receptive_field(
         scale: the variance factor ``s`` of the covariance (> 0).
         angle: orientation in radians.
         ratio: anisotropy ``r`` (> 0): variances ``s·r²`` along ``angle`` and ``s/r²`` across.
-        x, y: centre, in grid units (the grid spans ``[-domain, domain]``).
         size: grid points per axis.
         dx, dy: derivative orders along ``angle`` and ``angle + π/2``.
-        domain: half-width of the grid.
+        domain: half-width of the grid (10, Norse 1.1.0's default for this function).
+        x, y: centre, in grid units (the grid spans ``[-domain, domain]``).
 
     Examples:
         >>> field = spatial_receptive_field(2.0, 0.0, 1.0, size=9)
@@ -222,18 +250,17 @@ def spatial_receptive_field(
 
 
 def spatial_receptive_fields_with_derivatives(
-    combinations: torch.Tensor, size: int, domain: float = DEFAULT_DOMAIN
+    combinations: torch.Tensor, size: int, domain: float = 1.0
 ) -> torch.Tensor:
-    """Fields for every row ``(scale, angle, ratio, x, y, dx, dy)`` of ``combinations``.
+    """Fields for every row ``(scale, angle, ratio, x, y, dx, dy)`` (or Norse 1.1.0's
+    ``(scale, angle, ratio, dx, dy)``, centred at 0) of ``combinations``.
+
+    ``domain`` defaults to 1 as in Norse 1.1.0.
 
     Returns:
-        ``(n, size, size)``; gradients flow to the first five columns.
+        ``(n, size, size)``; gradients flow to the scale, angle, ratio (and x, y) columns.
     """
-    if combinations.dim() != 2 or combinations.shape[1] != 7:
-        raise ValueError(
-            "combinations must have shape (n, 7): (scale, angle, ratio, x, y, dx, dy), "
-            f"got {tuple(combinations.shape)}"
-        )
+    combinations = _seven_columns(combinations, "combinations")
     orders = combinations[:, 5:7].detach().round().long().tolist()
     return _fields(
         *combinations[:, :5].unbind(1),
@@ -241,6 +268,67 @@ def spatial_receptive_fields_with_derivatives(
         [o[1] for o in orders],
         size,
         domain,
+    )
+
+
+def _seven_columns(rows: torch.Tensor, name: str) -> torch.Tensor:
+    """``(n, 7)`` rows; Norse 1.1.0's ``(n, 5)`` rows get the centre ``x = y = 0``."""
+    if rows.dim() == 2 and rows.shape[1] == 5:
+        zeros = torch.zeros_like(rows[:, :2]).detach()
+        return torch.cat([rows[:, :3], zeros, rows[:, 3:5]], dim=1)
+    if rows.dim() != 2 or rows.shape[1] != 7:
+        raise ValueError(
+            f"{name} must have shape (n, 7): (scale, angle, ratio, x, y, dx, dy), or Norse "
+            f"1.1.0's (n, 5): (scale, angle, ratio, dx, dy); got {tuple(rows.shape)}"
+        )
+    return rows
+
+
+def derive_kernel(kernel: torch.Tensor, angle: _Number) -> torch.Tensor:
+    """The first directional derivative of a ``(size, size)`` kernel along ``angle`` (per
+    pixel, central differences): ``cos(angle)·∂/∂x + sin(angle)·∂/∂y`` with x along the
+    columns. Norse 1.1.0's helper of the same name.
+
+    Examples:
+        >>> import torch
+        >>> derive_kernel(torch.arange(3.0).expand(3, 3), 0.0)[0].tolist()
+        [1.0, 1.0, 1.0]
+    """
+    angle = _as_tensor(angle, kernel if torch.is_floating_point(kernel) else None)
+    return _directional_derivative(kernel[None], angle.reshape(1))[0]
+
+
+def calculate_normalization(dx: int, scale: _Number, gamma: float = 1.0) -> Any:
+    r"""Lindeberg's scale normalisation of a derivative of order ``dx`` at variance ``scale``:
+    :math:`s^{dx(1-\gamma)} \cdot (s^2)^{\gamma/2}`, which is ``scale`` for ``gamma = 1``
+    (the factor :func:`spatial_receptive_field` applies per derivative).
+
+    Examples:
+        >>> calculate_normalization(1, 2.0), calculate_normalization(2, 4.0, gamma=0.5)
+        (2.0, 8.0)
+    """
+    return scale ** (dx * (1 - gamma)) * (scale**2) ** (gamma / 2)
+
+
+def derive_spatial_receptive_field_single(
+    field: torch.Tensor, scale: _Number, angle: _Number, dx: int, dy: int
+) -> torch.Tensor:
+    """``dx`` derivatives of ``field`` along ``angle`` and ``dy`` along ``angle + π/2``, each
+    multiplied by :func:`calculate_normalization` ``(1, scale)`` (``= scale``)."""
+    angle_t = _as_tensor(angle, field)
+    for order, offset in ((int(dx), 0.0), (int(dy), math.pi / 2)):
+        for _ in range(order):
+            field = derive_kernel(field, angle_t + offset) * calculate_normalization(1, scale)
+    return field
+
+
+def derive_spatial_receptive_field(
+    field: torch.Tensor, scale: _Number, angle: _Number, derivatives: Sequence[tuple[int, int]]
+) -> torch.Tensor:
+    """``(len(derivatives), size, size)``: :func:`derive_spatial_receptive_field_single` for
+    every ``(dx, dy)`` pair."""
+    return torch.stack(
+        [derive_spatial_receptive_field_single(field, scale, angle, a, b) for a, b in derivatives]
     )
 
 
@@ -309,28 +397,86 @@ def _gather_rows(
     return torch.stack([*gathered, order[:, 0], order[:, 1]], dim=1)
 
 
+def _norse_derivatives(derivatives: Any) -> list[tuple[int, int]]:
+    """Norse 1.1.0's expansion: ``n`` gives every ``(i, j)`` in ``{0..n}²`` (``(n, n)``
+    included)."""
+    if isinstance(derivatives, int):
+        return [(i, j) for i in range(derivatives + 1) for j in range(derivatives + 1)]
+    return _normalise_derivatives(derivatives)
+
+
+def _norse_indices(
+    ratios: torch.Tensor,
+    n_scales: int,
+    n_angles: int,
+    derivatives: list[tuple[int, int]],
+    include_replicas: bool,
+) -> tuple[list[tuple[int, int, int, int, int]], list[tuple[int, int]]]:
+    """Norse 1.1.0's product: every scale × angle × ratio (round fields keep every angle);
+    without ``include_replicas`` the non-round ratios come first."""
+    round_field = (ratios.detach() == 1).tolist()
+    every = list(range(len(round_field)))
+    if include_replicas or not any(round_field):
+        blocks = [every]
+    else:
+        blocks = [[r for r in every if not round_field[r]], [r for r in every if round_field[r]]]
+    indices: list[tuple[int, int, int, int, int]] = []
+    orders: list[tuple[int, int]] = []
+    for block in blocks:
+        for s, a, r in itertools.product(range(n_scales), range(n_angles), block):
+            for pair in derivatives:
+                indices.append((s, a, r, 0, 0))
+                orders.append(pair)
+    return indices, orders
+
+
 def spatial_parameters(
     scales: Any,
     angles: Any,
     ratios: Any,
     derivatives: int | Sequence[tuple[int, int]] | torch.Tensor,
-    x: Any = (0.0,),
-    y: Any = (0.0,),
     include_replicas: bool = False,
+    x: Any = None,
+    y: Any = None,
 ) -> torch.Tensor:
-    """Rows ``(scale, angle, ratio, x, y, dx, dy)`` for the Cartesian product of the arguments.
+    """Field rows for the Cartesian product of the arguments.
 
-    Round fields (ratio 1) only use the first angle unless ``include_replicas`` is set. An
-    integer ``derivatives = n`` expands to :func:`derivative_combinations` ``(n)``; a sequence
-    of ``(dx, dy)`` pairs is used as given. Gradients flow to tensor arguments.
+    * Without ``x`` and ``y`` (Norse 1.1.0's call): rows ``(scale, angle, ratio, dx, dy)`` in
+      Norse 1.1.0's order and number: every scale × angle × ratio (the non-round ratios first
+      unless ``include_replicas``), each repeated for every derivative; an integer
+      ``derivatives = n`` means every ``(i, j)`` with ``0 <= i, j <= n``.
+    * With ``x`` and/or ``y`` (positions; the other defaults to ``[0]``): rows
+      ``(scale, angle, ratio, x, y, dx, dy)`` without replicas: round fields (ratio 1) use only
+      the first angle unless ``include_replicas``, and ``derivatives = n`` expands to
+      :func:`derivative_combinations` ``(n)`` (``(n, n)`` left out).
+
+    A sequence of ``(dx, dy)`` pairs is used as given. Gradients flow to tensor arguments.
 
     Returns:
-        ``(rows, 7)``, ordered by scale, angle, ratio, x, y, then derivative.
+        ``(rows, 5)`` or ``(rows, 7)``, ordered by scale, angle, ratio (x, y), then derivative.
 
     Examples:
-        >>> spatial_parameters([1.0, 2.0], [0.0, 1.0], [0.5, 1.0], derivatives=1).shape
+        >>> spatial_parameters([1.0, 2.0], [0.0, 1.0], [0.5, 1.0], 1).shape
+        torch.Size([32, 5])
+        >>> spatial_parameters([1.0, 2.0], [0.0, 1.0], [0.5, 1.0], 1, x=[0.0]).shape
         torch.Size([18, 7])
     """
+    if x is None and y is None:
+        reference = _float_reference(scales, angles, ratios)
+        columns = [_vector(v, reference) for v in (scales, angles, ratios)]
+        reference = reference if reference is not None else columns[0]
+        columns = [c.to(reference.dtype) if not torch.is_floating_point(c) else c for c in columns]
+        indices, orders = _norse_indices(
+            columns[2],
+            len(columns[0]),
+            len(columns[1]),
+            _norse_derivatives(derivatives),
+            include_replicas,
+        )
+        rows = _gather_rows([*columns, columns[0][:1] * 0, columns[0][:1] * 0], indices, orders)
+        return torch.cat([rows[:, :3], rows[:, 5:]], dim=1)
+    x = (0.0,) if x is None else x
+    y = (0.0,) if y is None else y
     reference = _float_reference(scales, angles, ratios, x, y)
     columns = [_vector(v, reference) for v in (scales, angles, ratios, x, y)]
     reference = reference if reference is not None else columns[0]
@@ -345,6 +491,30 @@ def spatial_parameters(
         include_replicas,
     )
     return _gather_rows(columns, indices, orders)
+
+
+def spatio_temporal_parameters(
+    scales: Any,
+    angles: Any,
+    ratios: Any,
+    derivatives: int | Sequence[tuple[int, int]] | torch.Tensor,
+    temporal_scales: torch.Tensor,
+    include_replicas: bool = False,
+) -> torch.Tensor:
+    """Every row of :func:`spatial_parameters` (Norse 1.1.0's 5 columns) paired with every
+    temporal scale: ``(rows · len(temporal_scales), 6)``. ``include_replicas`` reaches
+    :func:`spatial_parameters` (Norse passed it on positionally into the wrong argument).
+
+    Examples:
+        >>> import torch
+        >>> spatio_temporal_parameters([1.0], [0.0], [0.5], 0, torch.tensor([1.0, 2.0])).tolist()
+        [[1.0, 0.0, 0.5, 0.0, 0.0, 1.0], [1.0, 0.0, 0.5, 0.0, 0.0, 2.0]]
+    """
+    spatial = spatial_parameters(scales, angles, ratios, derivatives, include_replicas)
+    temporal = torch.as_tensor(temporal_scales, dtype=spatial.dtype, device=spatial.device)
+    temporal = temporal.reshape(-1)
+    n, k = spatial.shape[0], temporal.shape[0]
+    return torch.cat([spatial.repeat_interleave(k, 0), temporal.repeat(n)[:, None]], dim=1)
 
 
 def temporal_scale_distribution(
@@ -510,6 +680,7 @@ class _SpatialReceptiveFieldConv2d(torch.nn.Module):
             return weights if needs_graph else self.weights
         return self.weights
 
+    @keyword_aliases(x="input_tensor")
     def forward(self, input_tensor: torch.Tensor) -> torch.Tensor:
         if input_tensor.dim() not in (3, 4) or input_tensor.shape[-3] != self.in_channels:
             raise ValueError(
@@ -535,15 +706,17 @@ class SpatialReceptiveField2d(_SpatialReceptiveFieldConv2d):
     Args:
         in_channels: input channels.
         size: field size (pixels per side).
-        rf_parameters: ``(n, 7)`` rows ``(scale, angle, ratio, x, y, dx, dy)``, e.g. from
-            :func:`spatial_parameters`.
+        rf_parameters: ``(n, 7)`` rows ``(scale, angle, ratio, x, y, dx, dy)``, or Norse
+            1.1.0's ``(n, 5)`` rows ``(scale, angle, ratio, dx, dy)`` (centre fixed at 0), e.g.
+            from :func:`spatial_parameters`.
         aggregate: when True, each field sees all input channels and sums them, giving ``n``
             output channels (weights ``(n, in_channels, size, size)``). When False, each field
             is applied to each input channel separately, giving ``in_channels · n`` output
             channels; output channel ``c · n + k`` is field ``k`` on input channel ``c``
             (a grouped convolution with weights ``(in_channels · n, 1, size, size)``).
         domain: half-width of the sampling grid (:data:`DEFAULT_DOMAIN`).
-        optimize_fields: make every field's scale, angle, ratio, x and y trainable.
+        optimize_fields: make every field's scale, angle, ratio, x and y trainable (x and y
+            stay fixed for 5-column rows).
         optimize_log: store the trainable scales and ratios as logarithms (they stay > 0).
         **kwargs: passed to :func:`torch.nn.functional.conv2d` (stride, padding, dilation).
 
@@ -571,19 +744,15 @@ class SpatialReceptiveField2d(_SpatialReceptiveFieldConv2d):
         **kwargs: Any,
     ):
         rf_parameters = torch.as_tensor(rf_parameters)
-        if rf_parameters.dim() != 2 or rf_parameters.shape[1] != 7:
-            raise ValueError(
-                "rf_parameters must have shape (n, 7): (scale, angle, ratio, x, y, dx, dy), "
-                f"got {tuple(rf_parameters.shape)}"
-            )
-        rows = rf_parameters.detach()
+        positions = not (rf_parameters.dim() == 2 and rf_parameters.shape[1] == 5)
+        rows = _seven_columns(rf_parameters.detach(), "rf_parameters")
         n = rows.shape[0]
         orders = [(int(a), int(b)) for a, b in rows[:, 5:7].round().long().tolist()]
         super().__init__(
             in_channels,
             size,
             columns=list(rows[:, :5].unbind(1)),
-            optimize=[optimize_fields] * 5,
+            optimize=[optimize_fields] * 3 + [optimize_fields and positions] * 2,
             indices=[(i, i, i, i, i) for i in range(n)],
             orders=orders,
             optimize_log=optimize_log,
@@ -606,11 +775,11 @@ class _GeneratedReceptiveField2d(_SpatialReceptiveFieldConv2d):
         angles: Any,
         ratios: Any,
         derivatives: Any,
-        x: Any = (0.0,),
-        y: Any = (0.0,),
         optimize_scales: bool = True,
         optimize_angles: bool = True,
         optimize_ratios: bool = True,
+        x: Any = None,
+        y: Any = None,
         optimize_x: bool = True,
         optimize_y: bool = True,
         optimize_log: bool = True,
@@ -619,17 +788,30 @@ class _GeneratedReceptiveField2d(_SpatialReceptiveFieldConv2d):
         include_replicas: bool = False,
         **kwargs: Any,
     ):
+        norse_rows = x is None and y is None  # Norse 1.1.0's product, centred fields
+        x = (0.0,) if x is None else x
+        y = (0.0,) if y is None else y
         generators = [_vector(torch.as_tensor(v)).detach() for v in (scales, angles, ratios, x, y)]
         generators = [g.to(torch.get_default_dtype()) for g in generators]
-        indices, orders = _parameter_indices(
-            generators[2],
-            len(generators[0]),
-            len(generators[1]),
-            len(generators[3]),
-            len(generators[4]),
-            _normalise_derivatives(derivatives),
-            include_replicas,
-        )
+        if norse_rows:
+            optimize_x = optimize_y = False
+            indices, orders = _norse_indices(
+                generators[2],
+                len(generators[0]),
+                len(generators[1]),
+                _norse_derivatives(derivatives),
+                include_replicas,
+            )
+        else:
+            indices, orders = _parameter_indices(
+                generators[2],
+                len(generators[0]),
+                len(generators[1]),
+                len(generators[3]),
+                len(generators[4]),
+                _normalise_derivatives(derivatives),
+                include_replicas,
+            )
         if self._per_field:
             rows = _gather_rows(generators, indices, orders)
             generators = list(rows[:, :5].unbind(1))
@@ -657,9 +839,11 @@ class SampledSpatialReceptiveField2d(_GeneratedReceptiveField2d):
 
     Args:
         in_channels, size: as in :class:`SpatialReceptiveField2d`.
-        scales, angles, ratios, derivatives, x, y: generators, as in :func:`spatial_parameters`.
-        optimize_scales, optimize_angles, optimize_ratios, optimize_x, optimize_y: which
-            generators are trainable.
+        scales, angles, ratios, derivatives: generators, as in :func:`spatial_parameters`.
+        optimize_scales, optimize_angles, optimize_ratios: which generators are trainable.
+        x, y: position generators; without both, the fields are Norse 1.1.0's product
+            (centred, see :func:`spatial_parameters`) and have no trainable position.
+        optimize_x, optimize_y: whether the positions are trainable.
         optimize_log: store trainable scales and ratios as logarithms.
         aggregate, domain, **kwargs: as in :class:`SpatialReceptiveField2d`.
         include_replicas: as in :func:`spatial_parameters`.
@@ -669,6 +853,8 @@ class SampledSpatialReceptiveField2d(_GeneratedReceptiveField2d):
         >>> layer = SampledSpatialReceptiveField2d(1, 9, [1.0, 2.0], [0.0, 1.0], [0.5], 0)
         >>> layer(torch.ones(1, 1, 9, 9)).shape, layer.log_scales.shape
         (torch.Size([1, 4, 1, 1]), torch.Size([2]))
+        >>> SampledSpatialReceptiveField2d(1, 9, [1.0], [0.0], [1.0], 1, x=[0.0, 2.0]).n_fields
+        6
     """
 
     _per_field = False

@@ -28,6 +28,8 @@ from typing import Any
 
 import torch
 
+from ._keywords import keyword_aliases
+
 __all__ = [
     "THRESHOLD_METHODS",
     "heaviside",
@@ -45,18 +47,34 @@ __all__ = [
     "HeaviTanh",
     "HeaviCirc",
     "HeaviErfc",
+    "superspike_fn",
+    "Triangle",
+    "Logistic",
+    "CircDist",
 ]
 
 THRESHOLD_METHODS = ("heaviside", "super", "triangle", "tanh", "circ", "heavi_erfc")
 
 
+@keyword_aliases(data="x")
 def heaviside(x: torch.Tensor) -> torch.Tensor:
     """``(x > 0)`` cast to ``x``'s dtype; not differentiable (0 maps to 0)."""
-    return torch.gt(x, torch.as_tensor(0.0, dtype=x.dtype, device=x.device)).to(x.dtype)
+    return torch.gt(x, 0).to(x.dtype)  # a Python scalar: no constant tensor in traces
+
+
+def _saved_x_alpha(ctx: Any) -> tuple[torch.Tensor, Any]:
+    if ctx.alpha_is_tensor:
+        x, alpha = ctx.saved_tensors
+        return x, alpha
+    (x,) = ctx.saved_tensors
+    return x, ctx.alpha
 
 
 class _Surrogate(torch.autograd.Function):
-    """Heaviside forward; subclasses define :meth:`surrogate` for the backward."""
+    """Heaviside forward; subclasses define :meth:`surrogate` and a one-line static
+    ``backward`` (static, not a classmethod, and a tensor ``alpha`` saved with
+    ``save_for_backward``, so that ``torch.compile(fullgraph=True)`` traces forward and backward
+    without graph breaks)."""
 
     @staticmethod
     def surrogate(x: torch.Tensor, alpha: Any) -> torch.Tensor:  # pragma: no cover
@@ -69,13 +87,12 @@ class _Surrogate(torch.autograd.Function):
     @staticmethod
     def setup_context(ctx: Any, inputs: tuple[Any, ...], output: torch.Tensor) -> None:
         x, alpha = inputs
-        ctx.save_for_backward(x)
-        ctx.alpha = alpha
-
-    @classmethod
-    def backward(cls, ctx: Any, grad_output: torch.Tensor) -> tuple[torch.Tensor, None]:  # type: ignore[override]
-        (x,) = ctx.saved_tensors
-        return grad_output * cls.surrogate(x, ctx.alpha), None
+        ctx.alpha_is_tensor = isinstance(alpha, torch.Tensor)
+        if ctx.alpha_is_tensor:
+            ctx.save_for_backward(x, alpha)
+        else:
+            ctx.save_for_backward(x)
+            ctx.alpha = alpha
 
 
 class SuperSpike(_Surrogate):
@@ -85,6 +102,11 @@ class SuperSpike(_Surrogate):
     def surrogate(x: torch.Tensor, alpha: Any) -> torch.Tensor:
         return 1.0 / (alpha * x.abs() + 1.0) ** 2
 
+    @staticmethod
+    def backward(ctx: Any, grad_output: torch.Tensor) -> tuple[torch.Tensor, None]:  # type: ignore[override]
+        x, alpha = _saved_x_alpha(ctx)
+        return grad_output * SuperSpike.surrogate(x, alpha), None
+
 
 class TriangleSpike(_Surrogate):
     """Triangle (Esser 2016, Bellec 2020): ``g = alpha·max(0, 1 − |x|)``, width 1, peak alpha."""
@@ -93,6 +115,11 @@ class TriangleSpike(_Surrogate):
     def surrogate(x: torch.Tensor, alpha: Any) -> torch.Tensor:
         return alpha * torch.relu(1.0 - x.abs())
 
+    @staticmethod
+    def backward(ctx: Any, grad_output: torch.Tensor) -> tuple[torch.Tensor, None]:  # type: ignore[override]
+        x, alpha = _saved_x_alpha(ctx)
+        return grad_output * TriangleSpike.surrogate(x, alpha), None
+
 
 class HeaviTanh(_Surrogate):
     """``g = 1 − tanh²(alpha·x)``, peak 1."""
@@ -100,6 +127,11 @@ class HeaviTanh(_Surrogate):
     @staticmethod
     def surrogate(x: torch.Tensor, alpha: Any) -> torch.Tensor:
         return 1.0 - torch.tanh(alpha * x) ** 2
+
+    @staticmethod
+    def backward(ctx: Any, grad_output: torch.Tensor) -> tuple[torch.Tensor, None]:  # type: ignore[override]
+        x, alpha = _saved_x_alpha(ctx)
+        return grad_output * HeaviTanh.surrogate(x, alpha), None
 
 
 class HeaviCirc(_Surrogate):
@@ -110,6 +142,11 @@ class HeaviCirc(_Surrogate):
         alpha_sq = alpha * alpha
         return alpha * alpha_sq / (x * x + alpha_sq) ** 1.5
 
+    @staticmethod
+    def backward(ctx: Any, grad_output: torch.Tensor) -> tuple[torch.Tensor, None]:  # type: ignore[override]
+        x, alpha = _saved_x_alpha(ctx)
+        return grad_output * HeaviCirc.surrogate(x, alpha), None
+
 
 class HeaviErfc(_Surrogate):
     """``g = (2/√π)·exp(−(alpha·x)²)``, peak 2/√π ≈ 1.128 (no factor alpha, as in Norse)."""
@@ -117,6 +154,11 @@ class HeaviErfc(_Surrogate):
     @staticmethod
     def surrogate(x: torch.Tensor, alpha: Any) -> torch.Tensor:
         return (2.0 / math.sqrt(math.pi)) * torch.exp(-((alpha * x) ** 2))
+
+    @staticmethod
+    def backward(ctx: Any, grad_output: torch.Tensor) -> tuple[torch.Tensor, None]:  # type: ignore[override]
+        x, alpha = _saved_x_alpha(ctx)
+        return grad_output * HeaviErfc.surrogate(x, alpha), None
 
 
 def super_fn(x: torch.Tensor, alpha: Any = 100.0) -> torch.Tensor:
@@ -183,10 +225,17 @@ def logistic_fn(x: torch.Tensor, k: Any) -> torch.Tensor:
     return _StochasticTanh.apply(x, k)
 
 
+@keyword_aliases(k="alpha")
 def circ_dist_fn(x: torch.Tensor, alpha: Any) -> torch.Tensor:
     """Stochastic forward: Bernoulli(0.5 + 0.5·x/√(x² + alpha²)); surrogate as ``circ``."""
     return _StochasticCirc.apply(x, alpha)
 
+
+#: Norse's names for the same objects (``norse.torch.functional.threshold``)
+superspike_fn = super_fn
+Triangle = TriangleSpike
+Logistic = _StochasticTanh
+CircDist = _StochasticCirc
 
 _METHODS = {
     "super": super_fn,

@@ -143,4 +143,14 @@ def test_dtypes() -> None:
 
 def test_rejects_bad_spike_count() -> None:
     with pytest.raises(ValueError, match="spike_count"):
-        SpikesToTimesDecoder(spike_count=0)
+        SpikesToTimesDecoder(spike_count=-1)
+
+
+def test_zero_spike_count_gives_an_empty_result_and_zero_gradient() -> None:
+    """Norse's decoder test loops spike_count from 0: K = 0 returns ``(0, ...)`` and a zero
+    gradient."""
+    x = torch.ones(5, 3, 2, requires_grad=True)
+    out = SpikesToTimesDecoder(spike_count=0, convert_indices_to_times=False)(x)
+    assert out.shape == (0, 3, 2)
+    out.sum().backward()
+    assert torch.equal(x.grad, torch.zeros_like(x))

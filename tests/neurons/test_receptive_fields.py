@@ -30,7 +30,8 @@ needs_li_box = pytest.mark.skipif(
 
 
 def _rows() -> torch.Tensor:
-    return spatial_parameters([1.0, 2.0], [0.0, 1.0], [0.5, 1.0], derivatives=1)
+    """simctl's 7-column rows (positions given), without replicas."""
+    return spatial_parameters([1.0, 2.0], [0.0, 1.0], [0.5, 1.0], derivatives=1, x=[0.0], y=[0.0])
 
 
 def test_covariance_matrix():
@@ -52,15 +53,27 @@ def test_gaussian_kernel_density_and_centre():
     assert (row, col) == (0, 6)  # rows are y (grid[0] = -4), columns are x (grid[6] = 2)
 
 
-def test_default_domain_is_consistent():
+def test_norse_defaults_and_explicit_domain():
+    """Norse 1.1.0's defaults (8, 10 and 1) and positional order; with an explicit domain the
+    module, the batch function and the single field draw the same row identically."""
     import inspect
 
-    for function in (gaussian_kernel, spatial_receptive_field):
-        assert inspect.signature(function).parameters["domain"].default == DEFAULT_DOMAIN
+    assert inspect.signature(gaussian_kernel).parameters["domain"].default == DEFAULT_DOMAIN
+    assert inspect.signature(spatial_receptive_field).parameters["domain"].default == 10
     assert (
         inspect.signature(spatial_receptive_fields_with_derivatives).parameters["domain"].default
-        == DEFAULT_DOMAIN
+        == 1
     )
+    assert list(inspect.signature(gaussian_kernel).parameters)[:3] == ["size", "c", "domain"]
+    assert list(inspect.signature(spatial_receptive_field).parameters)[:7] == [
+        "scale",
+        "angle",
+        "ratio",
+        "size",
+        "dx",
+        "dy",
+        "domain",
+    ]
     for cls in (
         SpatialReceptiveField2d,
         SampledSpatialReceptiveField2d,
@@ -69,18 +82,16 @@ def test_default_domain_is_consistent():
         assert inspect.signature(cls).parameters["domain"].default == DEFAULT_DOMAIN
     rows = _rows()
     layer = SpatialReceptiveField2d(1, 9, rows)
-    torch.testing.assert_close(
-        layer.weights[:, 0], spatial_receptive_fields_with_derivatives(rows, 9)
-    )
-    torch.testing.assert_close(
-        spatial_receptive_fields_with_derivatives(rows, 9)[4],
-        spatial_receptive_field(*rows[4, :5].tolist(), size=9, dx=0, dy=1),
-    )
+    batch = spatial_receptive_fields_with_derivatives(rows, 9, DEFAULT_DOMAIN)
+    torch.testing.assert_close(layer.weights[:, 0], batch)
+    scale, angle, ratio = rows[4, :3].tolist()
+    single = spatial_receptive_field(scale, angle, ratio, 9, 0, 1, DEFAULT_DOMAIN)
+    torch.testing.assert_close(batch[4], single)
 
 
 def test_spatial_receptive_field_normalised():
     for scale, angle, ratio in [(1.0, 0.0, 1.0), (3.0, 0.7, 0.4), (0.5, 2.0, 2.0)]:
-        field = spatial_receptive_field(scale, angle, ratio, 0.0, 0.0, 9)
+        field = spatial_receptive_field(scale, angle, ratio, 9)
         assert field.shape == (9, 9)
         torch.testing.assert_close(field.sum(), torch.tensor(1.0))
 
@@ -106,19 +117,19 @@ def test_spatial_parameters_rows():
     # ratio-1 fields use the first angle only
     assert set(rows[rows[:, 2] == 1][:, 1].tolist()) == {0.0}
     replicas = spatial_parameters(
-        [1.0, 2.0], [0.0, 1.0], [0.5, 1.0], derivatives=1, include_replicas=True
+        [1.0, 2.0], [0.0, 1.0], [0.5, 1.0], derivatives=1, include_replicas=True, x=[0.0]
     )
     assert replicas.shape == (24, 7)
     positions = spatial_parameters([1.0], [0.0], [1.0], 0, x=[0.0, 1.0, 2.0], y=[0.0, -1.0])
     assert positions.shape == (6, 7)
-    explicit = spatial_parameters([1.0], [0.0, 1.0], [0.5], [(0, 0), (2, 1)])
+    explicit = spatial_parameters([1.0], [0.0, 1.0], [0.5], [(0, 0), (2, 1)], y=[0.0])
     assert explicit.shape == (4, 7)
     assert explicit[:, 5:].tolist() == [[0, 0], [2, 1], [0, 0], [2, 1]]
 
 
 def test_spatial_parameters_gradient():
     scales = torch.tensor([1.0, 2.0], requires_grad=True)
-    rows = spatial_parameters(scales, [0.0, 1.0], [0.5], 0)
+    rows = spatial_parameters(scales, [0.0, 1.0], [0.5], 0, x=[0.0])
     rows[:, 0].sum().backward()
     assert scales.grad.tolist() == [2.0, 2.0]
 
@@ -127,8 +138,8 @@ def test_fields_with_derivatives_shape():
     fields = spatial_receptive_fields_with_derivatives(_rows(), 9)
     assert fields.shape == (18, 9, 9)
     assert torch.isfinite(fields).all()
-    with pytest.raises(ValueError, match=r"\(n, 7\)"):
-        spatial_receptive_fields_with_derivatives(torch.ones(3, 5), 9)
+    with pytest.raises(ValueError, match=r"\(n, 7\).*\(n, 5\)"):
+        spatial_receptive_fields_with_derivatives(torch.ones(3, 4), 9)
 
 
 def test_temporal_scale_distribution():
@@ -238,9 +249,11 @@ def test_generated_gradients_nonzero(cls):
 
 
 def test_sampled_and_parameterized_shapes():
-    sampled = SampledSpatialReceptiveField2d(2, 9, [1.0, 2.0], [0.0, 1.0], [0.5, 1.0], 1)
+    sampled = SampledSpatialReceptiveField2d(
+        2, 9, [1.0, 2.0], [0.0, 1.0], [0.5, 1.0], 1, x=[0.0], y=[0.0]
+    )
     parameterized = ParameterizedSpatialReceptiveField2d(
-        2, 9, [1.0, 2.0], [0.0, 1.0], [0.5, 1.0], 1
+        2, 9, [1.0, 2.0], [0.0, 1.0], [0.5, 1.0], 1, x=[0.0], y=[0.0]
     )
     assert sampled.log_scales.shape == (2,)
     assert parameterized.log_scales.shape == (18,)
@@ -252,7 +265,16 @@ def test_sampled_and_parameterized_shapes():
 
 def test_optimize_flags():
     layer = SampledSpatialReceptiveField2d(
-        1, 9, [2.0], [0.0, 1.0], [0.5], 0, optimize_angles=False, optimize_x=False
+        1,
+        9,
+        [2.0],
+        [0.0, 1.0],
+        [0.5],
+        0,
+        optimize_angles=False,
+        x=[0.0],
+        y=[0.0],
+        optimize_x=False,
     )
     names = {name for name, _ in layer.named_parameters()}
     assert names == {"log_scales", "log_ratios", "y"}
@@ -350,3 +372,78 @@ def test_deepcopy_and_eval_cache():
         first = clone(torch.ones(1, 1, 9, 9))
         assert clone._forward_weights() is clone.weights  # cached when nothing changed
         torch.testing.assert_close(clone(torch.ones(1, 1, 9, 9)), first)
+
+
+# ---------------------------------------------------------------- Norse 1.1.0's rows
+
+
+def test_norse_rows_count_and_order():
+    """Norse 1.1.0: every scale × angle × ratio, round fields at every angle, derivatives
+    ``n = 1`` giving (0,0), (0,1), (1,0), (1,1); without replicas the non-round ratio comes
+    first. 2 × 2 × 2 × 4 = 32 rows; with three of each and replicas 3·3·3·4 = 108."""
+    rows = spatial_parameters(
+        torch.tensor([1.0, 2.0]), torch.tensor([0.0, 1.0]), torch.tensor([1.0, 0.5]), 1
+    )
+    assert rows.shape == (32, 5)
+    assert rows[:4, 3:].tolist() == [[0, 0], [0, 1], [1, 0], [1, 1]]
+    assert rows[:16, 2].tolist() == [0.5] * 16 and rows[16:, 2].tolist() == [1.0] * 16
+    assert rows[:4, :3].tolist() == [[1.0, 0.0, 0.5]] * 4
+    scales = torch.tensor([0.2, 0.5, 1.0], requires_grad=True)
+    many = spatial_parameters(scales, [0.0, 1.0, 2.0], [0.2, 0.5, 1.0], 1, include_replicas=True)
+    assert many.shape == (108, 5)
+    many[:, 0].sum().backward()
+    assert scales.grad.tolist() == [36.0, 36.0, 36.0]
+
+
+def test_five_column_rows_are_centred_fields():
+    """A 5-column row is the 7-column row with x = y = 0, in the functions and the module
+    (whose positions are then fixed buffers)."""
+    five = spatial_parameters([2.0], [0.3], [0.5], [(0, 0), (1, 0)])
+    seven = spatial_parameters([2.0], [0.3], [0.5], [(0, 0), (1, 0)], x=[0.0], y=[0.0])
+    torch.testing.assert_close(five, torch.cat([seven[:, :3], seven[:, 5:]], 1))
+    torch.testing.assert_close(
+        spatial_receptive_fields_with_derivatives(five, 9, 4.0),
+        spatial_receptive_fields_with_derivatives(seven, 9, 4.0),
+    )
+    layer = SpatialReceptiveField2d(1, 9, five, domain=4.0)
+    assert set(dict(layer.named_parameters())) == {"log_scales", "angles", "log_ratios"}
+    torch.testing.assert_close(layer.rf_parameters, seven)
+    sampled = SampledSpatialReceptiveField2d(1, 9, [1.0, 2.0], [0.0, 1.0], [0.5, 1.0], 1)
+    assert sampled.n_fields == 32
+    assert set(dict(sampled.named_parameters())) == {"log_scales", "angles", "log_ratios"}
+
+
+def test_norse_positional_calls():
+    """Norse 1.1.0's calls: the third argument of gaussian_kernel is the domain, the fourth of
+    spatial_receptive_field the size (spec §6)."""
+    c = covariance_matrix(2.0, 0.5, 0.0)
+    torch.testing.assert_close(gaussian_kernel(9, c, 4.0), gaussian_kernel(9, c, domain=4.0))
+    assert spatial_receptive_field(1.0, 0.0, 1.0, 9).shape == (9, 9)
+    torch.testing.assert_close(
+        spatial_receptive_field(1.0, 0.0, 1.0, 9, 1, 0),
+        spatial_receptive_field(1.0, 0.0, 1.0, size=9, dx=1, domain=10.0),
+    )
+
+
+def test_derive_kernel_and_normalisation():
+    """A ramp ``k[i, j] = j`` has unit slope along x (angle 0) and none along y (π/2); the
+    normalisation with gamma = 1 is the scale itself."""
+    from simctl.neurons.receptive_fields import (
+        calculate_normalization,
+        derive_kernel,
+        derive_spatial_receptive_field,
+        spatio_temporal_parameters,
+    )
+
+    ramp = torch.arange(4.0).expand(4, 4)
+    torch.testing.assert_close(derive_kernel(ramp, 0.0), torch.ones(4, 4))
+    torch.testing.assert_close(
+        derive_kernel(ramp, math.pi / 2), torch.zeros(4, 4), atol=1e-6, rtol=0
+    )
+    assert calculate_normalization(3, 2.5) == 2.5
+    field = spatial_receptive_field(2.0, 0.3, 0.5, 9, domain=4.0)
+    derived = derive_spatial_receptive_field(field, 2.0, 0.3, [(0, 0), (1, 0), (0, 1)])
+    torch.testing.assert_close(derived[1], spatial_receptive_field(2.0, 0.3, 0.5, 9, 1, 0, 4.0))
+    torch.testing.assert_close(derived[2], spatial_receptive_field(2.0, 0.3, 0.5, 9, 0, 1, 4.0))
+    rows = spatio_temporal_parameters([1.0], [0.0, 1.0], [1.0], 0, torch.tensor([1.0, 2.0, 4.0]))
+    assert rows.shape == (6, 6) and rows[:3, 5].tolist() == [1.0, 2.0, 4.0]

@@ -1,0 +1,9 @@
+"""Norse's ``norse.torch.functional.spikes_to_times_decoder`` path: simctl's objects."""
+
+from simctl.neurons.decode import (  # noqa: F401
+    ToSpikeTimes,
+)
+
+__all__ = [
+    "ToSpikeTimes",
+]
