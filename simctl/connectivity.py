@@ -334,6 +334,8 @@ def connect(
     indices = post[order].astype(np.int32)
     if isinstance(weight_v, np.ndarray):
         weight_v = weight_v[order].astype(np.float32)
+    else:  # one number for all: stored as float32 like a weight array (every engine agrees)
+        weight_v = float(np.float32(weight_v))
     if isinstance(delay_v, np.ndarray):
         delay_v = delay_v[order]
         steps = steps[order].astype(np.int16)

@@ -14,15 +14,22 @@ Semantics (one step ``k`` of every population, in this order):
    is delivered at the start of step ``k + 1 + D``, i.e. exactly ``D·dt`` after its stamp.
    ``D = 0`` (instantaneous coupling, net.m) reaches the next step's advance.
 
-Two engines share the ring buffers and the Poisson counts:
+Three engines share the ring buffers, the Poisson counts and the current protocol's draws
+(one per chunk of about 2 M neuron-steps):
 
 * :meth:`Network.run_reference` (the specification): a Python loop over steps, each
-  projection a sparse matrix product per distinct delay;
-* :meth:`Network.run_fused`: with ``d`` the shortest delay, the ``d + 1`` steps of a block are
-  independent of the spikes emitted inside it, so each population runs its block in one call
+  projection a sparse (or, when small, dense) matrix product per distinct delay;
+* :meth:`Network.run_loop` (the default): the whole chunk in one C call, per step each
+  population's delivery and one step of its traced kernel (:mod:`simctl.kernels`, called
+  through its function pointer), then each projection's CSR propagation; no Python between
+  steps, which is what instantaneous coupling (net.m: one-step blocks) needs;
+* :meth:`Network.run_fused` (``blocks``): with ``d`` the shortest delay, the ``d + 1`` steps
+  of a block are independent of the spikes emitted inside it, so each population runs its
+  block in one call
   of the fused C kernel (:func:`simctl.kernels.spike_events`, tracing a wrapper step that adds
   the block's jumps into the target variable), and the block's spikes then go through each
-  projection's CSR into the ring buffers in one C call. Proven equal to the reference
+  projection's CSR into the ring buffers in one C call. The loop and the blocks add in the same
+  order (identical in float32 too); both are proven equal to the reference
   (identical when the sums of simultaneous arrivals are exact, e.g. dyadic weights; otherwise
   within the rounding of reassociating those sums).
 """

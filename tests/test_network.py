@@ -52,6 +52,7 @@ class Collect:
 
 
 def lif(size=1, v0=0.0, rho_steps=20.0, **extra):
+    """A lif_refrac population refractory for ``rho_steps`` steps (t_ref = rho_steps·dt)."""
     return {
         "neuron": {
             "model": "lif_refrac",
@@ -470,3 +471,21 @@ def test_python_api(tmp_path: Path):
         assert ((w >= -2) & (w <= -1)).all()
         assert np.allclose(ie["delay"][:], 2.0)
         assert "cv_isi" in f["summary/E"]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_conductance_target(engine):
+    """A spike into coba_lif's g_e: 0 until the arrival (t = 0.1 + 1.0 ms), then a jump of w
+    that decays by the excitatory synapse's factor 1 − dt·τ_e⁻¹ per step (first sample after
+    the arrival step: w·(1 − 0.1·0.2)); v depolarises toward E_e."""
+    pops = {"A": lif(v0=30.0), "B": {"neuron": "coba_lif", "size": 1}}
+    projs = {"AB": {**proj("A", "B", 0.02, 1.0), "target": "g_e"}}
+    out, _ = run(config(pops, projs), engine)
+    time, g = out.trace("B", "g_e")
+    k = int(np.argmin(np.abs(time - 1.2)))
+    assert np.all(g[:k, 0] == 0.0)
+    w = float(np.float32(0.02))  # weights are stored as float32
+    assert g[k, 0] == pytest.approx(w * (1 - 0.1 * 0.2), rel=1e-12)
+    assert g[k + 1, 0] < g[k, 0]
+    v = out.trace("B", "v")[1][:, 0]
+    assert v[k + 5] > v[k - 1]
