@@ -38,6 +38,9 @@ SI_UNITS = {
     "uA": ("amperes", 1e-6),
     "ms": ("seconds", 1e-3),
     "s": ("seconds", 1.0),
+    "uS": ("siemens", 1e-6),
+    "nS": ("siemens", 1e-9),
+    "1": ("dimensionless", 1.0),  # the model descriptions' word for a dimensionless quantity
 }
 
 
