@@ -516,11 +516,11 @@ EXPERIMENTS: dict[str, Callable[[Any, Path, dict[str, PopulationData]], list[str
 }
 
 
-def _network(name: str, cfg: Any, run_dir: Path, pops: dict[str, PopulationData]) -> None:
-    """The network experiments live in :mod:`simctl.network_analysis`."""
+def _network(name: str, cfg: Any, run_dir: Path, pops: dict[str, PopulationData]) -> list[str]:
+    """The network experiments live in :mod:`simctl.network_analysis` (failed checks back)."""
     from . import network_analysis
 
-    getattr(network_analysis, name)(cfg, run_dir, pops)
+    return getattr(network_analysis, name)(cfg, run_dir, pops)
 
 
 def _get(cfg: Any, dotted: str, default: Any = None) -> Any:

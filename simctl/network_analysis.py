@@ -212,7 +212,7 @@ def _raster_rate_axes(
     ax_r.set_ylabel("Hz", fontsize=8)
 
 
-def brunel_finish(cfg: Any, run_dir: Path, pops: dict[str, Any]) -> None:
+def brunel_finish(cfg: Any, run_dir: Path, pops: dict[str, Any]) -> list[str]:
     """Per panel: statistics of E and I together after the transient, the regime's checks,
     ``brunel2000.png`` (a 50-neuron raster and the population rate per panel) and
     ``checks.csv``."""
@@ -265,7 +265,7 @@ def brunel_finish(cfg: Any, run_dir: Path, pops: dict[str, Any]) -> None:
         w0 = max(0.0, w1 - (window[1] - window[0]))
         figs.append((panel, regime, g, eta, e, i, (w0, w1)))
     if not figs:
-        return
+        return []
     from simctl.experiments import format_table
 
     print(f"\nBrunel (2000) Fig. 8: statistics after the first {transient:g} ms (E and I together)")
@@ -284,8 +284,9 @@ def brunel_finish(cfg: Any, run_dir: Path, pops: dict[str, Any]) -> None:
             fig, spec, [("E", e, COLORS[0]), ("I", i, COLORS[1])], window, n_raster, title
         )
     fig.savefig(run_dir / "brunel2000.png", dpi=int(options.get("dpi", 150)))
-    _report(run_dir, "Brunel (2000) regimes", rows, _CHECK_COLUMNS)
+    failed = _report(run_dir, "Brunel (2000) regimes", rows, _CHECK_COLUMNS)
     print(f"-> {run_dir / 'brunel2000.png'}")
+    return failed
 
 
 _CHECK_COLUMNS = ["panel", "population", "spikes", "first_spike_ms", "property", "holds", "detail"]
@@ -332,7 +333,7 @@ def _volleys(times: np.ndarray, size: int, t0: float, t1: float) -> np.ndarray:
     return np.asarray(sizes)
 
 
-def izhikevich_network_finish(cfg: Any, run_dir: Path, pops: dict[str, Any]) -> None:
+def izhikevich_network_finish(cfg: Any, run_dir: Path, pops: dict[str, Any]) -> list[str]:
     """E and I rates, the alpha and gamma rhythms of the population rate, the volleys, checks,
     and ``izhikevich2003_network.png`` (raster of all neurons, E above I, and one excitatory
     neuron's v with spikes drawn to +30 mV, as the paper's Fig. 3)."""
@@ -342,7 +343,7 @@ def izhikevich_network_finish(cfg: Any, run_dir: Path, pops: dict[str, Any]) -> 
 
     e, i = pops.get("E"), pops.get("I")
     if e is None or i is None:
-        return
+        return []
     t1 = e.t_stop
     t0 = min(100.0, t1 / 4)  # the initial burst of the first ~100 ms is the start-up transient
     times = np.concatenate([e.spike_times, i.spike_times])
@@ -420,5 +421,6 @@ def izhikevich_network_finish(cfg: Any, run_dir: Path, pops: dict[str, Any]) -> 
     ax_v.set_ylabel("v (mV)\nE neuron 0")
     ax_v.set_xlabel("time (ms)")
     fig.savefig(run_dir / "izhikevich2003_network.png", dpi=150)
-    _report(run_dir, "Izhikevich (2003) network", rows, _CHECK_COLUMNS)
+    failed = _report(run_dir, "Izhikevich (2003) network", rows, _CHECK_COLUMNS)
     print(f"-> {run_dir / 'izhikevich2003_network.png'}")
+    return failed
