@@ -211,9 +211,11 @@ def test_interrupted_run_leaves_a_valid_file(sig, code, tmp_path):
         time.sleep(0.2)
     proc.send_signal(sig)
     try:
-        out, err = proc.communicate(timeout=60)
+        out, err = proc.communicate(timeout=180)
     finally:
-        proc.kill()
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()  # reap it and close its pipes (no leak into later tests)
     assert proc.returncode == code, err
     with h5py.File(run_dir / "sim.h5") as f:
         assert not f.attrs["complete"]

@@ -410,7 +410,12 @@ def test_sigterm_during_a_sweep_keeps_the_finished_jobs(tmp_path):
         time.sleep(0.2)
     time.sleep(1.0)
     proc.send_signal(signal.SIGTERM)
-    out, err = proc.communicate(timeout=60)
+    try:
+        out, err = proc.communicate(timeout=180)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()  # reap it and close its pipes (no leak into later tests)
     assert proc.returncode == 143, err
     assert "Traceback" not in out + err, err
     with h5py.File(sweep / "0" / "sim.h5") as f:
