@@ -4,7 +4,8 @@ Every model file of :mod:`simctl.neurons` ends with one ``DESCRIPTION = {...}``:
 literal (no names, no calls) that says, once, in the units of simctl's configs (ms, mV, …):
 
 * ``parameters``: ``{dotted path: {"unit", "bounds", "doc"}}`` (or ``"choices"`` for a string);
-  ``bounds`` is an interval such as ``"(0, inf)"`` or ``"[0, inf)"``;
+  ``bounds`` is an interval such as ``"(0, inf)"`` or ``"[0, inf)"``; ``include``:
+  ``{prefix: model}`` takes another model's parameters under a prefix (``"lif."``);
 * ``state``: ``{dotted path: unit}`` of the recordable state variables; ``voltage``: the path
   of the membrane potential;
 * ``current``: how a current protocol enters the equations (``{"unit", "enters", "doc"}``):
@@ -105,13 +106,29 @@ def _all() -> dict[str, dict]:
         if missing:
             raise RuntimeError(f"{path.name}: DESCRIPTION lacks {', '.join(missing)}")
         data["file"] = path.stem
+        found[data["name"]] = data
+    for data in found.values():
+        _include(data, found)
+    for data in found.values():
         for spec in data["parameters"].values():
             if spec.get("choices") == "surrogate":
                 spec["choices"] = list(SURROGATE_METHODS)
-            if "bounds" in spec:
+            if "bounds" in spec and "interval" not in spec:
                 spec["interval"] = Interval(spec["bounds"])
-        found[data["name"]] = data
     return found
+
+
+def _include(data: dict, found: dict[str, dict]) -> None:
+    """``"include": {prefix: model}`` takes ``model``'s parameters (those it lists, or all)
+    under ``prefix`` (``"lif."`` for a nested Parameters field, ``""`` for the same level):
+    the LIF family states LIF's units and bounds once."""
+    for prefix, spec in (data.pop("include", None) or {}).items():
+        name, only = (spec, None) if isinstance(spec, str) else (spec["model"], spec["only"])
+        base = found[name]
+        _include(base, found)  # an include of an include
+        for key, value in base["parameters"].items():
+            if only is None or key in only:
+                data["parameters"].setdefault(f"{prefix}{key}", dict(value))
 
 
 def model_names() -> list[str]:

@@ -412,6 +412,7 @@ DESCRIPTION = {
     "equations": "dv/dt = tau_mem_inv (v_leak - v + delta_T exp((v - v_th)/delta_T) + i + I - a); "
     "da/dt = tau_ada_inv (adaptation_current (v - v_leak) - a); di/dt = -tau_syn_inv i",
     "voltage": "v",
+    "include": {"": "lif"},
     "parameters": {
         "adaptation_current": {
             "unit": "1",
@@ -429,21 +430,6 @@ DESCRIPTION = {
             "bounds": "(0, inf)",
             "doc": "inverse adaptation time constant",
         },
-        "tau_syn_inv": {
-            "unit": "1/ms",
-            "bounds": "(0, inf)",
-            "doc": "inverse synaptic time constant",
-        },
-        "tau_mem_inv": {
-            "unit": "1/ms",
-            "bounds": "(0, inf)",
-            "doc": "inverse membrane time constant",
-        },
-        "v_leak": {"unit": "mV", "bounds": "(-inf, inf)", "doc": "leak (resting) potential"},
-        "v_th": {"unit": "mV", "bounds": "(-inf, inf)", "doc": "threshold (spike when v > v_th)"},
-        "v_reset": {"unit": "mV", "bounds": "(-inf, inf)", "doc": "potential after a spike"},
-        "method": {"choices": "surrogate", "doc": "surrogate gradient (unused when simulating)"},
-        "alpha": {"unit": "1", "bounds": "(0, inf)", "doc": "surrogate sharpness"},
         "v_peak": {"unit": "mV", "bounds": "(-inf, inf)", "doc": "spike cut-off (null: v_th)"},
         "physical.C": {
             "unit": "pF",

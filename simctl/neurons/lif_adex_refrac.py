@@ -290,58 +290,26 @@ DESCRIPTION = {
     "summary": "AdEx with an absolute refractory period",
     "equations": "lif_adex, with v held and spikes suppressed for t_ref after a spike",
     "voltage": "lif_adex.v",
+    "include": {
+        "lif_adex.": {
+            "model": "lif_adex",
+            "only": [
+                "adaptation_current",
+                "adaptation_spike",
+                "delta_T",
+                "tau_ada_inv",
+                "tau_syn_inv",
+                "tau_mem_inv",
+                "v_leak",
+                "v_th",
+                "v_reset",
+                "method",
+                "alpha",
+                "v_peak",
+            ],
+        }
+    },
     "parameters": {
-        "lif_adex.adaptation_current": {
-            "unit": "1",
-            "bounds": "(-inf, inf)",
-            "doc": "subthreshold adaptation a/g_L",
-        },
-        "lif_adex.adaptation_spike": {
-            "unit": "mV",
-            "bounds": "(-inf, inf)",
-            "doc": "spike-triggered adaptation jump b/g_L",
-        },
-        "lif_adex.delta_T": {"unit": "mV", "bounds": "(0, inf)", "doc": "slope factor"},
-        "lif_adex.tau_ada_inv": {
-            "unit": "1/ms",
-            "bounds": "(0, inf)",
-            "doc": "inverse adaptation time constant",
-        },
-        "lif_adex.tau_syn_inv": {
-            "unit": "1/ms",
-            "bounds": "(0, inf)",
-            "doc": "inverse synaptic time constant",
-        },
-        "lif_adex.tau_mem_inv": {
-            "unit": "1/ms",
-            "bounds": "(0, inf)",
-            "doc": "inverse membrane time constant",
-        },
-        "lif_adex.v_leak": {
-            "unit": "mV",
-            "bounds": "(-inf, inf)",
-            "doc": "leak (resting) potential",
-        },
-        "lif_adex.v_th": {
-            "unit": "mV",
-            "bounds": "(-inf, inf)",
-            "doc": "threshold (spike when v > v_th)",
-        },
-        "lif_adex.v_reset": {
-            "unit": "mV",
-            "bounds": "(-inf, inf)",
-            "doc": "potential after a spike",
-        },
-        "lif_adex.method": {
-            "choices": "surrogate",
-            "doc": "surrogate gradient (unused when simulating)",
-        },
-        "lif_adex.alpha": {"unit": "1", "bounds": "(0, inf)", "doc": "surrogate sharpness"},
-        "lif_adex.v_peak": {
-            "unit": "mV",
-            "bounds": "(-inf, inf)",
-            "doc": "spike cut-off (null: v_th)",
-        },
         "t_ref": {
             "unit": "ms",
             "bounds": "[0, inf)",

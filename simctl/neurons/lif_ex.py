@@ -355,23 +355,9 @@ DESCRIPTION = {
     "equations": "dv/dt = tau_mem_inv (v_leak - v + delta_T exp((v - v_th)/delta_T) + i + I); "
     "di/dt = -tau_syn_inv i",
     "voltage": "v",
+    "include": {"": "lif"},
     "parameters": {
         "delta_T": {"unit": "mV", "bounds": "(0, inf)", "doc": "slope factor"},
-        "tau_syn_inv": {
-            "unit": "1/ms",
-            "bounds": "(0, inf)",
-            "doc": "inverse synaptic time constant",
-        },
-        "tau_mem_inv": {
-            "unit": "1/ms",
-            "bounds": "(0, inf)",
-            "doc": "inverse membrane time constant",
-        },
-        "v_leak": {"unit": "mV", "bounds": "(-inf, inf)", "doc": "leak (resting) potential"},
-        "v_th": {"unit": "mV", "bounds": "(-inf, inf)", "doc": "threshold (spike when v > v_th)"},
-        "v_reset": {"unit": "mV", "bounds": "(-inf, inf)", "doc": "potential after a spike"},
-        "method": {"choices": "surrogate", "doc": "surrogate gradient (unused when simulating)"},
-        "alpha": {"unit": "1", "bounds": "(0, inf)", "doc": "surrogate sharpness"},
     },
     "state": {"v": "mV", "i": "mV"},
     "current": {

@@ -245,29 +245,8 @@ DESCRIPTION = {
     "summary": "multi-compartment LIF: compartments (the last dim) coupled by g_coupling",
     "equations": "dv/dt = v G^T + tau_mem_inv (v_leak - v + i + I); di/dt = -tau_syn_inv i",
     "voltage": "v",
+    "include": {"lif.": "lif"},
     "parameters": {
-        "lif.tau_syn_inv": {
-            "unit": "1/ms",
-            "bounds": "(0, inf)",
-            "doc": "inverse synaptic time constant",
-        },
-        "lif.tau_mem_inv": {
-            "unit": "1/ms",
-            "bounds": "(0, inf)",
-            "doc": "inverse membrane time constant",
-        },
-        "lif.v_leak": {"unit": "mV", "bounds": "(-inf, inf)", "doc": "leak (resting) potential"},
-        "lif.v_th": {
-            "unit": "mV",
-            "bounds": "(-inf, inf)",
-            "doc": "threshold (spike when v > v_th)",
-        },
-        "lif.v_reset": {"unit": "mV", "bounds": "(-inf, inf)", "doc": "potential after a spike"},
-        "lif.method": {
-            "choices": "surrogate",
-            "doc": "surrogate gradient (unused when simulating)",
-        },
-        "lif.alpha": {"unit": "1", "bounds": "(0, inf)", "doc": "surrogate sharpness"},
         "g_coupling": {
             "unit": "1/ms",
             "bounds": "(-inf, inf)",

@@ -405,22 +405,8 @@ DESCRIPTION = {
     "equations": "dv/dt = tau_mem_inv (v_leak - v + i + I); db/dt = tau_adapt_inv (v_th - b); "
     "v > b: spike, v <- v_reset, b <- b + beta",
     "voltage": "v",
+    "include": {"": "lif"},
     "parameters": {
-        "tau_syn_inv": {
-            "unit": "1/ms",
-            "bounds": "(0, inf)",
-            "doc": "inverse synaptic time constant",
-        },
-        "tau_mem_inv": {
-            "unit": "1/ms",
-            "bounds": "(0, inf)",
-            "doc": "inverse membrane time constant",
-        },
-        "v_leak": {"unit": "mV", "bounds": "(-inf, inf)", "doc": "leak (resting) potential"},
-        "v_th": {"unit": "mV", "bounds": "(-inf, inf)", "doc": "threshold (spike when v > v_th)"},
-        "v_reset": {"unit": "mV", "bounds": "(-inf, inf)", "doc": "potential after a spike"},
-        "method": {"choices": "surrogate", "doc": "surrogate gradient (unused when simulating)"},
-        "alpha": {"unit": "1", "bounds": "(0, inf)", "doc": "surrogate sharpness"},
         "tau_adapt_inv": {
             "unit": "1/ms",
             "bounds": "(0, inf)",
