@@ -560,9 +560,46 @@ def cmd_run(args: list[str]) -> int:
 
     validate = not any(f in _NO_CHECK for f in flags)
     sys.argv = ["simctl", *_hydra_argv(args)]
+    if "--help" in flags or "-h" in flags:
+        try:
+            with _Guard(validate) as GUARD:
+                app.main()
+        except SystemExit as done:  # Hydra's help exits; the neuron's units follow it
+            _print_neuron_units(_split_args(args)[0])
+            raise done from None
+        return 0
     with _Guard(validate) as GUARD:
         app.main()
     return 0
+
+
+def _print_neuron_units(overrides: list[str]) -> None:
+    """After ``simctl run --help``: the chosen neuron's parameters, state and input with their
+    units, from its description (torch-free)."""
+    from simctl.models import describe
+
+    model = "izhikevich"
+    for item in overrides:
+        key, _, value = item.lstrip("+~").partition("=")
+        if key == "neuron" and value:
+            model = value
+    try:
+        described = describe(model)
+    except KeyError:
+        return
+    print(f"\n== neuron={model}: {described['summary']} ==")
+    for key, spec in described["parameters"].items():
+        what = spec.get("unit", "") if spec.get("unit") not in (None, "1") else ""
+        if spec.get("choices"):
+            what = "one of " + ", ".join(spec["choices"])
+        print(f"  neuron.{key:<24} {what:<14} {spec.get('doc', '')}")
+    current = described["current"]
+    unit = "dimensionless" if current["unit"] == "1" else current["unit"]
+    print(f"  input: a current in {unit} into {current['enters']} ({current.get('doc', '')})")
+    jumps = ", ".join(
+        f"{k} ({'dimensionless' if u == '1' else u})" for k, u in described["jumps"].items()
+    )
+    print(f"  spikes (encoders, projections) may jump: {jumps}")
 
 
 def _physical_shown(preset: dict, dirs: list) -> dict:

@@ -288,3 +288,12 @@ def test_the_backend_of_each_population_is_recorded(sim, monkeypatch):
         attrs = dict(f["populations/lif"].attrs)
     assert attrs["backend"] == "reference" and attrs["backend_reason"] == "selected"
     assert attrs["warning"] == ""
+
+
+def test_run_help_shows_the_neurons_units():
+    from conftest import run_cli
+
+    result = run_cli("run", "neuron=coba_lif", "--help")
+    assert result.returncode == 0, result.stderr
+    assert "neuron.g_l" in result.stdout and "uS" in result.stdout
+    assert "a current in nA into v" in result.stdout
