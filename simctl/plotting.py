@@ -27,8 +27,8 @@ _HIST_ABOVE = 500_000
 
 def _unit_label(name: str, unit: str) -> str:
     """``"v (mV)"``; a dimensionless quantity (unit ``"1"``) says so."""
-    if unit == "1":
-        return f"{name} (dimensionless)"
+    if unit == "1":  # two lines: a rotated one-line label outgrows a short trace row
+        return f"{name}\n(dimensionless)"
     return f"{name} ({unit})" if unit else name
 
 
