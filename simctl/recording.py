@@ -293,7 +293,7 @@ class SimWriter:
         # less of the file (freed space is never reused, see FILE_SPACE)
         rows = (8192,) if gzip else (65536,)
         ts = _growing(spikes, "timestamps", "f8", rows, "ms", gzip=gzip)
-        ts.attrs["sorting"] = "by_time"  # product.md's spelling, beside SONATA's group enum
+        ts.attrs["sorting"] = "by_time"  # the string form older readers use, beside SONATA's enum
         id_filters = {"scaleoffset": 0} if self.spike_compression == "scaleoffset" else {}
         ids = _growing(spikes, "node_ids", "u8", rows, None, gzip=gzip, **id_filters)
         n_rec = len(node_ids)
