@@ -433,7 +433,7 @@ class SimWriter:
         if exc_type is not None and issubclass(exc_type, OSError):
             # the file cannot be written (a full disk): closing would try again and fail in
             # h5py's deallocators; what was committed before stays as the readers find it
-            _quiet_h5py_deallocs(self)
+            _UNWRITABLE.append(self)
             return
         try:  # the run's own error is what the caller must see, not a second one here
             self.close()
@@ -446,14 +446,9 @@ class SimWriter:
 
 
 #: writers whose file could not be written: kept alive so that h5py never deallocates (and
-#: tries to flush) their objects; the process reports the error and exits
+#: tries to flush) their objects, which printed "Exception ignored" tracebacks; the process
+#: reports its one-line error and exits
 _UNWRITABLE: list[Any] = []
-
-
-def _quiet_h5py_deallocs(writer: Any = None) -> None:
-    """After a failed write, h5py's object deallocators cannot flush either and print
-    "Exception ignored" tracebacks: keep the writer (and its datasets) alive instead."""
-    _UNWRITABLE.append(writer)
 
 
 def _write_error(error: RuntimeError) -> Exception:
