@@ -37,6 +37,7 @@ from typing import Any, NamedTuple
 import torch
 
 from ._keywords import keyword_aliases
+from ._modules import model_modules
 from .base import (
     SNN,
     NeuronModel,
@@ -44,6 +45,7 @@ from .base import (
     SNNRecurrent,
     SNNRecurrentCell,
     mark_initial,
+    state_dtype,
     state_tuple,
 )
 from .threshold import threshold
@@ -302,6 +304,48 @@ def lif_initial_state(
     )
 
 
+def _cell_state(
+    module: LIFCell, shape: tuple[int, ...], input_tensor: torch.Tensor
+) -> LIFFeedForwardState:
+    """``v = v_leak`` 0-dim (broadcast on the first step, as Norse's cell), ``i = 0``."""
+    dtype = state_dtype(input_tensor)
+    v = torch.as_tensor(module.p.v_leak, dtype=dtype, device=input_tensor.device)
+    v = v.detach().clone()
+    mark_initial(v)
+    return LIFFeedForwardState(v=v, i=torch.zeros(shape, dtype=dtype, device=input_tensor.device))
+
+
+def _feed_forward_state(
+    module: LIF, shape: tuple[int, ...], input_tensor: torch.Tensor
+) -> LIFFeedForwardState:
+    state = lif_initial_state(shape, module.p, state_dtype(input_tensor), input_tensor.device)
+    mark_initial(state.v)
+    return state
+
+
+def _recurrent_state(
+    module: LIFRecurrentCell | LIFRecurrent, shape: tuple[int, ...], input_tensor: torch.Tensor
+) -> LIFState:
+    z = torch.zeros(shape, dtype=state_dtype(input_tensor), device=input_tensor.device)
+    if input_tensor.is_sparse:
+        z = z.to_sparse()
+    base = _feed_forward_state(module, shape, input_tensor)
+    return LIFState(z=z, v=base.v, i=base.i)
+
+
+_modules = model_modules(
+    LIFParameters(),
+    feed_forward=lif_feed_forward_step,
+    feed_forward_sparse=lif_feed_forward_step_sparse,
+    recurrent=lif_step,
+    recurrent_sparse=lif_step_sparse,
+    cell_state=_cell_state,
+    state=_feed_forward_state,
+    recurrent_state=_recurrent_state,
+)
+
+
+@_modules
 class LIFCell(SNNCell):
     """One step of a feed-forward LIF population (see the module docstring).
 
@@ -313,24 +357,8 @@ class LIFCell(SNNCell):
         dt: the integration step (default 0.001, seconds with the default parameters).
     """
 
-    def __init__(self, p: LIFParameters = LIFParameters(), **kwargs: Any):
-        super().__init__(
-            activation=lif_feed_forward_step,
-            activation_sparse=lif_feed_forward_step_sparse,
-            state_fallback=self.initial_state,
-            p=p,
-            **kwargs,
-        )
 
-    def initial_state(self, input_tensor: torch.Tensor) -> LIFFeedForwardState:
-        dtype = input_tensor.dtype if torch.is_floating_point(input_tensor) else torch.float32
-        p = self.p
-        v = torch.as_tensor(p.v_leak, dtype=dtype, device=input_tensor.device).detach().clone()
-        i = torch.zeros(input_tensor.shape, dtype=dtype, device=input_tensor.device)
-        mark_initial(v)
-        return LIFFeedForwardState(v=v, i=i)
-
-
+@_modules
 class LIF(SNN):
     """A feed-forward LIF population looped over time (dim 0).
 
@@ -340,35 +368,8 @@ class LIF(SNN):
         record_states: return every step's state (stacked along dim 0) instead of the last.
     """
 
-    def __init__(self, p: LIFParameters = LIFParameters(), **kwargs: Any):
-        super().__init__(
-            activation=lif_feed_forward_step,
-            activation_sparse=lif_feed_forward_step_sparse,
-            state_fallback=self.initial_state,
-            p=p,
-            **kwargs,
-        )
 
-    def initial_state(self, input_tensor: torch.Tensor) -> LIFFeedForwardState:
-        dtype = input_tensor.dtype if torch.is_floating_point(input_tensor) else torch.float32
-        state = lif_initial_state(tuple(input_tensor.shape[1:]), self.p, dtype, input_tensor.device)
-        mark_initial(state.v)
-        return state
-
-
-def _recurrent_state(
-    module: SNNRecurrentCell | SNNRecurrent, dims: tuple[int, ...], input_tensor: torch.Tensor
-) -> LIFState:
-    dtype = input_tensor.dtype if torch.is_floating_point(input_tensor) else torch.float32
-    device = input_tensor.device
-    z = torch.zeros(dims, dtype=dtype, device=device)
-    if input_tensor.is_sparse:
-        z = z.to_sparse()
-    base = lif_initial_state(dims, module.p, dtype, device)
-    mark_initial(base.v)
-    return LIFState(z=z, v=base.v, i=base.i)
-
-
+@_modules
 class LIFRecurrentCell(SNNRecurrentCell):
     """One step of a recurrent LIF population.
 
@@ -386,24 +387,8 @@ class LIFRecurrentCell(SNNRecurrentCell):
         torch.Size([5, 4])
     """
 
-    def __init__(
-        self, input_size: int, hidden_size: int, p: LIFParameters = LIFParameters(), **kwargs: Any
-    ):
-        super().__init__(
-            activation=lif_step,
-            activation_sparse=lif_step_sparse,
-            state_fallback=self.initial_state,
-            input_size=input_size,
-            hidden_size=hidden_size,
-            p=p,
-            **kwargs,
-        )
 
-    def initial_state(self, input_tensor: torch.Tensor) -> LIFState:
-        dims = (*input_tensor.shape[:-1], int(self.hidden_size))
-        return _recurrent_state(self, dims, input_tensor)
-
-
+@_modules
 class LIFRecurrent(SNNRecurrent):
     """A recurrent LIF population looped over time (dim 0).
 
@@ -414,23 +399,6 @@ class LIFRecurrent(SNNRecurrent):
         >>> z.shape, state.v.shape
         (torch.Size([10, 5, 4]), torch.Size([5, 4]))
     """
-
-    def __init__(
-        self, input_size: int, hidden_size: int, p: LIFParameters = LIFParameters(), **kwargs: Any
-    ):
-        super().__init__(
-            activation=lif_step,
-            activation_sparse=lif_step_sparse,
-            state_fallback=self.initial_state,
-            input_size=input_size,
-            hidden_size=hidden_size,
-            p=p,
-            **kwargs,
-        )
-
-    def initial_state(self, input_tensor: torch.Tensor) -> LIFState:
-        dims = (*input_tensor.shape[1:-1], int(self.hidden_size))
-        return _recurrent_state(self, dims, input_tensor)
 
 
 MODEL = NeuronModel(

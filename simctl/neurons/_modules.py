@@ -1,0 +1,206 @@
+"""The module classes of every model file, written once.
+
+A model's ``XCell``, ``X``, ``XRecurrentCell`` and ``XRecurrent`` differ only in their step
+function, their parameters' default and how their initial state is built, so a model file states
+those once and decorates plain class statements (name, base and docstring)::
+
+    _modules = model_modules(
+        LIFParameters(),
+        feed_forward=lif_feed_forward_step,
+        recurrent=lif_step,
+        state=_feed_forward_state,
+        recurrent_state=_recurrent_state,
+    )
+
+    @_modules
+    class LIF(SNN):
+        \"\"\"A feed-forward LIF population looped over time (dim 0).\"\"\"
+
+The decorator adds the two methods every such class had written out:
+
+* ``__init__(self, [input_size, hidden_size,] p=<default>, **kwargs)``, a plain function with
+  exactly that signature (so ``inspect.signature``, ``help()`` and the error for a missing
+  argument read as Norse's), which hands the step functions, the state fallback and every
+  argument to the base class (:class:`~simctl.neurons.base.SNNCell`, ...);
+* ``initial_state(self, input_tensor)``, which calls the model's state function with one step's
+  shape: ``input.shape`` (cell), ``input.shape[1:]`` (layer, time is dim 0), or the input's
+  batch shape with ``hidden_size`` last (recurrent cell and layer).
+
+The classes stay ordinary classes of the model file (``__module__``, ``__qualname__``, pickling,
+subclassing and ``isinstance`` are those of a class statement), and both methods are made once,
+at import: a call runs the same code as a hand-written class. A method the class body defines
+itself is kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+import torch
+
+from .base import SNN, SNNCell, SNNRecurrent, SNNRecurrentCell
+
+__all__ = ["model_modules"]
+
+M = TypeVar("M", bound=type)
+
+#: ``state(module, shape, input_tensor) -> state``: a fresh initial state of one step's ``shape``
+StateFunction = Callable[[Any, tuple[int, ...], torch.Tensor], Any]
+
+_RECURRENT = (SNNRecurrentCell, SNNRecurrent)
+
+
+def _cell_state(state: StateFunction) -> Callable[..., Any]:
+    def initial_state(self: Any, input_tensor: torch.Tensor) -> Any:
+        return state(self, tuple(input_tensor.shape), input_tensor)
+
+    return initial_state
+
+
+def _layer_state(state: StateFunction) -> Callable[..., Any]:
+    def initial_state(self: Any, input_tensor: torch.Tensor) -> Any:
+        return state(self, tuple(input_tensor.shape[1:]), input_tensor)
+
+    return initial_state
+
+
+def _recurrent_cell_state(state: StateFunction) -> Callable[..., Any]:
+    def initial_state(self: Any, input_tensor: torch.Tensor) -> Any:
+        return state(self, (*input_tensor.shape[:-1], int(self.hidden_size)), input_tensor)
+
+    return initial_state
+
+
+def _recurrent_layer_state(state: StateFunction) -> Callable[..., Any]:
+    def initial_state(self: Any, input_tensor: torch.Tensor) -> Any:
+        return state(self, (*input_tensor.shape[1:-1], int(self.hidden_size)), input_tensor)
+
+    return initial_state
+
+
+_STATE_METHODS: dict[type, Callable[[StateFunction], Callable[..., Any]]] = {
+    SNNCell: _cell_state,
+    SNN: _layer_state,
+    SNNRecurrentCell: _recurrent_cell_state,
+    SNNRecurrent: _recurrent_layer_state,
+}
+
+_NO_DEFAULT = object()
+
+
+def _make_init(
+    cls: type,
+    base: type,
+    arguments: list[tuple[str, Any, str]],
+    attributes: list[tuple[str, Any, str]],
+    step: Callable[..., Any],
+    sparse_step: Callable[..., Any] | None,
+) -> Callable[..., Any]:
+    """``__init__`` with the model's signature, compiled once (as :mod:`dataclasses` does), so
+    that it binds its arguments natively: no per-call work, Python's own errors."""
+    recurrent = base in _RECURRENT
+    names = (["input_size", "hidden_size"] if recurrent else []) + [
+        name for name, _, _ in arguments + attributes
+    ]
+    namespace: dict[str, Any] = {"_cls": cls, "_step": step, "_sparse_step": sparse_step}
+    parameters = []
+    for name in names:
+        default = next((d for n, d, _ in arguments + attributes if n == name), _NO_DEFAULT)
+        if default is _NO_DEFAULT:
+            parameters.append(name)
+        else:
+            namespace[f"_default_{name}"] = default
+            parameters.append(f"{name}=_default_{name}")
+    passed = ["activation=_step"]
+    if sparse_step is not None:
+        passed.append("activation_sparse=_sparse_step")
+    passed.append("state_fallback=self.initial_state")
+    passed += [f"{name}={name}" for name in names if name not in {n for n, _, _ in attributes}]
+    lines = [
+        f"def __init__(self, {', '.join(parameters)}, **kwargs):",
+        f"    super(_cls, self).__init__({', '.join(passed)}, **kwargs)",
+        *(f"    self.{name} = {name}" for name, _, _ in attributes),
+    ]
+    exec("\n".join(lines), namespace)  # noqa: S102 - a fixed template over identifiers
+    init = namespace["__init__"]
+    init.__annotations__ = {
+        **({"input_size": "int", "hidden_size": "int"} if recurrent else {}),
+        **{name: annotation for name, _, annotation in arguments + attributes},
+        "kwargs": "Any",
+    }
+    return init
+
+
+def _annotation(value: Any) -> str:
+    return value.__name__ if isinstance(value, type) else type(value).__name__
+
+
+def model_modules(
+    p: Any,
+    *,
+    feed_forward: Callable[..., Any] | None = None,
+    feed_forward_sparse: Callable[..., Any] | None = None,
+    recurrent: Callable[..., Any] | None = None,
+    recurrent_sparse: Callable[..., Any] | None = None,
+    state: StateFunction | None = None,
+    cell_state: StateFunction | None = None,
+    recurrent_state: StateFunction | None = None,
+    name: str = "p",
+    extra: Mapping[str, Any] | None = None,
+    attributes: Mapping[str, Any] | None = None,
+) -> Callable[[M], M]:
+    """A class decorator that completes a model's module classes (see the module docstring).
+
+    Args:
+        p: the default of the parameters argument (``XParameters()``); a type instead makes
+            the argument required, annotated with that type (Izhikevich's ``spiking_method``).
+        feed_forward, feed_forward_sparse: the step (and sparse-input step) of
+            :class:`SNNCell` and :class:`SNN` classes.
+        recurrent, recurrent_sparse: the same for :class:`SNNRecurrentCell` and
+            :class:`SNNRecurrent` classes.
+        state: ``state(module, shape, input_tensor)``, the fresh feed-forward state of one
+            step's ``shape``; ``cell_state`` replaces it for the cell (a 0-dim ``v`` that
+            broadcasts on the first step, as Norse's cells start).
+        recurrent_state: the same for the recurrent classes (``shape`` ends in hidden_size).
+        name: the parameters argument's name.
+        extra: further arguments (name: default) after it, passed on to the base class
+            (``{"dt": 0.001}`` where ``dt`` may be positional, as in Norse's IAF and box cells).
+        attributes: further arguments (name: default) kept as attributes of the module
+            (LSNN's ``adjoint``).
+    """
+    default = p if not isinstance(p, type) else _NO_DEFAULT
+    arguments = [(name, default, _annotation(p))]
+    arguments += [(n, d, _annotation(d)) for n, d in (extra or {}).items()]
+    kept = [(n, d, _annotation(d)) for n, d in (attributes or {}).items()]
+    steps = {
+        SNNCell: (feed_forward, feed_forward_sparse, cell_state or state),
+        SNN: (feed_forward, feed_forward_sparse, state),
+        SNNRecurrentCell: (recurrent, recurrent_sparse, recurrent_state),
+        SNNRecurrent: (recurrent, recurrent_sparse, recurrent_state),
+    }
+
+    def complete(cls: M) -> M:
+        base = next((b for b in steps if issubclass(cls, b)), None)
+        if base is None:
+            raise TypeError(f"{cls.__qualname__} is not an SNNCell, SNN or SNNRecurrent(Cell)")
+        step, sparse_step, state_function = steps[base]
+        if step is None or state_function is None:
+            raise TypeError(f"{cls.__qualname__}: model_modules has no step or state for it")
+        methods: dict[str, Callable[..., Any]] = {
+            "__init__": _make_init(cls, base, arguments, kept, step, sparse_step),
+            "initial_state": _STATE_METHODS[base](state_function),
+        }
+        methods["initial_state"].__annotations__ = {
+            "input_tensor": "torch.Tensor",
+            "return": state_function.__annotations__.get("return", "Any"),
+        }
+        for method_name, method in methods.items():
+            if method_name in vars(cls):  # what the class body defines, it keeps
+                continue
+            method.__module__ = cls.__module__
+            method.__qualname__ = f"{cls.__qualname__}.{method_name}"
+            setattr(cls, method_name, method)
+        return cls
+
+    return complete
