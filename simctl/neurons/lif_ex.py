@@ -40,6 +40,7 @@ from typing import Any, NamedTuple
 import torch
 
 from ._keywords import keyword_aliases
+from ._modules import model_modules
 from .base import (
     SNN,
     NeuronModel,
@@ -210,21 +211,33 @@ def lif_ex_initial_state(
 
 
 def _feed_forward_state(
-    p: LIFExParameters, shape: tuple[int, ...], input_tensor: torch.Tensor
+    module: LIFExCell | LIFEx | LIFExRecurrentCell | LIFExRecurrent,
+    shape: tuple[int, ...],
+    input_tensor: torch.Tensor,
 ) -> LIFExFeedForwardState:
-    state = lif_ex_initial_state(shape, p, state_dtype(input_tensor), input_tensor.device)
+    state = lif_ex_initial_state(shape, module.p, state_dtype(input_tensor), input_tensor.device)
     mark_initial(state.v)
     return state
 
 
 def _recurrent_state(
-    module: SNNRecurrentCell | SNNRecurrent, dims: tuple[int, ...], input_tensor: torch.Tensor
+    module: LIFExRecurrentCell | LIFExRecurrent, shape: tuple[int, ...], input_tensor: torch.Tensor
 ) -> LIFExState:
-    base = _feed_forward_state(module.p, dims, input_tensor)
-    z = torch.zeros(dims, dtype=base.i.dtype, device=base.i.device)
+    base = _feed_forward_state(module, shape, input_tensor)
+    z = torch.zeros(shape, dtype=base.i.dtype, device=base.i.device)
     return LIFExState(z=z, v=base.v, i=base.i)
 
 
+_modules = model_modules(
+    _DEFAULT_P,
+    feed_forward=lif_ex_feed_forward_step,
+    recurrent=lif_ex_step,
+    state=_feed_forward_state,
+    recurrent_state=_recurrent_state,
+)
+
+
+@_modules
 class LIFExCell(SNNCell):
     """One step of a feed-forward LIFEx population (see the module docstring).
 
@@ -235,18 +248,8 @@ class LIFExCell(SNNCell):
         dt: the integration step (default 0.001, seconds with the default parameters).
     """
 
-    def __init__(self, p: LIFExParameters = _DEFAULT_P, **kwargs: Any):
-        super().__init__(
-            activation=lif_ex_feed_forward_step,
-            state_fallback=self.initial_state,
-            p=p,
-            **kwargs,
-        )
 
-    def initial_state(self, input_tensor: torch.Tensor) -> LIFExFeedForwardState:
-        return _feed_forward_state(self.p, tuple(input_tensor.shape), input_tensor)
-
-
+@_modules
 class LIFEx(SNN):
     """A feed-forward LIFEx population looped over time (dim 0).
 
@@ -256,18 +259,8 @@ class LIFEx(SNN):
         record_states: return every step's state (stacked along dim 0) instead of the last.
     """
 
-    def __init__(self, p: LIFExParameters = _DEFAULT_P, **kwargs: Any):
-        super().__init__(
-            activation=lif_ex_feed_forward_step,
-            state_fallback=self.initial_state,
-            p=p,
-            **kwargs,
-        )
 
-    def initial_state(self, input_tensor: torch.Tensor) -> LIFExFeedForwardState:
-        return _feed_forward_state(self.p, tuple(input_tensor.shape[1:]), input_tensor)
-
-
+@_modules
 class LIFExRecurrentCell(SNNRecurrentCell):
     """One step of a recurrent LIFEx population.
 
@@ -285,27 +278,8 @@ class LIFExRecurrentCell(SNNRecurrentCell):
         torch.Size([5, 4])
     """
 
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        p: LIFExParameters = _DEFAULT_P,
-        **kwargs: Any,
-    ):
-        super().__init__(
-            activation=lif_ex_step,
-            state_fallback=self.initial_state,
-            input_size=input_size,
-            hidden_size=hidden_size,
-            p=p,
-            **kwargs,
-        )
 
-    def initial_state(self, input_tensor: torch.Tensor) -> LIFExState:
-        dims = (*input_tensor.shape[:-1], int(self.hidden_size))
-        return _recurrent_state(self, dims, input_tensor)
-
-
+@_modules
 class LIFExRecurrent(SNNRecurrent):
     """A recurrent LIFEx population looped over time (dim 0).
 
@@ -316,26 +290,6 @@ class LIFExRecurrent(SNNRecurrent):
         >>> z.shape, state.v.shape
         (torch.Size([10, 5, 4]), torch.Size([5, 4]))
     """
-
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        p: LIFExParameters = _DEFAULT_P,
-        **kwargs: Any,
-    ):
-        super().__init__(
-            activation=lif_ex_step,
-            state_fallback=self.initial_state,
-            input_size=input_size,
-            hidden_size=hidden_size,
-            p=p,
-            **kwargs,
-        )
-
-    def initial_state(self, input_tensor: torch.Tensor) -> LIFExState:
-        dims = (*input_tensor.shape[1:-1], int(self.hidden_size))
-        return _recurrent_state(self, dims, input_tensor)
 
 
 MODEL = NeuronModel(
