@@ -47,6 +47,7 @@ from typing import Any, NamedTuple
 import torch
 
 from ._keywords import keyword_aliases
+from ._modules import model_modules
 from .base import (
     SNN,
     NeuronModel,
@@ -257,22 +258,52 @@ def lif_adex_initial_state(
     )
 
 
-def _feed_forward_state(
-    p: LIFAdExParameters, shape: tuple[int, ...], input_tensor: torch.Tensor
+def _cell_state(
+    module: LIFAdExCell, shape: tuple[int, ...], input_tensor: torch.Tensor
 ) -> LIFAdExFeedForwardState:
-    state = lif_adex_initial_state(shape, p, state_dtype(input_tensor), input_tensor.device)
+    """``v = v_leak`` 0-dim (broadcast on the first step, as Norse's cell), ``i = a = 0``."""
+    dtype = state_dtype(input_tensor)
+    device = input_tensor.device
+    v = torch.as_tensor(module.p.v_leak, dtype=dtype, device=device).detach().clone()
+    mark_initial(v)
+    return LIFAdExFeedForwardState(
+        v=v,
+        i=torch.zeros(shape, dtype=dtype, device=device),
+        a=torch.zeros(shape, dtype=dtype, device=device),
+    )
+
+
+def _feed_forward_state(
+    module: LIFAdEx | LIFAdExRecurrentCell | LIFAdExRecurrent,
+    shape: tuple[int, ...],
+    input_tensor: torch.Tensor,
+) -> LIFAdExFeedForwardState:
+    state = lif_adex_initial_state(shape, module.p, state_dtype(input_tensor), input_tensor.device)
     mark_initial(state.v)
     return state
 
 
 def _recurrent_state(
-    module: SNNRecurrentCell | SNNRecurrent, dims: tuple[int, ...], input_tensor: torch.Tensor
+    module: LIFAdExRecurrentCell | LIFAdExRecurrent,
+    shape: tuple[int, ...],
+    input_tensor: torch.Tensor,
 ) -> LIFAdExState:
-    base = _feed_forward_state(module.p, dims, input_tensor)
-    z = torch.zeros(dims, dtype=base.i.dtype, device=base.i.device)
+    base = _feed_forward_state(module, shape, input_tensor)
+    z = torch.zeros(shape, dtype=base.i.dtype, device=base.i.device)
     return LIFAdExState(z=z, v=base.v, i=base.i, a=base.a)
 
 
+_modules = model_modules(
+    _DEFAULT_P,
+    feed_forward=lif_adex_feed_forward_step,
+    recurrent=lif_adex_step,
+    cell_state=_cell_state,
+    state=_feed_forward_state,
+    recurrent_state=_recurrent_state,
+)
+
+
+@_modules
 class LIFAdExCell(SNNCell):
     """One step of a feed-forward LIFAdEx population (see the module docstring).
 
@@ -284,26 +315,8 @@ class LIFAdExCell(SNNCell):
         dt: the integration step (default 0.001, seconds with the default parameters).
     """
 
-    def __init__(self, p: LIFAdExParameters = _DEFAULT_P, **kwargs: Any):
-        super().__init__(
-            activation=lif_adex_feed_forward_step,
-            state_fallback=self.initial_state,
-            p=p,
-            **kwargs,
-        )
 
-    def initial_state(self, input_tensor: torch.Tensor) -> LIFAdExFeedForwardState:
-        dtype = state_dtype(input_tensor)
-        device = input_tensor.device
-        v = torch.as_tensor(self.p.v_leak, dtype=dtype, device=device).detach().clone()
-        mark_initial(v)
-        return LIFAdExFeedForwardState(
-            v=v,
-            i=torch.zeros(input_tensor.shape, dtype=dtype, device=device),
-            a=torch.zeros(input_tensor.shape, dtype=dtype, device=device),
-        )
-
-
+@_modules
 class LIFAdEx(SNN):
     """A feed-forward LIFAdEx population looped over time (dim 0).
 
@@ -313,18 +326,8 @@ class LIFAdEx(SNN):
         record_states: return every step's state (stacked along dim 0) instead of the last.
     """
 
-    def __init__(self, p: LIFAdExParameters = _DEFAULT_P, **kwargs: Any):
-        super().__init__(
-            activation=lif_adex_feed_forward_step,
-            state_fallback=self.initial_state,
-            p=p,
-            **kwargs,
-        )
 
-    def initial_state(self, input_tensor: torch.Tensor) -> LIFAdExFeedForwardState:
-        return _feed_forward_state(self.p, tuple(input_tensor.shape[1:]), input_tensor)
-
-
+@_modules
 class LIFAdExRecurrentCell(SNNRecurrentCell):
     """One step of a recurrent LIFAdEx population.
 
@@ -342,27 +345,8 @@ class LIFAdExRecurrentCell(SNNRecurrentCell):
         (torch.Size([5, 4]), torch.Size([5, 4]))
     """
 
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        p: LIFAdExParameters = _DEFAULT_P,
-        **kwargs: Any,
-    ):
-        super().__init__(
-            activation=lif_adex_step,
-            state_fallback=self.initial_state,
-            input_size=input_size,
-            hidden_size=hidden_size,
-            p=p,
-            **kwargs,
-        )
 
-    def initial_state(self, input_tensor: torch.Tensor) -> LIFAdExState:
-        dims = (*input_tensor.shape[:-1], int(self.hidden_size))
-        return _recurrent_state(self, dims, input_tensor)
-
-
+@_modules
 class LIFAdExRecurrent(SNNRecurrent):
     """A recurrent LIFAdEx population looped over time (dim 0).
 
@@ -373,26 +357,6 @@ class LIFAdExRecurrent(SNNRecurrent):
         >>> z.shape, state.v.shape
         (torch.Size([10, 5, 4]), torch.Size([5, 4]))
     """
-
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        p: LIFAdExParameters = _DEFAULT_P,
-        **kwargs: Any,
-    ):
-        super().__init__(
-            activation=lif_adex_step,
-            state_fallback=self.initial_state,
-            input_size=input_size,
-            hidden_size=hidden_size,
-            p=p,
-            **kwargs,
-        )
-
-    def initial_state(self, input_tensor: torch.Tensor) -> LIFAdExState:
-        dims = (*input_tensor.shape[1:-1], int(self.hidden_size))
-        return _recurrent_state(self, dims, input_tensor)
 
 
 MODEL = NeuronModel(
