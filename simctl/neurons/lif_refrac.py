@@ -34,6 +34,7 @@ from typing import Any, NamedTuple
 
 import torch
 
+from ._modules import model_modules
 from .base import (
     SNN,
     NeuronModel,
@@ -212,27 +213,41 @@ def lif_refrac_initial_state(
 
 
 def _feed_forward_state(
-    p: LIFRefracParameters, shape: tuple[int, ...], input_tensor: torch.Tensor
+    module: LIFRefracCell | LIFRefrac, shape: tuple[int, ...], input_tensor: torch.Tensor
 ) -> LIFRefracFeedForwardState:
+    p = module.p
     state = lif_refrac_initial_state(shape, p, state_dtype(input_tensor), input_tensor.device)
     mark_initial(state.lif.v)
     return state
 
 
 def _recurrent_state(
-    p: LIFRefracParameters, dims: tuple[int, ...], input_tensor: torch.Tensor
+    module: LIFRefracRecurrentCell | LIFRefracRecurrent,
+    shape: tuple[int, ...],
+    input_tensor: torch.Tensor,
 ) -> LIFRefracState:
     dtype = state_dtype(input_tensor)
     device = input_tensor.device
-    z = torch.zeros(dims, dtype=dtype, device=device)
+    z = torch.zeros(shape, dtype=dtype, device=device)
     if input_tensor.is_sparse:
         z = z.to_sparse()
-    v = full_state(p.lif.v_leak, dims, dtype, device)
+    v = full_state(module.p.lif.v_leak, shape, dtype, device)
     mark_initial(v)
-    lif = LIFState(z=z, v=v, i=torch.zeros(dims, dtype=dtype, device=device))
-    return LIFRefracState(lif=lif, rho=torch.zeros(dims, dtype=dtype, device=device))
+    lif = LIFState(z=z, v=v, i=torch.zeros(shape, dtype=dtype, device=device))
+    return LIFRefracState(lif=lif, rho=torch.zeros(shape, dtype=dtype, device=device))
 
 
+_modules = model_modules(
+    LIFRefracParameters(),
+    feed_forward=lif_refrac_feed_forward_step,
+    recurrent=lif_refrac_step,
+    recurrent_sparse=lif_refrac_step_sparse,
+    state=_feed_forward_state,
+    recurrent_state=_recurrent_state,
+)
+
+
+@_modules
 class LIFRefracCell(SNNCell):
     """One step of a feed-forward refractory LIF population (see the module docstring).
 
@@ -244,18 +259,8 @@ class LIFRefracCell(SNNCell):
         dt: the integration step.
     """
 
-    def __init__(self, p: LIFRefracParameters = LIFRefracParameters(), **kwargs: Any):
-        super().__init__(
-            activation=lif_refrac_feed_forward_step,
-            state_fallback=self.initial_state,
-            p=p,
-            **kwargs,
-        )
 
-    def initial_state(self, input_tensor: torch.Tensor) -> LIFRefracFeedForwardState:
-        return _feed_forward_state(self.p, tuple(input_tensor.shape), input_tensor)
-
-
+@_modules
 class LIFRefrac(SNN):
     """A feed-forward refractory LIF population looped over time (dim 0); a simctl addition.
 
@@ -265,18 +270,8 @@ class LIFRefrac(SNN):
         record_states: return every step's state (stacked along dim 0) instead of the last.
     """
 
-    def __init__(self, p: LIFRefracParameters = LIFRefracParameters(), **kwargs: Any):
-        super().__init__(
-            activation=lif_refrac_feed_forward_step,
-            state_fallback=self.initial_state,
-            p=p,
-            **kwargs,
-        )
 
-    def initial_state(self, input_tensor: torch.Tensor) -> LIFRefracFeedForwardState:
-        return _feed_forward_state(self.p, tuple(input_tensor.shape[1:]), input_tensor)
-
-
+@_modules
 class LIFRefracRecurrentCell(SNNRecurrentCell):
     """One step of a recurrent refractory LIF population; inputs of any rank ``(..., input)``.
 
@@ -287,28 +282,8 @@ class LIFRefracRecurrentCell(SNNRecurrentCell):
         input_weights, recurrent_weights, autapses, dt: see :class:`SNNRecurrentCell`.
     """
 
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        p: LIFRefracParameters = LIFRefracParameters(),
-        **kwargs: Any,
-    ):
-        super().__init__(
-            activation=lif_refrac_step,
-            activation_sparse=lif_refrac_step_sparse,
-            state_fallback=self.initial_state,
-            input_size=input_size,
-            hidden_size=hidden_size,
-            p=p,
-            **kwargs,
-        )
 
-    def initial_state(self, input_tensor: torch.Tensor) -> LIFRefracState:
-        dims = (*input_tensor.shape[:-1], int(self.hidden_size))
-        return _recurrent_state(self.p, dims, input_tensor)
-
-
+@_modules
 class LIFRefracRecurrent(SNNRecurrent):
     """A recurrent refractory LIF population looped over time (dim 0); sparse inputs work.
 
@@ -319,27 +294,6 @@ class LIFRefracRecurrent(SNNRecurrent):
         >>> z.shape, state.lif.v.shape
         (torch.Size([10, 5, 4]), torch.Size([5, 4]))
     """
-
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        p: LIFRefracParameters = LIFRefracParameters(),
-        **kwargs: Any,
-    ):
-        super().__init__(
-            activation=lif_refrac_step,
-            activation_sparse=lif_refrac_step_sparse,
-            state_fallback=self.initial_state,
-            input_size=input_size,
-            hidden_size=hidden_size,
-            p=p,
-            **kwargs,
-        )
-
-    def initial_state(self, input_tensor: torch.Tensor) -> LIFRefracState:
-        dims = (*input_tensor.shape[1:-1], int(self.hidden_size))
-        return _recurrent_state(self.p, dims, input_tensor)
 
 
 MODEL = NeuronModel(
