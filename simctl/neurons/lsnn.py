@@ -50,6 +50,7 @@ from typing import Any, NamedTuple
 
 import torch
 
+from ._modules import model_modules
 from .base import (
     SNN,
     NeuronModel,
@@ -251,21 +252,34 @@ def lsnn_initial_state(
 
 
 def _feed_forward_state(
-    p: LSNNParameters, shape: tuple[int, ...], input_tensor: torch.Tensor
+    module: LSNNCell | LSNN | LSNNRecurrentCell | LSNNRecurrent,
+    shape: tuple[int, ...],
+    input_tensor: torch.Tensor,
 ) -> LSNNFeedForwardState:
-    state = lsnn_initial_state(shape, p, state_dtype(input_tensor), input_tensor.device)
+    state = lsnn_initial_state(shape, module.p, state_dtype(input_tensor), input_tensor.device)
     mark_initial(state.v)
     return state
 
 
 def _recurrent_state(
-    p: LSNNParameters, dims: tuple[int, ...], input_tensor: torch.Tensor
+    module: LSNNRecurrentCell | LSNNRecurrent, shape: tuple[int, ...], input_tensor: torch.Tensor
 ) -> LSNNState:
-    base = _feed_forward_state(p, dims, input_tensor)
-    z = torch.zeros(dims, dtype=base.v.dtype, device=base.v.device)
+    base = _feed_forward_state(module, shape, input_tensor)
+    z = torch.zeros(shape, dtype=base.v.dtype, device=base.v.device)
     return LSNNState(z=z, v=base.v, i=base.i, b=base.b)
 
 
+_modules = model_modules(
+    LSNNParameters(),
+    attributes={"adjoint": False},
+    feed_forward=lsnn_feed_forward_step,
+    recurrent=lsnn_step,
+    state=_feed_forward_state,
+    recurrent_state=_recurrent_state,
+)
+
+
+@_modules
 class LSNNCell(SNNCell):
     """One step of a feed-forward LSNN population (see the module docstring).
 
@@ -279,16 +293,8 @@ class LSNNCell(SNNCell):
         dt: the integration step.
     """
 
-    def __init__(self, p: LSNNParameters = LSNNParameters(), adjoint: bool = False, **kwargs: Any):
-        super().__init__(
-            activation=lsnn_feed_forward_step, state_fallback=self.initial_state, p=p, **kwargs
-        )
-        self.adjoint = adjoint
 
-    def initial_state(self, input_tensor: torch.Tensor) -> LSNNFeedForwardState:
-        return _feed_forward_state(self.p, tuple(input_tensor.shape), input_tensor)
-
-
+@_modules
 class LSNN(SNN):
     """A feed-forward LSNN population looped over time (dim 0).
 
@@ -305,16 +311,8 @@ class LSNN(SNN):
         (torch.Size([2, 5, 2]), 'LSNNFeedForwardState')
     """
 
-    def __init__(self, p: LSNNParameters = LSNNParameters(), adjoint: bool = False, **kwargs: Any):
-        super().__init__(
-            activation=lsnn_feed_forward_step, state_fallback=self.initial_state, p=p, **kwargs
-        )
-        self.adjoint = adjoint
 
-    def initial_state(self, input_tensor: torch.Tensor) -> LSNNFeedForwardState:
-        return _feed_forward_state(self.p, tuple(input_tensor.shape[1:]), input_tensor)
-
-
+@_modules
 class LSNNRecurrentCell(SNNRecurrentCell):
     """One step of a recurrent LSNN population.
 
@@ -332,29 +330,8 @@ class LSNNRecurrentCell(SNNRecurrentCell):
         (torch.Size([5, 4]), torch.Size([5, 4]))
     """
 
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        p: LSNNParameters = LSNNParameters(),
-        adjoint: bool = False,
-        **kwargs: Any,
-    ):
-        super().__init__(
-            activation=lsnn_step,
-            state_fallback=self.initial_state,
-            input_size=input_size,
-            hidden_size=hidden_size,
-            p=p,
-            **kwargs,
-        )
-        self.adjoint = adjoint
 
-    def initial_state(self, input_tensor: torch.Tensor) -> LSNNState:
-        dims = (*input_tensor.shape[:-1], int(self.hidden_size))
-        return _recurrent_state(self.p, dims, input_tensor)
-
-
+@_modules
 class LSNNRecurrent(SNNRecurrent):
     """A recurrent LSNN population looped over time (dim 0).
 
@@ -364,28 +341,6 @@ class LSNNRecurrent(SNNRecurrent):
         >>> z.shape, state.v.shape
         (torch.Size([20, 8, 10]), torch.Size([8, 10]))
     """
-
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        p: LSNNParameters = LSNNParameters(),
-        adjoint: bool = False,
-        **kwargs: Any,
-    ):
-        super().__init__(
-            activation=lsnn_step,
-            state_fallback=self.initial_state,
-            input_size=input_size,
-            hidden_size=hidden_size,
-            p=p,
-            **kwargs,
-        )
-        self.adjoint = adjoint
-
-    def initial_state(self, input_tensor: torch.Tensor) -> LSNNState:
-        dims = (*input_tensor.shape[1:-1], int(self.hidden_size))
-        return _recurrent_state(self.p, dims, input_tensor)
 
 
 MODEL = NeuronModel(
