@@ -316,7 +316,9 @@ def _cell_state(
 
 
 def _feed_forward_state(
-    module: LIF, shape: tuple[int, ...], input_tensor: torch.Tensor
+    module: LIF | LIFRecurrentCell | LIFRecurrent,
+    shape: tuple[int, ...],
+    input_tensor: torch.Tensor,
 ) -> LIFFeedForwardState:
     state = lif_initial_state(shape, module.p, state_dtype(input_tensor), input_tensor.device)
     mark_initial(state.v)
