@@ -29,6 +29,7 @@ from typing import Any, NamedTuple
 
 import torch
 
+from ._modules import model_modules
 from .base import NeuronModel, SNNCell, SNNRecurrent, SNNRecurrentCell, mark_initial, state_dtype
 from .lif_adex import (
     LIFAdExFeedForwardState,
@@ -164,19 +165,40 @@ def lif_adex_refrac_initial_state(
     )
 
 
+def _feed_forward_state(
+    module: LIFAdExRefracCell, shape: tuple[int, ...], input_tensor: torch.Tensor
+) -> LIFAdExRefracFeedForwardState:
+    p = module.p
+    state = lif_adex_refrac_initial_state(shape, p, state_dtype(input_tensor), input_tensor.device)
+    mark_initial(state.lif_adex.v)
+    return state
+
+
 def _recurrent_state(
-    module: SNNRecurrentCell | SNNRecurrent, dims: tuple[int, ...], input_tensor: torch.Tensor
+    module: LIFAdExRefracRecurrentCell | LIFAdExRefracRecurrent,
+    shape: tuple[int, ...],
+    input_tensor: torch.Tensor,
 ) -> LIFAdExRefracState:
     dtype = state_dtype(input_tensor)
-    base = lif_adex_refrac_initial_state(dims, module.p, dtype, input_tensor.device)
+    base = lif_adex_refrac_initial_state(shape, module.p, dtype, input_tensor.device)
     mark_initial(base.lif_adex.v)
-    z = torch.zeros(dims, dtype=dtype, device=input_tensor.device)
+    z = torch.zeros(shape, dtype=dtype, device=input_tensor.device)
     return LIFAdExRefracState(
         lif_adex=LIFAdExState(z=z, v=base.lif_adex.v, i=base.lif_adex.i, a=base.lif_adex.a),
         rho=base.rho,
     )
 
 
+_modules = model_modules(
+    _DEFAULT_P,
+    feed_forward=lif_adex_refrac_feed_forward_step,
+    recurrent=lif_adex_refrac_step,
+    state=_feed_forward_state,
+    recurrent_state=_recurrent_state,
+)
+
+
+@_modules
 class LIFAdExRefracCell(SNNCell):
     """One step of a feed-forward refractory LIFAdEx population (see the module docstring).
 
@@ -187,22 +209,8 @@ class LIFAdExRefracCell(SNNCell):
         dt: the integration step (default 0.001, seconds with the default parameters).
     """
 
-    def __init__(self, p: LIFAdExRefracParameters = _DEFAULT_P, **kwargs: Any):
-        super().__init__(
-            activation=lif_adex_refrac_feed_forward_step,
-            state_fallback=self.initial_state,
-            p=p,
-            **kwargs,
-        )
 
-    def initial_state(self, input_tensor: torch.Tensor) -> LIFAdExRefracFeedForwardState:
-        state = lif_adex_refrac_initial_state(
-            tuple(input_tensor.shape), self.p, state_dtype(input_tensor), input_tensor.device
-        )
-        mark_initial(state.lif_adex.v)
-        return state
-
-
+@_modules
 class LIFAdExRefracRecurrentCell(SNNRecurrentCell):
     """One step of a recurrent refractory LIFAdEx population.
 
@@ -220,27 +228,8 @@ class LIFAdExRefracRecurrentCell(SNNRecurrentCell):
         (torch.Size([5, 4]), torch.Size([5, 4]))
     """
 
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        p: LIFAdExRefracParameters = _DEFAULT_P,
-        **kwargs: Any,
-    ):
-        super().__init__(
-            activation=lif_adex_refrac_step,
-            state_fallback=self.initial_state,
-            input_size=input_size,
-            hidden_size=hidden_size,
-            p=p,
-            **kwargs,
-        )
 
-    def initial_state(self, input_tensor: torch.Tensor) -> LIFAdExRefracState:
-        dims = (*input_tensor.shape[:-1], int(self.hidden_size))
-        return _recurrent_state(self, dims, input_tensor)
-
-
+@_modules
 class LIFAdExRefracRecurrent(SNNRecurrent):
     """A recurrent refractory LIFAdEx population looped over time (dim 0).
 
@@ -251,26 +240,6 @@ class LIFAdExRefracRecurrent(SNNRecurrent):
         >>> z.shape, state.lif_adex.v.shape
         (torch.Size([10, 5, 4]), torch.Size([5, 4]))
     """
-
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        p: LIFAdExRefracParameters = _DEFAULT_P,
-        **kwargs: Any,
-    ):
-        super().__init__(
-            activation=lif_adex_refrac_step,
-            state_fallback=self.initial_state,
-            input_size=input_size,
-            hidden_size=hidden_size,
-            p=p,
-            **kwargs,
-        )
-
-    def initial_state(self, input_tensor: torch.Tensor) -> LIFAdExRefracState:
-        dims = (*input_tensor.shape[1:-1], int(self.hidden_size))
-        return _recurrent_state(self, dims, input_tensor)
 
 
 MODEL = NeuronModel(
