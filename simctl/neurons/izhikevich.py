@@ -53,6 +53,7 @@ from typing import Any, NamedTuple
 import torch
 
 from ._keywords import keyword_aliases
+from ._modules import model_modules
 from .base import (
     SNN,
     NeuronModel,
@@ -403,7 +404,11 @@ IZHIKEVICH_PRESETS: dict[str, IzhikevichSpikingBehavior] = {
 class _PresetStateMixin:
     """Checks the preset's variant and keeps detached copies of its initial ``v`` and ``u`` as
     (non-persistent) buffers, so they move with ``.to()`` and the preset's tensors are never
-    handed out."""
+    handed out. Its ``__init__`` takes the preset in place of ``p``."""
+
+    def __init__(self, spiking_method: IzhikevichSpikingBehavior, **kwargs: Any):
+        super().__init__(p=spiking_method.p, **kwargs)  # type: ignore[call-arg]
+        self._store_initial(spiking_method)
 
     def _store_initial(self, spiking_method: IzhikevichSpikingBehavior) -> None:
         _check_variant(spiking_method.p)
@@ -430,6 +435,34 @@ class _PresetStateMixin:
         return v, u
 
 
+def _feed_forward_state(
+    module: IzhikevichCell | Izhikevich, shape: tuple[int, ...], input_tensor: torch.Tensor
+) -> IzhikevichState:
+    v, u = module._fresh(shape, input_tensor)
+    return IzhikevichState(v=v, u=u)
+
+
+def _recurrent_state(
+    module: IzhikevichRecurrentCell | IzhikevichRecurrent,
+    shape: tuple[int, ...],
+    input_tensor: torch.Tensor,
+) -> IzhikevichRecurrentState:
+    v, u = module._fresh(shape, input_tensor)
+    z = torch.zeros(shape, dtype=v.dtype, device=v.device)
+    return IzhikevichRecurrentState(z=z, v=v, u=u)
+
+
+_modules = model_modules(
+    IzhikevichSpikingBehavior,
+    name="spiking_method",
+    feed_forward=izhikevich_feed_forward_step,
+    recurrent=izhikevich_recurrent_step,
+    state=_feed_forward_state,
+    recurrent_state=_recurrent_state,
+)
+
+
+@_modules
 class IzhikevichCell(_PresetStateMixin, SNNCell):
     """One step of a feed-forward Izhikevich population (see the module docstring).
 
@@ -448,20 +481,8 @@ class IzhikevichCell(_PresetStateMixin, SNNCell):
         tensor([-70., -70., -70.], grad_fn=<AddBackward0>)
     """
 
-    def __init__(self, spiking_method: IzhikevichSpikingBehavior, **kwargs: Any):
-        super().__init__(
-            activation=izhikevich_feed_forward_step,
-            state_fallback=self.initial_state,
-            p=spiking_method.p,
-            **kwargs,
-        )
-        self._store_initial(spiking_method)
 
-    def initial_state(self, input_tensor: torch.Tensor) -> IzhikevichState:
-        v, u = self._fresh(tuple(input_tensor.shape), input_tensor)
-        return IzhikevichState(v=v, u=u)
-
-
+@_modules
 class Izhikevich(_PresetStateMixin, SNN):
     """A feed-forward Izhikevich population looped over time (dim 0).
 
@@ -478,28 +499,8 @@ class Izhikevich(_PresetStateMixin, SNN):
         (torch.Size([10, 2]), torch.Size([2]))
     """
 
-    def __init__(self, spiking_method: IzhikevichSpikingBehavior, **kwargs: Any):
-        super().__init__(
-            activation=izhikevich_feed_forward_step,
-            state_fallback=self.initial_state,
-            p=spiking_method.p,
-            **kwargs,
-        )
-        self._store_initial(spiking_method)
 
-    def initial_state(self, input_tensor: torch.Tensor) -> IzhikevichState:
-        v, u = self._fresh(tuple(input_tensor.shape[1:]), input_tensor)
-        return IzhikevichState(v=v, u=u)
-
-
-def _recurrent_state(
-    module: Any, dims: tuple[int, ...], input_tensor: torch.Tensor
-) -> IzhikevichRecurrentState:
-    v, u = module._fresh(dims, input_tensor)
-    z = torch.zeros(dims, dtype=v.dtype, device=v.device)
-    return IzhikevichRecurrentState(z=z, v=v, u=u)
-
-
+@_modules
 class IzhikevichRecurrentCell(_PresetStateMixin, SNNRecurrentCell):
     """One step of a recurrent Izhikevich population.
 
@@ -517,28 +518,8 @@ class IzhikevichRecurrentCell(_PresetStateMixin, SNNRecurrentCell):
         (torch.Size([5, 4]), torch.Size([5, 4]))
     """
 
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        spiking_method: IzhikevichSpikingBehavior,
-        **kwargs: Any,
-    ):
-        super().__init__(
-            activation=izhikevich_recurrent_step,
-            state_fallback=self.initial_state,
-            input_size=input_size,
-            hidden_size=hidden_size,
-            p=spiking_method.p,
-            **kwargs,
-        )
-        self._store_initial(spiking_method)
 
-    def initial_state(self, input_tensor: torch.Tensor) -> IzhikevichRecurrentState:
-        dims = (*input_tensor.shape[:-1], int(self.hidden_size))
-        return _recurrent_state(self, dims, input_tensor)
-
-
+@_modules
 class IzhikevichRecurrent(_PresetStateMixin, SNNRecurrent):
     """A recurrent Izhikevich population looped over time (dim 0).
 
@@ -549,27 +530,6 @@ class IzhikevichRecurrent(_PresetStateMixin, SNNRecurrent):
         >>> z.shape, state.v.shape
         (torch.Size([10, 5, 4]), torch.Size([5, 4]))
     """
-
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        spiking_method: IzhikevichSpikingBehavior,
-        **kwargs: Any,
-    ):
-        super().__init__(
-            activation=izhikevich_recurrent_step,
-            state_fallback=self.initial_state,
-            input_size=input_size,
-            hidden_size=hidden_size,
-            p=spiking_method.p,
-            **kwargs,
-        )
-        self._store_initial(spiking_method)
-
-    def initial_state(self, input_tensor: torch.Tensor) -> IzhikevichRecurrentState:
-        dims = (*input_tensor.shape[1:-1], int(self.hidden_size))
-        return _recurrent_state(self, dims, input_tensor)
 
 
 MODEL = NeuronModel(
