@@ -39,9 +39,17 @@ from typing import Any, TypeVar
 
 import torch
 
-from .base import SNN, SNNCell, SNNRecurrent, SNNRecurrentCell
+from .base import (
+    SNN,
+    SNNCell,
+    SNNRecurrent,
+    SNNRecurrentCell,
+    full_state,
+    mark_initial,
+    state_dtype,
+)
 
-__all__ = ["model_modules"]
+__all__ = ["model_modules", "scalar_state"]
 
 M = TypeVar("M", bound=type)
 
@@ -87,6 +95,15 @@ _STATE_METHODS: dict[type, Callable[[StateFunction], Callable[..., Any]]] = {
 }
 
 _NO_DEFAULT = object()
+
+
+def scalar_state(value: Any, input_tensor: torch.Tensor) -> torch.Tensor:
+    """A fresh copy of a 0-dim (or per-neuron) parameter as an initial state variable, in the
+    input's state dtype and device and marked with :func:`~simctl.neurons.base.mark_initial`:
+    the ``v`` of Norse's cells, which broadcasts against the input on the first step."""
+    value = torch.as_tensor(value)
+    v = full_state(value, tuple(value.shape), state_dtype(input_tensor), input_tensor.device)
+    return mark_initial(v)
 
 
 def _make_init(

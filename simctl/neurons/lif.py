@@ -37,7 +37,7 @@ from typing import Any, NamedTuple
 import torch
 
 from ._keywords import keyword_aliases
-from ._modules import model_modules
+from ._modules import model_modules, scalar_state
 from .base import (
     SNN,
     NeuronModel,
@@ -308,11 +308,8 @@ def _cell_state(
     module: LIFCell, shape: tuple[int, ...], input_tensor: torch.Tensor
 ) -> LIFFeedForwardState:
     """``v = v_leak`` 0-dim (broadcast on the first step, as Norse's cell), ``i = 0``."""
-    dtype = state_dtype(input_tensor)
-    v = torch.as_tensor(module.p.v_leak, dtype=dtype, device=input_tensor.device)
-    v = v.detach().clone()
-    mark_initial(v)
-    return LIFFeedForwardState(v=v, i=torch.zeros(shape, dtype=dtype, device=input_tensor.device))
+    i = torch.zeros(shape, dtype=state_dtype(input_tensor), device=input_tensor.device)
+    return LIFFeedForwardState(v=scalar_state(module.p.v_leak, input_tensor), i=i)
 
 
 def _feed_forward_state(

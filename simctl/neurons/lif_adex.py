@@ -47,7 +47,7 @@ from typing import Any, NamedTuple
 import torch
 
 from ._keywords import keyword_aliases
-from ._modules import model_modules
+from ._modules import model_modules, scalar_state
 from .base import (
     SNN,
     NeuronModel,
@@ -264,10 +264,8 @@ def _cell_state(
     """``v = v_leak`` 0-dim (broadcast on the first step, as Norse's cell), ``i = a = 0``."""
     dtype = state_dtype(input_tensor)
     device = input_tensor.device
-    v = torch.as_tensor(module.p.v_leak, dtype=dtype, device=device).detach().clone()
-    mark_initial(v)
     return LIFAdExFeedForwardState(
-        v=v,
+        v=scalar_state(module.p.v_leak, input_tensor),
         i=torch.zeros(shape, dtype=dtype, device=device),
         a=torch.zeros(shape, dtype=dtype, device=device),
     )
