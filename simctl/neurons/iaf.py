@@ -34,6 +34,7 @@ from typing import Any, NamedTuple
 import torch
 
 from ._keywords import keyword_aliases
+from ._modules import model_modules, scalar_state
 from .base import SNN, NeuronModel, SNNCell, full_state, mark_initial, state_dtype
 from .threshold import threshold
 
@@ -143,6 +144,31 @@ def iaf_initial_state(
     return IAFFeedForwardState(v=full_state(p.v_reset, shape, dtype, device))
 
 
+def _cell_state(
+    module: IAFCell, shape: tuple[int, ...], input_tensor: torch.Tensor
+) -> IAFFeedForwardState:
+    """``v = v_reset``, 0-dim (or per-neuron): it broadcasts on the first step."""
+    return IAFFeedForwardState(v=scalar_state(module.p.v_reset, input_tensor))
+
+
+def _feed_forward_state(
+    module: IAF, shape: tuple[int, ...], input_tensor: torch.Tensor
+) -> IAFFeedForwardState:
+    state = iaf_initial_state(shape, module.p, state_dtype(input_tensor), input_tensor.device)
+    mark_initial(state.v)
+    return state
+
+
+_modules = model_modules(
+    IAFParameters(),
+    extra={"dt": 0.001},  # dt may be positional: Norse's IAF and box modules take (p, dt)
+    feed_forward=iaf_feed_forward_step,
+    cell_state=_cell_state,
+    state=_feed_forward_state,
+)
+
+
+@_modules
 class IAFCell(SNNCell):
     """One step of a feed-forward IAF population (see the module docstring).
 
@@ -154,26 +180,8 @@ class IAFCell(SNNCell):
         dt: accepted for a uniform signature; IAF ignores it.
     """
 
-    def __init__(
-        self, p: IAFParameters = IAFParameters(), dt: float = 0.001, **kwargs: Any
-    ):  # dt may be positional: Norse's IAF and box modules take (p, dt)
-        super().__init__(
-            activation=iaf_feed_forward_step,
-            state_fallback=self.initial_state,
-            p=p,
-            dt=dt,
-            **kwargs,
-        )
 
-    def initial_state(self, input_tensor: torch.Tensor) -> IAFFeedForwardState:
-        v_reset = torch.as_tensor(self.p.v_reset)
-        v = full_state(
-            v_reset, tuple(v_reset.shape), state_dtype(input_tensor), input_tensor.device
-        )
-        mark_initial(v)
-        return IAFFeedForwardState(v=v)
-
-
+@_modules
 class IAF(SNN):
     """A feed-forward IAF population looped over time (dim 0).
 
@@ -182,24 +190,6 @@ class IAF(SNN):
         dt: accepted for a uniform signature; IAF ignores it.
         record_states: return every step's state (stacked along dim 0) instead of the last.
     """
-
-    def __init__(
-        self, p: IAFParameters = IAFParameters(), dt: float = 0.001, **kwargs: Any
-    ):  # dt may be positional: Norse's IAF and box modules take (p, dt)
-        super().__init__(
-            activation=iaf_feed_forward_step,
-            state_fallback=self.initial_state,
-            p=p,
-            dt=dt,
-            **kwargs,
-        )
-
-    def initial_state(self, input_tensor: torch.Tensor) -> IAFFeedForwardState:
-        state = iaf_initial_state(
-            tuple(input_tensor.shape[1:]), self.p, state_dtype(input_tensor), input_tensor.device
-        )
-        mark_initial(state.v)
-        return state
 
 
 MODEL = NeuronModel(
