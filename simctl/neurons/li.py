@@ -31,6 +31,7 @@ from typing import Any, NamedTuple
 import torch
 
 from ._keywords import keyword_aliases
+from ._modules import model_modules, scalar_state
 from .base import (
     SNN,
     NeuronModel,
@@ -135,14 +136,27 @@ def li_initial_state(
     return LIState(v=v, i=torch.zeros(v.shape, dtype=dtype, device=device))
 
 
-def _scalar_v(module: torch.nn.Module, input_tensor: torch.Tensor) -> torch.Tensor:
-    """A fresh 0-dim (or per-neuron) copy of ``v_leak`` that broadcasts on the first step."""
-    v_leak = torch.as_tensor(module.p.v_leak)
-    v = full_state(v_leak, tuple(v_leak.shape), state_dtype(input_tensor), input_tensor.device)
-    mark_initial(v)
-    return v
+def _cell_state(module: LICell, shape: tuple[int, ...], input_tensor: torch.Tensor) -> LIState:
+    """``v = v_leak`` 0-dim (broadcast on the first step), ``i = 0`` of the input's shape."""
+    i = torch.zeros(shape, dtype=state_dtype(input_tensor), device=input_tensor.device)
+    return LIState(v=scalar_state(module.p.v_leak, input_tensor), i=i)
 
 
+def _feed_forward_state(module: LI, shape: tuple[int, ...], input_tensor: torch.Tensor) -> LIState:
+    state = li_initial_state(shape, module.p, state_dtype(input_tensor), input_tensor.device)
+    mark_initial(state.v)
+    return state
+
+
+_modules = model_modules(
+    LIParameters(),
+    feed_forward=li_feed_forward_step,
+    cell_state=_cell_state,
+    state=_feed_forward_state,
+)
+
+
+@_modules
 class LICell(SNNCell):
     """One step of a leaky integrator population (see the module docstring).
 
@@ -154,18 +168,8 @@ class LICell(SNNCell):
         dt: the integration step.
     """
 
-    def __init__(self, p: LIParameters = LIParameters(), **kwargs: Any):
-        super().__init__(
-            activation=li_feed_forward_step, state_fallback=self.initial_state, p=p, **kwargs
-        )
 
-    def initial_state(self, input_tensor: torch.Tensor) -> LIState:
-        i = torch.zeros(
-            input_tensor.shape, dtype=state_dtype(input_tensor), device=input_tensor.device
-        )
-        return LIState(v=_scalar_v(self, input_tensor), i=i)
-
-
+@_modules
 class LI(SNN):
     """A leaky integrator population looped over time (dim 0); outputs the voltages.
 
@@ -174,18 +178,6 @@ class LI(SNN):
         dt: the integration step.
         record_states: return every step's state (stacked along dim 0) instead of the last.
     """
-
-    def __init__(self, p: LIParameters = LIParameters(), **kwargs: Any):
-        super().__init__(
-            activation=li_feed_forward_step, state_fallback=self.initial_state, p=p, **kwargs
-        )
-
-    def initial_state(self, input_tensor: torch.Tensor) -> LIState:
-        state = li_initial_state(
-            tuple(input_tensor.shape[1:]), self.p, state_dtype(input_tensor), input_tensor.device
-        )
-        mark_initial(state.v)
-        return state
 
 
 class LILinearCell(_ParameterMixin, torch.nn.Module):
@@ -242,7 +234,7 @@ class LILinearCell(_ParameterMixin, torch.nn.Module):
             dtype=state_dtype(input_tensor),
             device=input_tensor.device,
         )
-        return LIState(v=_scalar_v(self, input_tensor), i=i)
+        return LIState(v=scalar_state(self.p.v_leak, input_tensor), i=i)
 
     def forward(
         self, input_tensor: torch.Tensor, state: LIState | None = None
