@@ -30,6 +30,7 @@ from typing import Any, NamedTuple
 import torch
 
 from ._keywords import keyword_aliases
+from ._modules import model_modules, scalar_state
 from .base import SNN, NeuronModel, SNNCell, full_state, mark_initial, state_dtype
 
 __all__ = [
@@ -95,6 +96,31 @@ def li_box_initial_state(
     return LIBoxState(v=full_state(p.v_leak, shape, dtype, device))
 
 
+def _cell_state(
+    module: LIBoxCell, shape: tuple[int, ...], input_tensor: torch.Tensor
+) -> LIBoxState:
+    """``v = v_leak``, 0-dim (or per-neuron): it broadcasts on the first step."""
+    return LIBoxState(v=scalar_state(module.p.v_leak, input_tensor))
+
+
+def _feed_forward_state(
+    module: LIBox, shape: tuple[int, ...], input_tensor: torch.Tensor
+) -> LIBoxState:
+    state = li_box_initial_state(shape, module.p, state_dtype(input_tensor), input_tensor.device)
+    mark_initial(state.v)
+    return state
+
+
+_modules = model_modules(
+    LIBoxParameters(),
+    extra={"dt": 0.001},  # dt may be positional: Norse's IAF and box modules take (p, dt)
+    feed_forward=li_box_feed_forward_step,
+    cell_state=_cell_state,
+    state=_feed_forward_state,
+)
+
+
+@_modules
 class LIBoxCell(SNNCell):
     """One step of a box-synapse leaky integrator population (see the module docstring).
 
@@ -105,24 +131,8 @@ class LIBoxCell(SNNCell):
         dt: the integration step.
     """
 
-    def __init__(
-        self, p: LIBoxParameters = LIBoxParameters(), dt: float = 0.001, **kwargs: Any
-    ):  # dt may be positional: Norse's IAF and box modules take (p, dt)
-        super().__init__(
-            activation=li_box_feed_forward_step,
-            state_fallback=self.initial_state,
-            p=p,
-            dt=dt,
-            **kwargs,
-        )
 
-    def initial_state(self, input_tensor: torch.Tensor) -> LIBoxState:
-        v_leak = torch.as_tensor(self.p.v_leak)
-        v = full_state(v_leak, tuple(v_leak.shape), state_dtype(input_tensor), input_tensor.device)
-        mark_initial(v)
-        return LIBoxState(v=v)
-
-
+@_modules
 class LIBox(SNN):
     """A box-synapse leaky integrator population looped over time (dim 0).
 
@@ -131,24 +141,6 @@ class LIBox(SNN):
         dt: the integration step.
         record_states: return every step's state (stacked along dim 0) instead of the last.
     """
-
-    def __init__(
-        self, p: LIBoxParameters = LIBoxParameters(), dt: float = 0.001, **kwargs: Any
-    ):  # dt may be positional: Norse's IAF and box modules take (p, dt)
-        super().__init__(
-            activation=li_box_feed_forward_step,
-            state_fallback=self.initial_state,
-            p=p,
-            dt=dt,
-            **kwargs,
-        )
-
-    def initial_state(self, input_tensor: torch.Tensor) -> LIBoxState:
-        state = li_box_initial_state(
-            tuple(input_tensor.shape[1:]), self.p, state_dtype(input_tensor), input_tensor.device
-        )
-        mark_initial(state.v)
-        return state
 
 
 MODEL = NeuronModel(
