@@ -34,6 +34,7 @@ from typing import Any, NamedTuple
 
 import torch
 
+from ._modules import model_modules, scalar_state
 from .base import SNN, NeuronModel, SNNCell, full_state, mark_initial, state_dtype, state_tuple
 from .threshold import threshold
 
@@ -129,6 +130,31 @@ def lif_box_initial_state(
     return LIFBoxFeedForwardState(v=full_state(p.v_leak, shape, dtype, device))
 
 
+def _cell_state(
+    module: LIFBoxCell, shape: tuple[int, ...], input_tensor: torch.Tensor
+) -> LIFBoxFeedForwardState:
+    """``v = v_leak``, 0-dim (or per-neuron): it broadcasts on the first step."""
+    return LIFBoxFeedForwardState(v=scalar_state(module.p.v_leak, input_tensor))
+
+
+def _feed_forward_state(
+    module: LIFBox, shape: tuple[int, ...], input_tensor: torch.Tensor
+) -> LIFBoxFeedForwardState:
+    state = lif_box_initial_state(shape, module.p, state_dtype(input_tensor), input_tensor.device)
+    mark_initial(state.v)
+    return state
+
+
+_modules = model_modules(
+    LIFBoxParameters(),
+    extra={"dt": 0.001},  # dt may be positional: Norse's IAF and box modules take (p, dt)
+    feed_forward=lif_box_feed_forward_step,
+    cell_state=_cell_state,
+    state=_feed_forward_state,
+)
+
+
+@_modules
 class LIFBoxCell(SNNCell):
     """One step of a feed-forward box-synapse LIF population (see the module docstring).
 
@@ -139,24 +165,8 @@ class LIFBoxCell(SNNCell):
         dt: the integration step.
     """
 
-    def __init__(
-        self, p: LIFBoxParameters = LIFBoxParameters(), dt: float = 0.001, **kwargs: Any
-    ):  # dt may be positional: Norse's IAF and box modules take (p, dt)
-        super().__init__(
-            activation=lif_box_feed_forward_step,
-            state_fallback=self.initial_state,
-            p=p,
-            dt=dt,
-            **kwargs,
-        )
 
-    def initial_state(self, input_tensor: torch.Tensor) -> LIFBoxFeedForwardState:
-        v_leak = torch.as_tensor(self.p.v_leak)
-        v = full_state(v_leak, tuple(v_leak.shape), state_dtype(input_tensor), input_tensor.device)
-        mark_initial(v)
-        return LIFBoxFeedForwardState(v=v)
-
-
+@_modules
 class LIFBox(SNN):
     """A feed-forward box-synapse LIF population looped over time (dim 0).
 
@@ -165,24 +175,6 @@ class LIFBox(SNN):
         dt: the integration step.
         record_states: return every step's state (stacked along dim 0) instead of the last.
     """
-
-    def __init__(
-        self, p: LIFBoxParameters = LIFBoxParameters(), dt: float = 0.001, **kwargs: Any
-    ):  # dt may be positional: Norse's IAF and box modules take (p, dt)
-        super().__init__(
-            activation=lif_box_feed_forward_step,
-            state_fallback=self.initial_state,
-            p=p,
-            dt=dt,
-            **kwargs,
-        )
-
-    def initial_state(self, input_tensor: torch.Tensor) -> LIFBoxFeedForwardState:
-        state = lif_box_initial_state(
-            tuple(input_tensor.shape[1:]), self.p, state_dtype(input_tensor), input_tensor.device
-        )
-        mark_initial(state.v)
-        return state
 
 
 MODEL = NeuronModel(
