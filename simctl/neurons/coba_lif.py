@@ -38,6 +38,7 @@ from typing import Any, NamedTuple
 import torch
 
 from ._keywords import keyword_aliases
+from ._modules import model_modules
 from .base import SNN, NeuronModel, SNNCell, SNNRecurrentCell, full_state, mark_initial, state_dtype
 from .threshold import threshold
 
@@ -201,11 +202,18 @@ def coba_lif_initial_state(
 
 
 def _feed_forward_state(
-    p: CobaLIFParameters, shape: tuple[int, ...], input_tensor: torch.Tensor
+    module: CobaLIFCell | CobaLIFFeedForwardCell | CobaLIF,
+    shape: tuple[int, ...],
+    input_tensor: torch.Tensor,
 ) -> CobaLIFFeedForwardState:
-    state = coba_lif_initial_state(shape, p, state_dtype(input_tensor), input_tensor.device)
+    state = coba_lif_initial_state(shape, module.p, state_dtype(input_tensor), input_tensor.device)
     mark_initial(state.v)
     return state
+
+
+_modules = model_modules(
+    CobaLIFParameters(), feed_forward=coba_lif_feed_forward_step, state=_feed_forward_state
+)
 
 
 class CobaLIFCell(SNNRecurrentCell):
@@ -257,11 +265,12 @@ class CobaLIFCell(SNNRecurrentCell):
 
     def initial_state(self, input_tensor: torch.Tensor) -> CobaLIFState:
         dims = (*input_tensor.shape[:-1], int(self.hidden_size))
-        base = _feed_forward_state(self.p, dims, input_tensor)
+        base = _feed_forward_state(self, dims, input_tensor)
         z = torch.zeros(base.v.shape, dtype=base.v.dtype, device=base.v.device)
         return CobaLIFState(z=z, v=base.v, g_e=base.g_e, g_i=base.g_i)
 
 
+@_modules
 class CobaLIFFeedForwardCell(SNNCell):
     """One step of a feed-forward CobaLIF population driven by a signed input (simctl addition).
 
@@ -272,18 +281,8 @@ class CobaLIFFeedForwardCell(SNNCell):
         dt: the integration step.
     """
 
-    def __init__(self, p: CobaLIFParameters = CobaLIFParameters(), **kwargs: Any):
-        super().__init__(
-            activation=coba_lif_feed_forward_step,
-            state_fallback=self.initial_state,
-            p=p,
-            **kwargs,
-        )
 
-    def initial_state(self, input_tensor: torch.Tensor) -> CobaLIFFeedForwardState:
-        return _feed_forward_state(self.p, tuple(input_tensor.shape), input_tensor)
-
-
+@_modules
 class CobaLIF(SNN):
     """A feed-forward CobaLIF population looped over time (dim 0; simctl addition).
 
@@ -292,17 +291,6 @@ class CobaLIF(SNN):
         dt: the integration step.
         record_states: return every step's state (stacked along dim 0) instead of the last.
     """
-
-    def __init__(self, p: CobaLIFParameters = CobaLIFParameters(), **kwargs: Any):
-        super().__init__(
-            activation=coba_lif_feed_forward_step,
-            state_fallback=self.initial_state,
-            p=p,
-            **kwargs,
-        )
-
-    def initial_state(self, input_tensor: torch.Tensor) -> CobaLIFFeedForwardState:
-        return _feed_forward_state(self.p, tuple(input_tensor.shape[1:]), input_tensor)
 
 
 MODEL = NeuronModel(
