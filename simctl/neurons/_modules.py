@@ -153,6 +153,42 @@ def _annotation(value: Any) -> str:
     return value.__name__ if isinstance(value, type) else type(value).__name__
 
 
+def _fresh_state(initial_state: Callable[..., Any], voltage: str) -> StateFunction:
+    """The state function of a model's ``initial_state(shape, p, dtype, device)``: that state
+    in the input's state dtype and device, its voltage marked with ``mark_initial``."""
+    path = voltage.split(".")  # getattr, not operator.attrgetter: TorchDynamo traces getattr
+
+    def state(module: Any, shape: tuple[int, ...], input_tensor: torch.Tensor) -> Any:
+        fresh = initial_state(shape, module.p, state_dtype(input_tensor), input_tensor.device)
+        v = fresh
+        for name in path:
+            v = getattr(v, name)
+        mark_initial(v)
+        return fresh
+
+    state.__annotations__["return"] = initial_state.__annotations__.get("return", "Any")
+    return state
+
+
+def _with_spikes(state_type: type, feed_forward: StateFunction, sparse: bool) -> StateFunction:
+    """``state_type(z = 0, *feed-forward state)``: a recurrent state whose fields are ``z``
+    followed by the feed-forward state's; ``z`` is sparse for a sparse input when the model
+    has a sparse recurrent step (its spikes stay sparse)."""
+    fields = getattr(state_type, "_fields", ())
+    if not fields or fields[0] != "z":
+        raise TypeError(f"recurrent_state {state_type.__name__} must be a NamedTuple led by z")
+
+    def state(module: Any, shape: tuple[int, ...], input_tensor: torch.Tensor) -> Any:
+        base = feed_forward(module, shape, input_tensor)
+        z = torch.zeros(shape, dtype=state_dtype(input_tensor), device=input_tensor.device)
+        if sparse and input_tensor.is_sparse:
+            z = z.to_sparse()
+        return state_type(z, *base)
+
+    state.__annotations__["return"] = state_type.__name__
+    return state
+
+
 def model_modules(
     p: Any,
     *,
@@ -160,9 +196,11 @@ def model_modules(
     feed_forward_sparse: Callable[..., Any] | None = None,
     recurrent: Callable[..., Any] | None = None,
     recurrent_sparse: Callable[..., Any] | None = None,
+    initial_state: Callable[..., Any] | None = None,
+    voltage: str = "v",
     state: StateFunction | None = None,
     cell_state: StateFunction | None = None,
-    recurrent_state: StateFunction | None = None,
+    recurrent_state: StateFunction | type | None = None,
     name: str = "p",
     extra: Mapping[str, Any] | None = None,
     attributes: Mapping[str, Any] | None = None,
@@ -176,20 +214,35 @@ def model_modules(
             :class:`SNNCell` and :class:`SNN` classes.
         recurrent, recurrent_sparse: the same for :class:`SNNRecurrentCell` and
             :class:`SNNRecurrent` classes.
-        state: ``state(module, shape, input_tensor)``, the fresh feed-forward state of one
-            step's ``shape``; ``cell_state`` replaces it for the cell (a 0-dim ``v`` that
-            broadcasts on the first step, as Norse's cells start).
-        recurrent_state: the same for the recurrent classes (``shape`` ends in hidden_size).
+        initial_state, voltage: the model's ``initial_state(shape, p, dtype, device)`` (as in
+            its ``MODEL``) and the dotted path of its voltage: the feed-forward state is that
+            state in the input's dtype and device, with the voltage marked by
+            :func:`~simctl.neurons.base.mark_initial` (Norse's ``requires_grad`` initial ``v``).
+        state: instead, ``state(module, shape, input_tensor)``: the fresh feed-forward state of
+            one step's ``shape``.
+        cell_state: replaces it for the cell (a 0-dim ``v`` that broadcasts on the first step,
+            as Norse's cells start; see :func:`scalar_state`).
+        recurrent_state: a state function for the recurrent classes (``shape`` ends in
+            hidden_size), or the recurrent State NamedTuple when its fields are ``z`` and then
+            the feed-forward state's (``z`` starts at 0).
         name: the parameters argument's name.
         extra: further arguments (name: default) after it, passed on to the base class
             (``{"dt": 0.001}`` where ``dt`` may be positional, as in Norse's IAF and box cells).
         attributes: further arguments (name: default) kept as attributes of the module
             (LSNN's ``adjoint``).
+
+    A class body that defines ``__init__`` (or ``initial_state``) keeps its own.
     """
     default = p if not isinstance(p, type) else _NO_DEFAULT
     arguments = [(name, default, _annotation(p))]
     arguments += [(n, d, _annotation(d)) for n, d in (extra or {}).items()]
     kept = [(n, d, _annotation(d)) for n, d in (attributes or {}).items()]
+    if state is None and initial_state is not None:
+        state = _fresh_state(initial_state, voltage)
+    if isinstance(recurrent_state, type):
+        if state is None:
+            raise TypeError("a recurrent_state type needs the feed-forward state")
+        recurrent_state = _with_spikes(recurrent_state, state, recurrent_sparse is not None)
     steps = {
         SNNCell: (feed_forward, feed_forward_sparse, cell_state or state),
         SNN: (feed_forward, feed_forward_sparse, state),
@@ -202,19 +255,20 @@ def model_modules(
         if base is None:
             raise TypeError(f"{cls.__qualname__} is not an SNNCell, SNN or SNNRecurrent(Cell)")
         step, sparse_step, state_function = steps[base]
-        if step is None or state_function is None:
-            raise TypeError(f"{cls.__qualname__}: model_modules has no step or state for it")
-        methods: dict[str, Callable[..., Any]] = {
-            "__init__": _make_init(cls, base, arguments, kept, step, sparse_step),
-            "initial_state": _STATE_METHODS[base](state_function),
-        }
-        methods["initial_state"].__annotations__ = {
-            "input_tensor": "torch.Tensor",
-            "return": state_function.__annotations__.get("return", "Any"),
-        }
+        methods: dict[str, Callable[..., Any]] = {}
+        if "__init__" not in vars(cls):
+            if step is None:
+                raise TypeError(f"{cls.__qualname__}: model_modules has no step for it")
+            methods["__init__"] = _make_init(cls, base, arguments, kept, step, sparse_step)
+        if "initial_state" not in vars(cls):
+            if state_function is None:
+                raise TypeError(f"{cls.__qualname__}: model_modules has no state for it")
+            methods["initial_state"] = _STATE_METHODS[base](state_function)
+            methods["initial_state"].__annotations__ = {
+                "input_tensor": "torch.Tensor",
+                "return": state_function.__annotations__.get("return", "Any"),
+            }
         for method_name, method in methods.items():
-            if method_name in vars(cls):  # what the class body defines, it keeps
-                continue
             method.__module__ = cls.__module__
             method.__qualname__ = f"{cls.__qualname__}.{method_name}"
             setattr(cls, method_name, method)

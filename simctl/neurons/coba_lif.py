@@ -39,7 +39,7 @@ import torch
 
 from ._keywords import keyword_aliases
 from ._modules import model_modules
-from .base import SNN, NeuronModel, SNNCell, SNNRecurrentCell, full_state, mark_initial, state_dtype
+from .base import SNN, NeuronModel, SNNCell, SNNRecurrentCell, full_state
 from .threshold import threshold
 
 __all__ = [
@@ -201,21 +201,15 @@ def coba_lif_initial_state(
     )
 
 
-def _feed_forward_state(
-    module: CobaLIFCell | CobaLIFFeedForwardCell | CobaLIF,
-    shape: tuple[int, ...],
-    input_tensor: torch.Tensor,
-) -> CobaLIFFeedForwardState:
-    state = coba_lif_initial_state(shape, module.p, state_dtype(input_tensor), input_tensor.device)
-    mark_initial(state.v)
-    return state
-
-
 _modules = model_modules(
-    CobaLIFParameters(), feed_forward=coba_lif_feed_forward_step, state=_feed_forward_state
+    CobaLIFParameters(),
+    feed_forward=coba_lif_feed_forward_step,
+    initial_state=coba_lif_initial_state,
+    recurrent_state=CobaLIFState,
 )
 
 
+@_modules  # initial_state only: CobaLIFCell's __init__ keeps Norse's weight scaling
 class CobaLIFCell(SNNRecurrentCell):
     """One step of a recurrent conductance-based LIF population (:func:`coba_lif_step`).
 
@@ -262,12 +256,6 @@ class CobaLIFCell(SNNRecurrentCell):
             dt=dt,
             **kwargs,
         )
-
-    def initial_state(self, input_tensor: torch.Tensor) -> CobaLIFState:
-        dims = (*input_tensor.shape[:-1], int(self.hidden_size))
-        base = _feed_forward_state(self, dims, input_tensor)
-        z = torch.zeros(base.v.shape, dtype=base.v.dtype, device=base.v.device)
-        return CobaLIFState(z=z, v=base.v, g_e=base.g_e, g_i=base.g_i)
 
 
 @_modules

@@ -35,7 +35,7 @@ import torch
 
 from ._keywords import keyword_aliases
 from ._modules import model_modules, scalar_state
-from .base import SNN, NeuronModel, SNNCell, full_state, mark_initial, state_dtype
+from .base import SNN, NeuronModel, SNNCell, full_state
 from .threshold import threshold
 
 __all__ = [
@@ -151,20 +151,12 @@ def _cell_state(
     return IAFFeedForwardState(v=scalar_state(module.p.v_reset, input_tensor))
 
 
-def _feed_forward_state(
-    module: IAF, shape: tuple[int, ...], input_tensor: torch.Tensor
-) -> IAFFeedForwardState:
-    state = iaf_initial_state(shape, module.p, state_dtype(input_tensor), input_tensor.device)
-    mark_initial(state.v)
-    return state
-
-
 _modules = model_modules(
     IAFParameters(),
     extra={"dt": 0.001},  # dt may be positional: Norse's IAF and box modules take (p, dt)
     feed_forward=iaf_feed_forward_step,
     cell_state=_cell_state,
-    state=_feed_forward_state,
+    initial_state=iaf_initial_state,
 )
 
 

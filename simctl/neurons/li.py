@@ -39,7 +39,6 @@ from .base import (
     _fmt_dt,
     _ParameterMixin,
     full_state,
-    mark_initial,
     state_dtype,
 )
 
@@ -142,17 +141,11 @@ def _cell_state(module: LICell, shape: tuple[int, ...], input_tensor: torch.Tens
     return LIState(v=scalar_state(module.p.v_leak, input_tensor), i=i)
 
 
-def _feed_forward_state(module: LI, shape: tuple[int, ...], input_tensor: torch.Tensor) -> LIState:
-    state = li_initial_state(shape, module.p, state_dtype(input_tensor), input_tensor.device)
-    mark_initial(state.v)
-    return state
-
-
 _modules = model_modules(
     LIParameters(),
     feed_forward=li_feed_forward_step,
     cell_state=_cell_state,
-    state=_feed_forward_state,
+    initial_state=li_initial_state,
 )
 
 

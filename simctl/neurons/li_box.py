@@ -31,7 +31,7 @@ import torch
 
 from ._keywords import keyword_aliases
 from ._modules import model_modules, scalar_state
-from .base import SNN, NeuronModel, SNNCell, full_state, mark_initial, state_dtype
+from .base import SNN, NeuronModel, SNNCell, full_state
 
 __all__ = [
     "LIBoxParameters",
@@ -103,20 +103,12 @@ def _cell_state(
     return LIBoxState(v=scalar_state(module.p.v_leak, input_tensor))
 
 
-def _feed_forward_state(
-    module: LIBox, shape: tuple[int, ...], input_tensor: torch.Tensor
-) -> LIBoxState:
-    state = li_box_initial_state(shape, module.p, state_dtype(input_tensor), input_tensor.device)
-    mark_initial(state.v)
-    return state
-
-
 _modules = model_modules(
     LIBoxParameters(),
     extra={"dt": 0.001},  # dt may be positional: Norse's IAF and box modules take (p, dt)
     feed_forward=li_box_feed_forward_step,
     cell_state=_cell_state,
-    state=_feed_forward_state,
+    initial_state=li_box_initial_state,
 )
 
 

@@ -44,7 +44,6 @@ from .base import (
     SNNCell,
     SNNRecurrent,
     SNNRecurrentCell,
-    mark_initial,
     state_dtype,
     state_tuple,
 )
@@ -312,35 +311,15 @@ def _cell_state(
     return LIFFeedForwardState(v=scalar_state(module.p.v_leak, input_tensor), i=i)
 
 
-def _feed_forward_state(
-    module: LIF | LIFRecurrentCell | LIFRecurrent,
-    shape: tuple[int, ...],
-    input_tensor: torch.Tensor,
-) -> LIFFeedForwardState:
-    state = lif_initial_state(shape, module.p, state_dtype(input_tensor), input_tensor.device)
-    mark_initial(state.v)
-    return state
-
-
-def _recurrent_state(
-    module: LIFRecurrentCell | LIFRecurrent, shape: tuple[int, ...], input_tensor: torch.Tensor
-) -> LIFState:
-    z = torch.zeros(shape, dtype=state_dtype(input_tensor), device=input_tensor.device)
-    if input_tensor.is_sparse:
-        z = z.to_sparse()
-    base = _feed_forward_state(module, shape, input_tensor)
-    return LIFState(z=z, v=base.v, i=base.i)
-
-
 _modules = model_modules(
     LIFParameters(),
     feed_forward=lif_feed_forward_step,
     feed_forward_sparse=lif_feed_forward_step_sparse,
     recurrent=lif_step,
     recurrent_sparse=lif_step_sparse,
+    initial_state=lif_initial_state,
     cell_state=_cell_state,
-    state=_feed_forward_state,
-    recurrent_state=_recurrent_state,
+    recurrent_state=LIFState,
 )
 
 

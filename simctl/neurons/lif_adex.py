@@ -55,7 +55,6 @@ from .base import (
     SNNRecurrent,
     SNNRecurrentCell,
     full_state,
-    mark_initial,
     state_dtype,
 )
 from .threshold import threshold
@@ -271,33 +270,13 @@ def _cell_state(
     )
 
 
-def _feed_forward_state(
-    module: LIFAdEx | LIFAdExRecurrentCell | LIFAdExRecurrent,
-    shape: tuple[int, ...],
-    input_tensor: torch.Tensor,
-) -> LIFAdExFeedForwardState:
-    state = lif_adex_initial_state(shape, module.p, state_dtype(input_tensor), input_tensor.device)
-    mark_initial(state.v)
-    return state
-
-
-def _recurrent_state(
-    module: LIFAdExRecurrentCell | LIFAdExRecurrent,
-    shape: tuple[int, ...],
-    input_tensor: torch.Tensor,
-) -> LIFAdExState:
-    base = _feed_forward_state(module, shape, input_tensor)
-    z = torch.zeros(shape, dtype=base.i.dtype, device=base.i.device)
-    return LIFAdExState(z=z, v=base.v, i=base.i, a=base.a)
-
-
 _modules = model_modules(
     _DEFAULT_P,
     feed_forward=lif_adex_feed_forward_step,
     recurrent=lif_adex_step,
+    initial_state=lif_adex_initial_state,
     cell_state=_cell_state,
-    state=_feed_forward_state,
-    recurrent_state=_recurrent_state,
+    recurrent_state=LIFAdExState,
 )
 
 

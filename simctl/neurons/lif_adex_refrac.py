@@ -165,15 +165,6 @@ def lif_adex_refrac_initial_state(
     )
 
 
-def _feed_forward_state(
-    module: LIFAdExRefracCell, shape: tuple[int, ...], input_tensor: torch.Tensor
-) -> LIFAdExRefracFeedForwardState:
-    p = module.p
-    state = lif_adex_refrac_initial_state(shape, p, state_dtype(input_tensor), input_tensor.device)
-    mark_initial(state.lif_adex.v)
-    return state
-
-
 def _recurrent_state(
     module: LIFAdExRefracRecurrentCell | LIFAdExRefracRecurrent,
     shape: tuple[int, ...],
@@ -193,7 +184,8 @@ _modules = model_modules(
     _DEFAULT_P,
     feed_forward=lif_adex_refrac_feed_forward_step,
     recurrent=lif_adex_refrac_step,
-    state=_feed_forward_state,
+    initial_state=lif_adex_refrac_initial_state,
+    voltage="lif_adex.v",
     recurrent_state=_recurrent_state,
 )
 

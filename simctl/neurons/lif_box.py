@@ -35,7 +35,7 @@ from typing import Any, NamedTuple
 import torch
 
 from ._modules import model_modules, scalar_state
-from .base import SNN, NeuronModel, SNNCell, full_state, mark_initial, state_dtype, state_tuple
+from .base import SNN, NeuronModel, SNNCell, full_state, state_tuple
 from .threshold import threshold
 
 __all__ = [
@@ -137,20 +137,12 @@ def _cell_state(
     return LIFBoxFeedForwardState(v=scalar_state(module.p.v_leak, input_tensor))
 
 
-def _feed_forward_state(
-    module: LIFBox, shape: tuple[int, ...], input_tensor: torch.Tensor
-) -> LIFBoxFeedForwardState:
-    state = lif_box_initial_state(shape, module.p, state_dtype(input_tensor), input_tensor.device)
-    mark_initial(state.v)
-    return state
-
-
 _modules = model_modules(
     LIFBoxParameters(),
     extra={"dt": 0.001},  # dt may be positional: Norse's IAF and box modules take (p, dt)
     feed_forward=lif_box_feed_forward_step,
     cell_state=_cell_state,
-    state=_feed_forward_state,
+    initial_state=lif_box_initial_state,
 )
 
 

@@ -48,8 +48,6 @@ from .base import (
     SNNRecurrent,
     SNNRecurrentCell,
     full_state,
-    mark_initial,
-    state_dtype,
 )
 from .threshold import threshold
 
@@ -210,30 +208,12 @@ def lif_ex_initial_state(
     )
 
 
-def _feed_forward_state(
-    module: LIFExCell | LIFEx | LIFExRecurrentCell | LIFExRecurrent,
-    shape: tuple[int, ...],
-    input_tensor: torch.Tensor,
-) -> LIFExFeedForwardState:
-    state = lif_ex_initial_state(shape, module.p, state_dtype(input_tensor), input_tensor.device)
-    mark_initial(state.v)
-    return state
-
-
-def _recurrent_state(
-    module: LIFExRecurrentCell | LIFExRecurrent, shape: tuple[int, ...], input_tensor: torch.Tensor
-) -> LIFExState:
-    base = _feed_forward_state(module, shape, input_tensor)
-    z = torch.zeros(shape, dtype=base.i.dtype, device=base.i.device)
-    return LIFExState(z=z, v=base.v, i=base.i)
-
-
 _modules = model_modules(
     _DEFAULT_P,
     feed_forward=lif_ex_feed_forward_step,
     recurrent=lif_ex_step,
-    state=_feed_forward_state,
-    recurrent_state=_recurrent_state,
+    initial_state=lif_ex_initial_state,
+    recurrent_state=LIFExState,
 )
 
 

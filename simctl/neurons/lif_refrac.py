@@ -212,15 +212,6 @@ def lif_refrac_initial_state(
     )
 
 
-def _feed_forward_state(
-    module: LIFRefracCell | LIFRefrac, shape: tuple[int, ...], input_tensor: torch.Tensor
-) -> LIFRefracFeedForwardState:
-    p = module.p
-    state = lif_refrac_initial_state(shape, p, state_dtype(input_tensor), input_tensor.device)
-    mark_initial(state.lif.v)
-    return state
-
-
 def _recurrent_state(
     module: LIFRefracRecurrentCell | LIFRefracRecurrent,
     shape: tuple[int, ...],
@@ -242,7 +233,8 @@ _modules = model_modules(
     feed_forward=lif_refrac_feed_forward_step,
     recurrent=lif_refrac_step,
     recurrent_sparse=lif_refrac_step_sparse,
-    state=_feed_forward_state,
+    initial_state=lif_refrac_initial_state,
+    voltage="lif.v",
     recurrent_state=_recurrent_state,
 )
 

@@ -58,8 +58,6 @@ from .base import (
     SNNRecurrent,
     SNNRecurrentCell,
     full_state,
-    mark_initial,
-    state_dtype,
 )
 from .threshold import threshold
 
@@ -251,31 +249,13 @@ def lsnn_initial_state(
     )
 
 
-def _feed_forward_state(
-    module: LSNNCell | LSNN | LSNNRecurrentCell | LSNNRecurrent,
-    shape: tuple[int, ...],
-    input_tensor: torch.Tensor,
-) -> LSNNFeedForwardState:
-    state = lsnn_initial_state(shape, module.p, state_dtype(input_tensor), input_tensor.device)
-    mark_initial(state.v)
-    return state
-
-
-def _recurrent_state(
-    module: LSNNRecurrentCell | LSNNRecurrent, shape: tuple[int, ...], input_tensor: torch.Tensor
-) -> LSNNState:
-    base = _feed_forward_state(module, shape, input_tensor)
-    z = torch.zeros(shape, dtype=base.v.dtype, device=base.v.device)
-    return LSNNState(z=z, v=base.v, i=base.i, b=base.b)
-
-
 _modules = model_modules(
     LSNNParameters(),
     attributes={"adjoint": False},
     feed_forward=lsnn_feed_forward_step,
     recurrent=lsnn_step,
-    state=_feed_forward_state,
-    recurrent_state=_recurrent_state,
+    initial_state=lsnn_initial_state,
+    recurrent_state=LSNNState,
 )
 
 
