@@ -1,35 +1,35 @@
 """The module classes of every model file, written once.
 
 A model's ``XCell``, ``X``, ``XRecurrentCell`` and ``XRecurrent`` differ only in their step
-function, their parameters' default and how their initial state is built, so a model file states
+functions, their parameters' default and how their initial state is built, so a model file states
 those once and decorates plain class statements (name, base and docstring)::
 
     _modules = model_modules(
         LIFParameters(),
         feed_forward=lif_feed_forward_step,
         recurrent=lif_step,
-        state=_feed_forward_state,
-        recurrent_state=_recurrent_state,
+        initial_state=lif_initial_state,
+        recurrent_state=LIFState,
     )
 
     @_modules
     class LIF(SNN):
         \"\"\"A feed-forward LIF population looped over time (dim 0).\"\"\"
 
-The decorator adds the two methods every such class had written out:
+The decorator adds the two methods each such class used to write out:
 
 * ``__init__(self, [input_size, hidden_size,] p=<default>, **kwargs)``, a plain function with
   exactly that signature (so ``inspect.signature``, ``help()`` and the error for a missing
   argument read as Norse's), which hands the step functions, the state fallback and every
   argument to the base class (:class:`~simctl.neurons.base.SNNCell`, ...);
-* ``initial_state(self, input_tensor)``, which calls the model's state function with one step's
-  shape: ``input.shape`` (cell), ``input.shape[1:]`` (layer, time is dim 0), or the input's
-  batch shape with ``hidden_size`` last (recurrent cell and layer).
+* ``initial_state(self, input_tensor)``, the state fallback: the model's initial state for one
+  step's shape, ``input.shape`` (cell), ``input.shape[1:]`` (layer, time is dim 0), or the
+  input's batch shape with ``hidden_size`` last (recurrent cell and layer).
 
 The classes stay ordinary classes of the model file (``__module__``, ``__qualname__``, pickling,
-subclassing and ``isinstance`` are those of a class statement), and both methods are made once,
-at import: a call runs the same code as a hand-written class. A method the class body defines
-itself is kept.
+subclassing and ``isinstance`` are those of a class statement). Both methods are made once, at
+import; a call runs the code a hand-written class ran (at most one Python frame more). A method
+the class body defines itself is kept.
 """
 
 from __future__ import annotations
@@ -44,7 +44,6 @@ from .base import (
     SNNCell,
     SNNRecurrent,
     SNNRecurrentCell,
-    full_state,
     mark_initial,
     state_dtype,
 )
@@ -101,9 +100,8 @@ def scalar_state(value: Any, input_tensor: torch.Tensor) -> torch.Tensor:
     """A fresh copy of a 0-dim (or per-neuron) parameter as an initial state variable, in the
     input's state dtype and device and marked with :func:`~simctl.neurons.base.mark_initial`:
     the ``v`` of Norse's cells, which broadcasts against the input on the first step."""
-    value = torch.as_tensor(value)
-    v = full_state(value, tuple(value.shape), state_dtype(input_tensor), input_tensor.device)
-    return mark_initial(v)
+    v = torch.as_tensor(value, dtype=state_dtype(input_tensor), device=input_tensor.device)
+    return mark_initial(v.detach().clone(memory_format=torch.contiguous_format))
 
 
 def _make_init(

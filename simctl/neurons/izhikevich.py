@@ -408,9 +408,6 @@ class _PresetStateMixin:
 
     def __init__(self, spiking_method: IzhikevichSpikingBehavior, **kwargs: Any):
         super().__init__(p=spiking_method.p, **kwargs)  # type: ignore[call-arg]
-        self._store_initial(spiking_method)
-
-    def _store_initial(self, spiking_method: IzhikevichSpikingBehavior) -> None:
         _check_variant(spiking_method.p)
         module: torch.nn.Module = self  # type: ignore[assignment]
         module.spiking_method = spiking_method  # as Norse (read only: states are fresh copies)
@@ -424,32 +421,19 @@ class _PresetStateMixin:
             "initial_u", u0 if torch.is_floating_point(u0) else u0.to(dtype), persistent=False
         )
 
-    def _fresh(
-        self, shape: tuple[int, ...], input_tensor: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        dtype = state_dtype(input_tensor)
-        device = input_tensor.device
-        v = full_state(self.initial_v, shape, dtype, device)  # type: ignore[attr-defined]
-        u = full_state(self.initial_u, v.shape, dtype, device)  # type: ignore[attr-defined]
-        mark_initial(v)
-        return v, u
-
 
 def _feed_forward_state(
-    module: IzhikevichCell | Izhikevich, shape: tuple[int, ...], input_tensor: torch.Tensor
-) -> IzhikevichState:
-    v, u = module._fresh(shape, input_tensor)
-    return IzhikevichState(v=v, u=u)
-
-
-def _recurrent_state(
-    module: IzhikevichRecurrentCell | IzhikevichRecurrent,
+    module: IzhikevichCell | Izhikevich | IzhikevichRecurrentCell | IzhikevichRecurrent,
     shape: tuple[int, ...],
     input_tensor: torch.Tensor,
-) -> IzhikevichRecurrentState:
-    v, u = module._fresh(shape, input_tensor)
-    z = torch.zeros(shape, dtype=v.dtype, device=v.device)
-    return IzhikevichRecurrentState(z=z, v=v, u=u)
+) -> IzhikevichState:
+    """Fresh copies of the preset's initial ``v`` (marked) and ``u`` of ``shape``."""
+    dtype = state_dtype(input_tensor)
+    device = input_tensor.device
+    v = full_state(module.initial_v, shape, dtype, device)
+    u = full_state(module.initial_u, v.shape, dtype, device)
+    mark_initial(v)
+    return IzhikevichState(v=v, u=u)
 
 
 _modules = model_modules(
@@ -458,7 +442,7 @@ _modules = model_modules(
     feed_forward=izhikevich_feed_forward_step,
     recurrent=izhikevich_recurrent_step,
     state=_feed_forward_state,
-    recurrent_state=_recurrent_state,
+    recurrent_state=IzhikevichRecurrentState,
 )
 
 
