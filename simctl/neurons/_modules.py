@@ -28,8 +28,7 @@ The decorator adds the two methods each such class used to write out:
 
 The classes stay ordinary classes of the model file (``__module__``, ``__qualname__``, pickling,
 subclassing and ``isinstance`` are those of a class statement). Both methods are made once, at
-import; a call runs the code a hand-written class ran (at most one Python frame more). A method
-the class body defines itself is kept.
+import: nothing is looked up or built per call. A method the class body defines itself is kept.
 """
 
 from __future__ import annotations
