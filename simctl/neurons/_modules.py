@@ -113,36 +113,34 @@ def _make_init(
 ) -> Callable[..., Any]:
     """``__init__`` with the model's signature, compiled once (as :mod:`dataclasses` does), so
     that it binds its arguments natively: no per-call work, Python's own errors."""
-    recurrent = base in _RECURRENT
-    names = (["input_size", "hidden_size"] if recurrent else []) + [
-        name for name, _, _ in arguments + attributes
-    ]
+    sizes = [("input_size", _NO_DEFAULT, "int"), ("hidden_size", _NO_DEFAULT, "int")]
+    signature = (sizes if base in _RECURRENT else []) + arguments + attributes
     namespace: dict[str, Any] = {"_cls": cls, "_step": step, "_sparse_step": sparse_step}
     parameters = []
-    for name in names:
-        default = next((d for n, d, _ in arguments + attributes if n == name), _NO_DEFAULT)
+    for name, default, _ in signature:
         if default is _NO_DEFAULT:
             parameters.append(name)
         else:
             namespace[f"_default_{name}"] = default
             parameters.append(f"{name}=_default_{name}")
-    passed = ["activation=_step"]
-    if sparse_step is not None:
-        passed.append("activation_sparse=_sparse_step")
-    passed.append("state_fallback=self.initial_state")
-    passed += [f"{name}={name}" for name in names if name not in {n for n, _, _ in attributes}]
-    lines = [
-        f"def __init__(self, {', '.join(parameters)}, **kwargs):",
-        f"    super(_cls, self).__init__({', '.join(passed)}, **kwargs)",
-        *(f"    self.{name} = {name}" for name, _, _ in attributes),
+    kept = [name for name, _, _ in attributes]
+    passed = [
+        "activation=_step",
+        *(["activation_sparse=_sparse_step"] if sparse_step is not None else []),
+        "state_fallback=self.initial_state",
+        *(f"{name}={name}" for name, _, _ in signature if name not in kept),
     ]
-    exec("\n".join(lines), namespace)  # noqa: S102 - a fixed template over identifiers
+    source = "\n".join(
+        [
+            f"def __init__(self, {', '.join(parameters)}, **kwargs):",
+            f"    super(_cls, self).__init__({', '.join(passed)}, **kwargs)",
+            *(f"    self.{name} = {name}" for name in kept),
+        ]
+    )
+    exec(source, namespace)  # noqa: S102 - a fixed template over checked identifiers
     init = namespace["__init__"]
-    init.__annotations__ = {
-        **({"input_size": "int", "hidden_size": "int"} if recurrent else {}),
-        **{name: annotation for name, _, annotation in arguments + attributes},
-        "kwargs": "Any",
-    }
+    init.__annotations__ = {name: annotation for name, _, annotation in signature}
+    init.__annotations__["kwargs"] = "Any"
     return init
 
 
@@ -234,6 +232,9 @@ def model_modules(
     arguments = [(name, default, _annotation(p))]
     arguments += [(n, d, _annotation(d)) for n, d in (extra or {}).items()]
     kept = [(n, d, _annotation(d)) for n, d in (attributes or {}).items()]
+    for argument, _, _ in arguments + kept:
+        if not argument.isidentifier():
+            raise ValueError(f"model_modules: argument name {argument!r} is not an identifier")
     if state is None and initial_state is not None:
         state = _fresh_state(initial_state, voltage)
     if isinstance(recurrent_state, type):
