@@ -47,7 +47,7 @@ from .base import (
     state_dtype,
 )
 
-__all__ = ["model_modules", "scalar_state"]
+__all__ = ["model_modules", "scalar_cell_state", "scalar_state"]
 
 M = TypeVar("M", bound=type)
 
@@ -101,6 +101,26 @@ def scalar_state(value: Any, input_tensor: torch.Tensor) -> torch.Tensor:
     the ``v`` of Norse's cells, which broadcasts against the input on the first step."""
     v = torch.as_tensor(value, dtype=state_dtype(input_tensor), device=input_tensor.device)
     return mark_initial(v.detach().clone(memory_format=torch.contiguous_format))
+
+
+def scalar_cell_state(state_type: type, parameter: str) -> StateFunction:
+    """The state function of a cell that starts as Norse's cells do: ``v`` a
+    :func:`scalar_state` copy of ``p.<parameter>`` (0-dim, or per-neuron), every further field of
+    ``state_type`` (``v`` first) zero of the input's shape."""
+    fields = getattr(state_type, "_fields", ())
+    if not fields or fields[0] != "v":
+        raise TypeError(f"scalar_cell_state: {state_type.__name__} must be a NamedTuple led by v")
+    zeros = len(fields) - 1
+
+    def state(module: Any, shape: tuple[int, ...], input_tensor: torch.Tensor) -> Any:
+        values = [scalar_state(getattr(module.p, parameter), input_tensor)]
+        dtype = state_dtype(input_tensor)
+        for _ in range(zeros):
+            values.append(torch.zeros(shape, dtype=dtype, device=input_tensor.device))
+        return state_type(*values)
+
+    state.__annotations__["return"] = state_type.__name__
+    return state
 
 
 def _make_init(
@@ -216,7 +236,7 @@ def model_modules(
         state: instead, ``state(module, shape, input_tensor)``: the fresh feed-forward state of
             one step's ``shape``.
         cell_state: replaces it for the cell (a 0-dim ``v`` that broadcasts on the first step,
-            as Norse's cells start; see :func:`scalar_state`).
+            as Norse's cells start; see :func:`scalar_cell_state`).
         recurrent_state: a state function for the recurrent classes (``shape`` ends in
             hidden_size), or the recurrent State NamedTuple when its fields are ``z`` and then
             the feed-forward state's (``z`` starts at 0).

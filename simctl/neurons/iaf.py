@@ -34,7 +34,7 @@ from typing import Any, NamedTuple
 import torch
 
 from ._keywords import keyword_aliases
-from ._modules import model_modules, scalar_state
+from ._modules import model_modules, scalar_cell_state
 from .base import SNN, NeuronModel, SNNCell, full_state
 from .threshold import threshold
 
@@ -144,18 +144,11 @@ def iaf_initial_state(
     return IAFFeedForwardState(v=full_state(p.v_reset, shape, dtype, device))
 
 
-def _cell_state(
-    module: IAFCell, shape: tuple[int, ...], input_tensor: torch.Tensor
-) -> IAFFeedForwardState:
-    """``v = v_reset``, 0-dim (or per-neuron): it broadcasts on the first step."""
-    return IAFFeedForwardState(v=scalar_state(module.p.v_reset, input_tensor))
-
-
 _modules = model_modules(
     IAFParameters(),
     extra={"dt": 0.001},  # dt may be positional: Norse's IAF and box modules take (p, dt)
     feed_forward=iaf_feed_forward_step,
-    cell_state=_cell_state,
+    cell_state=scalar_cell_state(IAFFeedForwardState, "v_reset"),
     initial_state=iaf_initial_state,
 )
 

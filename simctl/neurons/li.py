@@ -31,7 +31,7 @@ from typing import Any, NamedTuple
 import torch
 
 from ._keywords import keyword_aliases
-from ._modules import model_modules, scalar_state
+from ._modules import model_modules, scalar_cell_state, scalar_state
 from .base import (
     SNN,
     NeuronModel,
@@ -135,16 +135,10 @@ def li_initial_state(
     return LIState(v=v, i=torch.zeros(v.shape, dtype=dtype, device=device))
 
 
-def _cell_state(module: LICell, shape: tuple[int, ...], input_tensor: torch.Tensor) -> LIState:
-    """``v = v_leak`` 0-dim (broadcast on the first step), ``i = 0`` of the input's shape."""
-    i = torch.zeros(shape, dtype=state_dtype(input_tensor), device=input_tensor.device)
-    return LIState(v=scalar_state(module.p.v_leak, input_tensor), i=i)
-
-
 _modules = model_modules(
     LIParameters(),
     feed_forward=li_feed_forward_step,
-    cell_state=_cell_state,
+    cell_state=scalar_cell_state(LIState, "v_leak"),
     initial_state=li_initial_state,
 )
 

@@ -30,7 +30,7 @@ from typing import Any, NamedTuple
 import torch
 
 from ._keywords import keyword_aliases
-from ._modules import model_modules, scalar_state
+from ._modules import model_modules, scalar_cell_state
 from .base import SNN, NeuronModel, SNNCell, full_state
 
 __all__ = [
@@ -96,18 +96,11 @@ def li_box_initial_state(
     return LIBoxState(v=full_state(p.v_leak, shape, dtype, device))
 
 
-def _cell_state(
-    module: LIBoxCell, shape: tuple[int, ...], input_tensor: torch.Tensor
-) -> LIBoxState:
-    """``v = v_leak``, 0-dim (or per-neuron): it broadcasts on the first step."""
-    return LIBoxState(v=scalar_state(module.p.v_leak, input_tensor))
-
-
 _modules = model_modules(
     LIBoxParameters(),
     extra={"dt": 0.001},  # dt may be positional: Norse's IAF and box modules take (p, dt)
     feed_forward=li_box_feed_forward_step,
-    cell_state=_cell_state,
+    cell_state=scalar_cell_state(LIBoxState, "v_leak"),
     initial_state=li_box_initial_state,
 )
 

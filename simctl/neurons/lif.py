@@ -37,14 +37,13 @@ from typing import Any, NamedTuple
 import torch
 
 from ._keywords import keyword_aliases
-from ._modules import model_modules, scalar_state
+from ._modules import model_modules, scalar_cell_state
 from .base import (
     SNN,
     NeuronModel,
     SNNCell,
     SNNRecurrent,
     SNNRecurrentCell,
-    state_dtype,
     state_tuple,
 )
 from .threshold import threshold
@@ -303,14 +302,6 @@ def lif_initial_state(
     )
 
 
-def _cell_state(
-    module: LIFCell, shape: tuple[int, ...], input_tensor: torch.Tensor
-) -> LIFFeedForwardState:
-    """``v = v_leak`` 0-dim (broadcast on the first step, as Norse's cell), ``i = 0``."""
-    i = torch.zeros(shape, dtype=state_dtype(input_tensor), device=input_tensor.device)
-    return LIFFeedForwardState(v=scalar_state(module.p.v_leak, input_tensor), i=i)
-
-
 _modules = model_modules(
     LIFParameters(),
     feed_forward=lif_feed_forward_step,
@@ -318,7 +309,7 @@ _modules = model_modules(
     recurrent=lif_step,
     recurrent_sparse=lif_step_sparse,
     initial_state=lif_initial_state,
-    cell_state=_cell_state,
+    cell_state=scalar_cell_state(LIFFeedForwardState, "v_leak"),
     recurrent_state=LIFState,
 )
 

@@ -47,7 +47,7 @@ from typing import Any, NamedTuple
 import torch
 
 from ._keywords import keyword_aliases
-from ._modules import model_modules, scalar_state
+from ._modules import model_modules, scalar_cell_state
 from .base import (
     SNN,
     NeuronModel,
@@ -55,7 +55,6 @@ from .base import (
     SNNRecurrent,
     SNNRecurrentCell,
     full_state,
-    state_dtype,
 )
 from .threshold import threshold
 
@@ -257,25 +256,12 @@ def lif_adex_initial_state(
     )
 
 
-def _cell_state(
-    module: LIFAdExCell, shape: tuple[int, ...], input_tensor: torch.Tensor
-) -> LIFAdExFeedForwardState:
-    """``v = v_leak`` 0-dim (broadcast on the first step, as Norse's cell), ``i = a = 0``."""
-    dtype = state_dtype(input_tensor)
-    device = input_tensor.device
-    return LIFAdExFeedForwardState(
-        v=scalar_state(module.p.v_leak, input_tensor),
-        i=torch.zeros(shape, dtype=dtype, device=device),
-        a=torch.zeros(shape, dtype=dtype, device=device),
-    )
-
-
 _modules = model_modules(
     _DEFAULT_P,
     feed_forward=lif_adex_feed_forward_step,
     recurrent=lif_adex_step,
     initial_state=lif_adex_initial_state,
-    cell_state=_cell_state,
+    cell_state=scalar_cell_state(LIFAdExFeedForwardState, "v_leak"),
     recurrent_state=LIFAdExState,
 )
 

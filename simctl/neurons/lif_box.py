@@ -34,7 +34,7 @@ from typing import Any, NamedTuple
 
 import torch
 
-from ._modules import model_modules, scalar_state
+from ._modules import model_modules, scalar_cell_state
 from .base import SNN, NeuronModel, SNNCell, full_state, state_tuple
 from .threshold import threshold
 
@@ -130,18 +130,11 @@ def lif_box_initial_state(
     return LIFBoxFeedForwardState(v=full_state(p.v_leak, shape, dtype, device))
 
 
-def _cell_state(
-    module: LIFBoxCell, shape: tuple[int, ...], input_tensor: torch.Tensor
-) -> LIFBoxFeedForwardState:
-    """``v = v_leak``, 0-dim (or per-neuron): it broadcasts on the first step."""
-    return LIFBoxFeedForwardState(v=scalar_state(module.p.v_leak, input_tensor))
-
-
 _modules = model_modules(
     LIFBoxParameters(),
     extra={"dt": 0.001},  # dt may be positional: Norse's IAF and box modules take (p, dt)
     feed_forward=lif_box_feed_forward_step,
-    cell_state=_cell_state,
+    cell_state=scalar_cell_state(LIFBoxFeedForwardState, "v_leak"),
     initial_state=lif_box_initial_state,
 )
 

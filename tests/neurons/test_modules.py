@@ -13,7 +13,7 @@ import pytest
 import torch
 
 import simctl.neurons as sn
-from simctl.neurons._modules import model_modules, scalar_state
+from simctl.neurons._modules import model_modules, scalar_cell_state
 from simctl.neurons.base import SNN, SNNCell, SNNRecurrent, SNNRecurrentCell
 
 # the classes a model file completes with model_modules, and the parameters Norse 1.1.0 gives
@@ -173,7 +173,7 @@ _toy = model_modules(
     feed_forward=toy_step,
     recurrent=toy_recurrent_step,
     initial_state=toy_initial_state,
-    cell_state=lambda module, shape, x: ToyState(scalar_state(module.p.v0, x)),
+    cell_state=scalar_cell_state(ToyState, "v0"),
     recurrent_state=ToyRecurrentState,
 )
 
@@ -225,5 +225,7 @@ def test_helper_rejects_what_it_cannot_complete() -> None:
         _toy(type("Plain", (torch.nn.Module,), {}))
     with pytest.raises(TypeError, match="no step"):
         model_modules(ToyParameters(), initial_state=toy_initial_state)(type("NoStep", (SNN,), {}))
+    with pytest.raises(TypeError, match="led by v"):
+        scalar_cell_state(ToyRecurrentState, "v0")
     with pytest.raises(TypeError, match="led by z"):
         model_modules(ToyParameters(), initial_state=toy_initial_state, recurrent_state=ToyState)
