@@ -53,8 +53,15 @@ LAYERS: dict[str, Callable[[], torch.nn.Module]] = {
     "LIFAdEx": lambda: sn.LIFAdEx(),
     "LIFBox": lambda: sn.LIFBox(),
     "Izhikevich": lambda: sn.Izhikevich(sn.tonic_spiking),
-    "LIFRecurrent": lambda: sn.LIFRecurrent(3, 3),
+    "LIFRecurrent": lambda: _seeded(lambda: sn.LIFRecurrent(3, 3)),
 }
+
+
+def _seeded(build: Callable[[], torch.nn.Module]) -> torch.nn.Module:
+    """Random initial weights drawn from a fixed seed (some draws never spike)."""
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        return build()
 
 
 def _input(name: str) -> torch.Tensor:
