@@ -31,6 +31,7 @@ from .lif_mc import *  # noqa: F403
 from .lif_mc_refrac import *  # noqa: F403
 from .lif_refrac import *  # noqa: F403
 from .logical import *  # noqa: F403
+from .nir import *  # noqa: F403
 from .lsnn import *  # noqa: F403
 from .receptive_fields import *  # noqa: F403
 from .stdp_sensor import *  # noqa: F403
@@ -74,6 +75,7 @@ def _public_names() -> list[str]:
         "stdp_sensor",
         "tsodyks_makram",
         "logical",
+        "nir",
     )
     names: set[str] = set()
     for module in modules:
