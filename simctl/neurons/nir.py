@@ -175,6 +175,27 @@ def _scale_node(node: Any, scale: np.ndarray) -> Any:
 def _export(module: torch.nn.Module, x: torch.Tensor, dt: float | None) -> Any:
     nir = _nir()
     shape = tuple(x.shape[1:])  # NIR's types leave out the batch dimension
+    if isinstance(module, NIRGraphModule):
+        return _export_graph(module, x, dt)
+    if isinstance(module, _Flatten):
+        start, end = module.nir_dims
+        has_batch = module.ndim is None or x.dim() == module.ndim + 1
+        return nir.Flatten(
+            input_type={"input": np.array(tuple(x.shape[1:] if has_batch else x.shape))},
+            start_dim=start,
+            end_dim=end,
+        )
+    if isinstance(module, _Scale):
+        return nir.Scale(scale=_array(module.scale, shape))
+    if isinstance(module, _Threshold):
+        return nir.Threshold(threshold=_array(module.threshold, shape))
+    if isinstance(module, torch.nn.AvgPool2d) and module.divisor_override == 1:
+        pair = torch.nn.modules.utils._pair
+        return nir.SumPool2d(
+            kernel_size=np.array(pair(module.kernel_size)),
+            stride=np.array(pair(module.stride or module.kernel_size)),
+            padding=np.array(pair(module.padding)),
+        )
     if isinstance(module, ScaledInput):
         node = _export(module.module, x, dt)
         if not hasattr(node, "r"):
@@ -182,10 +203,10 @@ def _export(module: torch.nn.Module, x: torch.Tensor, dt: float | None) -> Any:
         return _scale_node(node, _array(module.scale, shape))
     if isinstance(module, (LIFBoxCell, LIFCell, LIBoxCell, LICell, IAFCell)):
         return _neuron_node(module, shape, dt)
-    recurrent = _RECURRENT
-    if type(module) in recurrent:
+    feed_forward = next((ff for rc, ff in _RECURRENT.items() if isinstance(module, rc)), None)
+    if feed_forward is not None:
         n = int(module.hidden_size)  # type: ignore[arg-type]
-        cell = recurrent[type(module)](module.p, dt=module.dt)  # type: ignore[operator]
+        cell = feed_forward(module.p, dt=module.dt)
         neuron = _neuron_node(cell, (n,), dt)
         w_in = module.input_weights.detach().cpu().double().numpy()  # type: ignore[union-attr]
         w_rec = module.recurrent_weights.detach().cpu().double().numpy()  # type: ignore[union-attr]
@@ -258,8 +279,36 @@ def _export(module: torch.nn.Module, x: torch.Tensor, dt: float | None) -> Any:
         f"to_nir: {type(module).__name__} has no NIR node; supported: LIFBoxCell, LIFCell, "
         "LIBoxCell, LICell, IAFCell, LIFRecurrentCell, ScaledInput, Linear, "
         "Conv2d, Flatten, AvgPool2d, LPPool2d(1), Identity (in a SequentialState or "
-        "torch.nn.Sequential)"
+        "torch.nn.Sequential), and graphs imported with from_nir"
     )
+
+
+def _export_graph(module: NIRGraphModule, x: torch.Tensor, dt: float | None) -> Any:
+    """An imported graph written back: its nodes and edges, each node's shape from a run."""
+    nir = _nir()
+    module._trace = {}
+    try:
+        with torch.no_grad():
+            _, state = module(x)
+            module(x, state)  # a second step reaches the nodes fed only by back edges
+        inputs = module._trace
+    finally:
+        module._trace = None
+    nodes: dict[str, Any] = {}
+    for name in module.node_names:
+        if name in module.inputs:
+            nodes[name] = nir.Input(input_type={"input": np.array(tuple(x.shape[1:]))})
+        elif name not in inputs:
+            raise ValueError(f"to_nir: node {name!r} of the graph received no input")
+        elif name in module.outputs:
+            shape = np.array(tuple(inputs[name].shape[1:]))
+            nodes[name] = nir.Output(output_type={"output": shape})
+        elif name in module.attributes:
+            nodes[name] = _export(getattr(module, module.attributes[name]), inputs[name], dt)
+        else:
+            shape = np.array(tuple(inputs[name].shape[1:]))
+            nodes[name] = _identity_class()(input_type={"input": shape})
+    return nir.NIRGraph(nodes=nodes, edges=list(module.edges), type_check=False)
 
 
 def _first(output: Any) -> torch.Tensor:
@@ -273,8 +322,8 @@ def to_nir(
     dt: float | None = None,
 ) -> nir.NIRGraph:
     """Exports a simctl module (one cell or layer, or a :class:`SequentialState` /
-    ``torch.nn.Sequential`` of them) as a NIR graph (Norse's
-    ``norse.torch.utils.export_nir.to_nir``).
+    ``torch.nn.Sequential`` of them, or a graph imported with :func:`from_nir`) as a NIR graph
+    (Norse's ``norse.torch.utils.export_nir.to_nir``).
 
     Args:
         module: the network; each layer maps to one node (see the module docstring).
@@ -293,6 +342,8 @@ def to_nir(
         ValueError: for a layer NIR cannot describe (the message lists the supported ones).
     """
     nir = _nir()
+    if isinstance(module, NIRGraphModule):  # a graph imported with from_nir
+        return _export_graph(module, sample_data, dt)
     if isinstance(module, (SequentialState, torch.nn.Sequential)):
         layers = list(module.named_children())
     else:
@@ -563,6 +614,7 @@ class NIRGraphModule(torch.nn.Module):
             name: is_stateful(getattr(self, attribute))
             for name, attribute in self.attributes.items()
         }
+        self._trace: dict[str, torch.Tensor] | None = None  # node inputs, while to_nir runs
 
     def _schedule(self) -> tuple[list[str], set[tuple[str, str]]]:
         """Depth-first from the input: edges into a node on the current path are back edges."""
@@ -610,6 +662,8 @@ class NIRGraphModule(torch.nn.Module):
             x = terms[0]
             for t in terms[1:]:
                 x = x + t
+            if self._trace is not None:
+                self._trace[name] = x
             attribute = self.attributes.get(name)
             if attribute is None:  # Output, Identity
                 values[name] = x

@@ -193,6 +193,9 @@ def test_recurrent_cell_round_trip_uses_a_cycle() -> None:
     np.testing.assert_array_equal(sub.nodes["w_rec"].weight, cell.recurrent_weights.detach())
     imported = from_nir(graph)
     assert imported.back_edges == set()  # the cycle lives in the sub-graph
+    again = to_nir(imported, torch.zeros(1, 4))
+    assert isinstance(again.nodes["0"], nir.NIRGraph)
+    assert sorted(again.nodes["0"].edges) == sorted(sub.edges)
     assert getattr(imported, "0").back_edges in ({("w_rec", "neuron")}, {("neuron", "w_rec")})
     x = 2.0 * torch.rand(40, 3, 4)
     expected = torch.stack(_run(SequentialState(cell), x))
@@ -278,6 +281,19 @@ def test_snntorch_leaky_network_imports_with_the_same_spikes() -> None:
         ours = torch.stack(_run(imported, x))
     assert 0 < theirs.sum() < theirs.numel()
     assert torch.equal(ours, theirs)
+
+    # ... and written back: the same node kinds and parameters, the same spikes again
+    again = to_nir(imported, torch.zeros(1, 1, 4, 4), dt=1e-4)
+    assert again.edges == list(graph.edges)
+    for name, node in graph.nodes.items():
+        assert type(again.nodes[name]) is type(node), name
+    np.testing.assert_allclose(again.nodes["3"].r, graph.nodes["3"].r, rtol=1e-6)
+    np.testing.assert_allclose(again.nodes["3"].tau, graph.nodes["3"].tau, rtol=1e-6)
+    np.testing.assert_array_equal(again.nodes["0"].weight, graph.nodes["0"].weight)
+    again.infer_types()
+    assert again.check_types()
+    with torch.no_grad():
+        assert torch.equal(torch.stack(_run(from_nir(again, dt=1e-4), x)), theirs)
 
 
 def test_snntorch_synaptic_imports_with_the_same_subthreshold_voltage() -> None:
