@@ -126,3 +126,26 @@ def test_conv2d_equals_a_loop_over_output_positions(algorithm: str) -> None:
     expected = torch.clamp(w + p.A_plus(w) * plus - p.A_minus(w) * minus, 0.0, 1.0)
     torch.testing.assert_close(w_new, expected)
     assert not torch.equal(w_new, w)
+
+
+def test_correlation_sensor_masks() -> None:
+    """Norse's correlation-sensor helpers: synapse (i, j) sees z_pre[i] and z_post[j]."""
+    from simctl.neurons.functional.correlation_sensor import (
+        post_mask,
+        post_pre_update,
+        pre_mask,
+    )
+
+    weights = torch.zeros(2, 3, 4)  # (batch, n_pre, n_post)
+    z_pre = torch.tensor([[1.0, 0.0, 1.0], [0.0, 1.0, 0.0]])
+    z_post = torch.tensor([[0.0, 1.0, 0.0, 0.0], [1.0, 1.0, 0.0, 1.0]])
+    pre, post = pre_mask(weights, z_pre), post_mask(weights, z_post)
+    assert torch.equal(pre[1, :, 2], z_pre[1]) and torch.equal(post[1, 2, :], z_post[1])
+    post_pre = torch.zeros(2, 3, 4)
+    post_pre[0, 0, 0] = 1.0  # set, then cleared by pre 0's spike (no post spike at j = 0)
+    new = post_pre_update(post_pre, post, pre)
+    assert new[0, 0, 0] == 0  # cleared by the presynaptic spike
+    assert new[0, 1, 1] == 1  # set by the postsynaptic spike
+    assert new[0, 0, 1] == 0  # both spikes: kept (at 0)
+    post_pre[0, 0, 1] = 1.0
+    assert post_pre_update(post_pre, post, pre)[0, 0, 1] == 1  # both spikes: kept (at 1)
