@@ -3,7 +3,8 @@
 The script
 
 1. makes a temporary virtual environment (``--system-site-packages``, so the torch and pytest
-   already installed are used) and installs this checkout of simctl into it with ``--no-deps``;
+   already installed are used) and installs this checkout of simctl into it with ``--no-deps``,
+   and the ``nir`` and ``nirtorch`` packages (Norse's NIR tests import them);
 2. downloads Norse's source distribution with pip (``pip download norse==VERSION --no-deps
    --no-binary :all:``; Norse 1.1.0 has no wheel) and takes its test files, which ship in it.
    Norse itself is **not** installed, so ``import norse`` can only reach simctl;
@@ -12,10 +13,15 @@ The script
    package, e.g. ``test_functional__lif.py``) next to a ``conftest.py`` that installs the alias:
    ``norse.torch`` is :mod:`simctl.neurons`, ``norse.torch.functional.<file>`` is
    ``simctl.neurons.functional.<file>``, ``norse.torch.module.<file>`` is
-   ``simctl.neurons.module.<file>``; any other ``norse`` module (``norse.torch.utils``,
-   ``norse.torch.models``, ...) does not exist, so files that need one fail to collect;
+   ``simctl.neurons.module.<file>`` (generally ``norse.torch.X`` is ``simctl.neurons.X``:
+   ``norse.torch.utils.export_nir`` too); a ``norse`` module simctl lacks
+   (``norse.torch.utils.pytree``, ``norse.torch.models``, ...) does not exist, so files that
+   need one fail to collect;
 4. runs pytest on that folder (JUnit XML), and prints the counts, the files that did not
-   collect and every failing test with the first line of its error.
+   collect and every failing test with the first line of its error;
+5. counts Norse's public names (``norse.torch.__all__`` plus the public top-level definitions
+   of its ``functional/``, ``module/``, ``models/`` and NIR files) and lists those that simctl
+   lacks at the top level or under the same file path.
 
 Nothing of Norse's is vendored here: the tests are fetched at run time. Needs the package index
 (or a local mirror) that pip uses.
@@ -125,7 +131,72 @@ def _collect_tests(sdist: Path, into: Path) -> list[str]:
         (tests / name).write_text(_absolute_imports(path.read_text(), package_name))
         copied.append(name)
     (tests / "conftest.py").write_text(CONFTEST)
+    # data files the tests open by a path relative to Norse's source root (braille.nir); pytest
+    # runs in ``into``, so they go to the same relative place there (no Python files: nothing
+    # of Norse's becomes importable)
+    for path in sorted(package.rglob("test/*")):
+        if path.is_file() and path.suffix not in (".py", ".pyc"):
+            target = into / path.relative_to(root)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, target)
     return copied
+
+
+NAMES = textwrap.dedent(
+    '''
+    """Norse's public names against simctl (run by norse_suite.py inside its environment)."""
+    import ast
+    import importlib
+    import pathlib
+    import sys
+
+    import simctl.neurons as sn
+
+    root = pathlib.Path(sys.argv[1])  # .../norse/torch
+    PLOTS = [  # norse.torch exports these when matplotlib is installed
+        "plot_heatmap_2d", "plot_heatmap_3d", "plot_histogram_2d", "plot_neuron_states",
+        "plot_scatter_3d", "plot_spikes_2d", "plot_izhikevich",
+    ]
+    top = []
+    for node in ast.parse((root / "__init__.py").read_text()).body:
+        targets = [getattr(t, "id", "") for t in getattr(node, "targets", [])]
+        if isinstance(node, ast.Assign) and "__all__" in targets:
+            value = node.value.left if isinstance(node.value, ast.BinOp) else node.value
+            top = [e.value for e in value.elts] + PLOTS
+    files = {}  # public top-level definitions of the library files -> their module path
+    for sub in ("functional", "module", "models", "utils"):
+        for path in sorted((root / sub).rglob("*.py")):
+            if "test" in path.parts or (sub == "utils" and "nir" not in path.name):
+                continue
+            module = ".".join(path.relative_to(root).with_suffix("").parts)
+            for node in ast.parse(path.read_text()).body:
+                if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+                    names = [node.name]
+                elif isinstance(node, ast.Assign):
+                    names = [t.id for t in node.targets if isinstance(t, ast.Name)]
+                else:
+                    names = []
+                for name in names:
+                    if not name.startswith("_") and name != "__all__":
+                        files.setdefault(name, module)
+    absent = []
+    names = sorted(set(top) | set(files))
+    for name in names:
+        ok = hasattr(sn, name) if name in top else True
+        if name in files:
+            try:
+                ok = ok and hasattr(importlib.import_module("simctl.neurons." + files[name]), name)
+            except ImportError:
+                ok = False
+        if not ok:
+            absent.append(f"{name} ({files.get(name, 'norse.torch')})")
+    print(f"{len(top)} names exported by norse.torch, {len(files)} defined in its functional/, "
+          f"module/, models/ and NIR files; {len(names)} in all: "
+          f"{len(names) - len(absent)} available in simctl, {len(absent)} absent")
+    for line in absent:
+        print("  absent:", line)
+    '''
+)
 
 
 def _first_error_line(message: str, text: str) -> str:
@@ -172,12 +243,21 @@ def main(argv: list[str] | None = None) -> int:
         venv.create(env_dir, system_site_packages=True, with_pip=True)
         python = env_dir / "bin" / "python"
         _run([str(python), "-m", "pip", "install", "-q", "--no-deps", "-e", str(REPO)])
+        _run([str(python), "-m", "pip", "install", "-q", "nir", "nirtorch"])
         _run(
             [str(python), "-m", "pip", "download", "-q", "--no-deps", "--no-binary", ":all:"]
             + [f"norse=={args.norse_version}", "-d", str(work)]
         )
         (sdist,) = sorted(work.glob("norse-*.tar.gz"))
         files = _collect_tests(sdist, work)
+        (work / "names.py").write_text(NAMES)
+        (norse_root,) = [p for p in (work / "src").iterdir() if p.is_dir()]
+        names = subprocess.run(
+            [str(python), str(work / "names.py"), str(norse_root / "norse" / "torch")],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
         junit = work / "junit.xml"
         command = [str(python), "-m", "pytest", str(work / "tests"), "-q", "-rN"]
         command += ["-p", "no:cacheprovider", "--import-mode=importlib"]
@@ -192,6 +272,7 @@ def main(argv: list[str] | None = None) -> int:
         output = proc.stdout.decode(errors="replace")
         counts, problems = _summarise(junit)
         report = _report(args.norse_version, len(files), counts, problems, output)
+        report += "\nNames: " + names
         print(report)
         if args.markdown:
             args.markdown.write_text(report)

@@ -9,6 +9,7 @@ Tsodyks–Markram, ``LIFCorrelation``) and the logical gates. Model files follow
 :mod:`simctl.neurons.base`, and one ``MODEL`` description for simulators.
 """
 
+from .adjoint import *  # noqa: F403
 from .base import *  # noqa: F403
 from .coba_lif import *  # noqa: F403
 from .containers import *  # noqa: F403
@@ -32,7 +33,9 @@ from .lif_mc_refrac import *  # noqa: F403
 from .lif_refrac import *  # noqa: F403
 from .logical import *  # noqa: F403
 from .lsnn import *  # noqa: F403
+from .nir import *  # noqa: F403
 from .receptive_fields import *  # noqa: F403
+from .stdp import *  # noqa: F403
 from .stdp_sensor import *  # noqa: F403
 from .threshold import *  # noqa: F403
 from .tsodyks_makram import *  # noqa: F403
@@ -74,6 +77,9 @@ def _public_names() -> list[str]:
         "stdp_sensor",
         "tsodyks_makram",
         "logical",
+        "nir",
+        "stdp",
+        "adjoint",
     )
     names: set[str] = set()
     for module in modules:

@@ -54,7 +54,28 @@ __all__ = [
     "correlation_sensor_step",
     "correlation_sensor_initial_state",
     "correlation_based_update",
+    "pre_mask",
+    "post_mask",
+    "post_pre_update",
 ]
+
+
+def pre_mask(weights: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    """The presynaptic spikes on the synapse array ``(..., n_pre, n_post)``:
+    ``mask[..., i, j] = z[..., i]`` (Norse's helper; its batch dimension is aligned here)."""
+    return torch.zeros_like(weights) + z.unsqueeze(-1)
+
+
+def post_mask(weights: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    """The postsynaptic spikes on the synapse array: ``mask[..., i, j] = z[..., j]``."""
+    return torch.zeros_like(weights) + z.unsqueeze(-2)
+
+
+def post_pre_update(
+    post_pre: torch.Tensor, post_spike_mask: torch.Tensor, pre_spike_mask: torch.Tensor
+) -> torch.Tensor:
+    """Step 3: ``Θ(post_pre + post − pre)``, which synapses saw a postsynaptic spike last."""
+    return heaviside(post_pre + post_spike_mask - pre_spike_mask)
 
 
 class CorrelationSensorParameters(NamedTuple):
@@ -119,12 +140,12 @@ def correlation_sensor_step(
         dt * p.tau_ac_inv * (-state.anti_correlation_trace)
     )
     # synapse (i, j) sees the spike of presynaptic neuron i and of postsynaptic neuron j
-    pre_mask = torch.zeros_like(post_pre) + z_pre.unsqueeze(-1)
-    post_mask = torch.zeros_like(post_pre) + z_post.unsqueeze(-2)
+    pre = pre_mask(post_pre, z_pre)
+    post = post_mask(post_pre, z_post)
     return CorrelationSensorState(
-        post_pre=heaviside(post_pre + post_mask - pre_mask),
-        correlation_trace=correlation_decayed + p.eta_p * pre_mask,
-        anti_correlation_trace=anti_correlation_decayed + p.eta_m * post_mask,
+        post_pre=post_pre_update(post_pre, post, pre),
+        correlation_trace=correlation_decayed + p.eta_p * pre,
+        anti_correlation_trace=anti_correlation_decayed + p.eta_m * post,
     )
 
 

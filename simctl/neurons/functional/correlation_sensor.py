@@ -5,6 +5,9 @@ from simctl.neurons.correlation_sensor import (  # noqa: F401
     CorrelationSensorState,
     correlation_based_update,
     correlation_sensor_step,
+    post_mask,
+    post_pre_update,
+    pre_mask,
 )
 from simctl.neurons.threshold import (  # noqa: F401
     heaviside,
@@ -16,4 +19,7 @@ __all__ = [
     "correlation_based_update",
     "correlation_sensor_step",
     "heaviside",
+    "pre_mask",
+    "post_mask",
+    "post_pre_update",
 ]
