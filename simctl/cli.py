@@ -31,6 +31,7 @@ commands:
 examples:
   simctl run neuron=izhikevich preset=bursting
   simctl run -m input.amplitude=5,10,15 && simctl collect multirun/<date>/<time>
+  eval "$(simctl run -sc install=bash)"    # Tab completion (zsh, fish: README)
 """
 
 #: Hydra's flags of ``simctl run``: those that take a value, those whose value is optional

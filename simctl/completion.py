@@ -19,6 +19,8 @@ No torch: a Tab costs the start-up of Python, Hydra and one composition (about 0
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import re
 import sys
@@ -187,7 +189,9 @@ def query(shell: str) -> int:
     try:
         from simctl import app
 
-        app.main()
+        # Hydra's argparse prints its usage for a flag it does not know (``--foo``): not on a Tab
+        with contextlib.redirect_stderr(io.StringIO()):
+            app.main()
     except SystemExit:
         pass
     except Exception:  # noqa: BLE001 - a Tab must never print a traceback

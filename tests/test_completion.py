@@ -74,8 +74,9 @@ def test_fish_and_zsh_queries(tmp_path):
 
 
 def test_a_line_that_is_not_run_and_bad_subcommands(tmp_path):
-    result = query("simctl presets ", tmp_path)
-    assert result.returncode == 0 and result.stdout == "" and result.stderr == ""
+    for line in ("simctl presets ", "simctl run --no-such-flag neuron="):
+        result = query(line, tmp_path)
+        assert result.returncode == 0 and result.stdout == "" and result.stderr == "", line
     bad = run_cli("run", "-sc", "install=tcsh", cwd=tmp_path)
     assert bad.returncode == 2 and bad.stdout == ""
     assert bad.stderr.strip().splitlines() == [
@@ -190,10 +191,12 @@ def test_tab_in_an_interactive_bash(tmp_path, path_with_simctl):
     lists the options and ``input.amp<Tab>`` completes the key."""
     session = f"simctl-test-{os.getpid()}"
     env = cli_env(PATH=path_with_simctl, HOME=str(tmp_path))
+    socket = tmp_path / "tmux.sock"
 
     def tmux(*args: str) -> str:
+        # a server of its own (-S): its shells get this test's PATH, whatever else runs
         return subprocess.run(
-            ["tmux", *args], capture_output=True, text=True, env=env, timeout=30
+            ["tmux", "-S", str(socket), *args], capture_output=True, text=True, env=env, timeout=30
         ).stdout
 
     def screen_until(pattern: str, timeout: float = 60) -> str:
@@ -216,7 +219,7 @@ def test_tab_in_an_interactive_bash(tmp_path, path_with_simctl):
         text = screen_until(r"input\.amplitude=")
         assert "simctl run input.amplitude=" in text and "usage" not in text, text
     finally:
-        tmux("kill-session", "-t", session)
+        tmux("kill-server")
 
 
 def hydra_help(tmp_path) -> str:
