@@ -31,6 +31,7 @@ commands:
 examples:
   simctl run neuron=izhikevich preset=bursting
   simctl run -m input.amplitude=5,10,15 && simctl collect multirun/<date>/<time>
+  eval "$(simctl run -sc install=bash)"    # Tab completion (zsh, fish: README)
 """
 
 #: Hydra's flags of ``simctl run``: those that take a value, those whose value is optional
@@ -95,6 +96,12 @@ def _check_flags(flags: dict[str, str | None]) -> str:
             return f"{flag}={value or ''}: not a valid choice; allowed: {', '.join(_CFG_VALUES)}"
         if flag in ("--info", "-i") and value is not None and value not in _INFO_VALUES:
             return f"{flag}={value}: not a valid choice; allowed: {', '.join(_INFO_VALUES)}"
+    # Hydra takes one of these at a time (-m with --cfg/--info shows the first job instead)
+    modes = [f for f in flags if f in ("--run", "-r", "--cfg", "-c", "--info", "-i")]
+    if len(modes) > 1:
+        return (
+            f"{' '.join(modes)}: only one of --run, --cfg, --info at a time; allowed: one of them"
+        )
     return ""
 
 
@@ -190,6 +197,12 @@ def _translate(error: BaseException, overrides: list[str], group_options=None, c
                     opts = sorted(group_options(group))
                 except Exception:  # noqa: BLE001 - best effort
                     opts = []
+            if (group, option) in PLUGINS and option not in opts:
+                what, install = PLUGINS[(group, option)]
+                return (
+                    f"{group}={option}: {what} is not installed (a Hydra plugin); allowed: "
+                    f"{install}, or one of {', '.join(opts)}"
+                )
             return f"{group}={option}: unknown {group} option; allowed: {', '.join(opts)}"
     m = re.search(r"Could not override '([^']+)'", text) or re.search(
         r"Could not append to config. An item is already at '([^']+)'", text
@@ -506,10 +519,34 @@ def _check_launcher(cfg) -> str:
     if "submitit" in target.lower() and "slurm" in target.lower() and not shutil.which("sbatch"):
         choice = OmegaConf.select(cfg, "hydra.runtime.choices.hydra/launcher", default="")
         return (
-            f"hydra/launcher={choice or target}: SLURM is not available here (no sbatch on "
-            "PATH); allowed: basic, joblib, or run on a SLURM login node"
+            f"hydra/launcher={choice or target}: SLURM is not available here (SLURM's sbatch "
+            "was not found on PATH); allowed: hydra/launcher=submitit_local or "
+            "hydra/launcher=joblib on this machine, or the same command on a SLURM login node"
         )
     return ""
+
+
+#: Hydra's launcher and sweeper plugins by option name: (what it is, how to install it)
+PLUGINS = {
+    ("hydra/launcher", "joblib"): ("the joblib launcher", "pip install 'simctl[joblib]'"),
+    ("hydra/launcher", "submitit_local"): (
+        "the submitit launcher",
+        "pip install 'simctl[submitit]'",
+    ),
+    ("hydra/launcher", "submitit_slurm"): (
+        "the submitit launcher",
+        "pip install 'simctl[submitit]'",
+    ),
+    ("hydra/launcher", "ray"): ("the Ray launcher", "pip install 'simctl[ray]'"),
+    ("hydra/launcher", "ray_aws"): ("the Ray launcher", "pip install 'simctl[ray]'"),
+    ("hydra/launcher", "rq"): ("the RQ launcher", "pip install hydra-rq-launcher"),
+    ("hydra/sweeper", "optuna"): ("the Optuna sweeper", "pip install hydra-optuna-sweeper"),
+    ("hydra/sweeper", "nevergrad"): (
+        "the Nevergrad sweeper",
+        "pip install hydra-nevergrad-sweeper",
+    ),
+    ("hydra/sweeper", "ax"): ("the Ax sweeper", "pip install hydra-ax-sweeper"),
+}
 
 
 def _check_output_dir(cfg, multirun: bool) -> str:
@@ -546,10 +583,19 @@ GUARD: _Guard | None = None
 
 def cmd_run(args: list[str]) -> int:
     global GUARD
+    overrides, flags, multirun = _split_args(args)
+    for flag in ("-sc", "--shell-completion"):
+        if flag in flags:  # before any check: a Tab never prints an error
+            from simctl.completion import shell_completion
+
+            given = [flags[flag]] if flags[flag] else []
+            code, problem = shell_completion([*given, *overrides])
+            return _error(problem) if problem else code
     code = preflight(args)
     if code:
         return code
-    _, flags, multirun = _split_args(args)
+    if "--hydra-help" in flags:
+        args = _hydra_help_args(args)
     if multirun and any(f in flags for f in ("--cfg", "-c", "--info", "-i")):
         try:
             args = _first_job_args(args)
@@ -571,6 +617,17 @@ def cmd_run(args: list[str]) -> int:
     with _Guard(validate) as GUARD:
         app.main()
     return 0
+
+
+def _hydra_help_args(args: list[str]) -> list[str]:
+    """``--hydra-help`` shows simctl's page (configs/hydra/hydra_help/simctl.yaml). Hydra
+    composes that page from its own config only, so the task's overrides are left out (they
+    would be unknown keys there); ``hydra/…`` and ``hydra.…`` overrides stay."""
+    overrides = set(_split_args(args)[0])
+    kept = [a for a in args if a not in overrides or a.lstrip("+~").startswith("hydra")]
+    if not any(a.lstrip("+~").startswith("hydra/hydra_help=") for a in kept):
+        kept.append("hydra/hydra_help=simctl")
+    return kept
 
 
 def _print_neuron_units(overrides: list[str]) -> None:
