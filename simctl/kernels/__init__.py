@@ -28,9 +28,9 @@ in advance; :func:`fused_layer_forward` is the same fast path for the library's 
 Selection (:func:`select_backend`): ``$SIMCTL_KERNELS`` (``auto``, ``c``, ``triton``,
 ``reference``, ``compile``) forces a choice; ``auto`` picks ``c`` on the CPU and ``triton`` on
 CUDA (when ``import triton`` works; otherwise the reference, the reason logged once) for
-float32/float64 blocks of two or more steps, and ``reference`` otherwise. A fused backend that cannot run a problem falls back to
-the reference (the reason is logged once at INFO level, on logger ``simctl.kernels``, and kept
-by :func:`last_backend`).
+float32/float64 blocks of two or more steps, and ``reference`` otherwise. A fused backend that
+cannot run a problem falls back to the reference (the reason is logged once at INFO level, on
+logger ``simctl.kernels``, and kept by :func:`last_backend`).
 """
 
 from __future__ import annotations

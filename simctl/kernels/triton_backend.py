@@ -58,6 +58,9 @@ _log = logging.getLogger("simctl.kernels")
 #: ``BLOCK / (32 · NUM_WARPS)`` neurons' state in registers
 BLOCK = 512
 NUM_WARPS = 4
+#: the fewest event slots a call starts with (it then keeps twice the most seen, and at least
+#: one per 32 neuron-steps)
+MIN_EVENT_CAPACITY = 1 << 12
 
 TL_TYPES = {
     torch.float32: "tl.float32",
@@ -220,10 +223,10 @@ def _op_expr(op: str, a: list[str], t: torch.dtype, attrs: tuple[Any, ...], devi
         return f"libdevice.pow({x}, tl.full([], {float(attrs[0])!r}, {TL_TYPES[t]}))"
     forms: dict[str, str] = {"x": x, "t": TL_TYPES[t]}
     if is_float:
-        one = f"(tl.zeros_like({x}) + 1)"
+        one = f"tl.full({x}.shape, 1, {TL_TYPES[t]})"
         sqrt = _SQRT[t].format(x=x)
         forms.update(
-            zero=f"tl.zeros_like({x})",
+            zero=f"tl.full({x}.shape, 0, {TL_TYPES[t]})",
             sqrt=sqrt,
             div1=_DIV[t].format(a=one, b=x),
             div1sqrt=_DIV[t].format(a=one, b=sqrt),
@@ -231,7 +234,7 @@ def _op_expr(op: str, a: list[str], t: torch.dtype, attrs: tuple[Any, ...], devi
             sigmoid=_DIV[t].format(a=one, b=f"({one} + {_math('exp', f'(-{x})', device)})"),
         )
     else:
-        forms["zero"] = f"tl.zeros_like({x})"
+        forms["zero"] = f"tl.full({x}.shape, 0, {TL_TYPES[t]})"
     if op == "pow":
         return _POW[attrs[0]].format(**forms)
     if op == "sqrt":
@@ -266,7 +269,8 @@ def generate(
     leaf (``T·N``; ``T·U`` when ``indexed``), then when ``indexed`` an ``int32`` column table
     (``N``: the neuron's column of the compact trace, ``-1`` when it is not recorded), when
     ``events`` the ``int64`` event array and its ``{count}`` cell, then the ``float64``
-    constants, ``T``, ``N``, ``T·N``, ``U``, the event capacity and ``BLOCK`` (a compile-time constant).
+    constants, ``T``, ``N``, ``T·N``, ``U``, the event capacity and ``BLOCK`` (a compile-time
+    constant).
     ``device`` selects the GPU forms of the math functions (else the interpreter's).
     """
     inputs = graph.inputs
@@ -354,6 +358,15 @@ def generate(
         *(["from triton.language.extra import libdevice"] if device else []),
         "",
         "",
+        # the combine function of the events' count and prefix sum, defined here rather than
+        # tl.sum's and tl.cumsum's: a kernel module is loaded in the mode (compiled or
+        # interpreted) of the moment, triton.language's own jit functions in the mode of
+        # Triton's import
+        "@triton.jit",
+        "def _add(a, b):",
+        "    return a + b",
+        "",
+        "",
         "@triton.jit",
         f"def simctl_kernel({', '.join(names)}):",
         "    pid = tl.program_id(0)",
@@ -374,7 +387,7 @@ def generate(
         lines.append("    o = offs")
         lines.append("    xn = tl.load(x_ptr + offs, mask=mask)")
     elif input_layout == "step":
-        lines.append("    ts = tl.zeros((BLOCK,), tl.int64)")
+        lines.append("    ts = tl.full((BLOCK,), 0, tl.int64)")
         lines.append("    o = offs")
         lines.append("    xn = tl.load(x_ptr + ts, mask=mask)")
     else:  # "neuron": one value per neuron for every step
@@ -395,10 +408,11 @@ def generate(
     if events:
         lines.append(f"        z = ({out_value} != 0) & mask")
         lines.append("        zi = z.to(tl.int32)")
-        lines.append("        nz = tl.sum(zi, axis=0)")
+        lines.append("        nz = tl.reduce(zi, 0, _add)")
         lines.append("        if nz > 0:")
         lines.append("            base = tl.atomic_add(evn_ptr, nz.to(tl.int64))")
-        lines.append("            pos = base + (tl.cumsum(zi, axis=0) - zi).to(tl.int64)")
+        lines.append("            before = tl.associative_scan(zi, 0, _add) - zi")
+        lines.append("            pos = base + before.to(tl.int64)")
         lines.append("            tl.store(ev_ptr + pos, o, mask=z & (pos < CAP))")
     else:
         lines.append(f"        tl.store(out_ptr + o, {out_value}, mask=mask)")
@@ -583,6 +597,11 @@ def _dense(tensor: torch.Tensor, shape: tuple[int, ...], device: torch.device) -
     return tensor.detach().to(device).expand(shape).contiguous().clone()
 
 
+def _launch(plan: Plan, grid: tuple[int], arguments: list[Any]) -> None:
+    """One launch: ``BLOCK`` neurons per program, FMA contraction off (exact rounding)."""
+    plan.kernel[grid](*arguments, BLOCK=BLOCK, num_warps=NUM_WARPS, enable_fp_fusion=False)
+
+
 def run_triton_shaped(
     step: Any,
     input_block: torch.Tensor,
@@ -652,7 +671,8 @@ def run_triton_shaped(
     while True:
         new_state = [_dense(leaf, shape, device) for leaf in state_leaves]
         if events:
-            capacity = capacity or max(1 << 12, 2 * plan.event_hint, steps * neurons // 32)
+            first = max(MIN_EVENT_CAPACITY, 2 * plan.event_hint, steps * neurons // 32)
+            capacity = capacity or first
             event_array = torch.empty(capacity, dtype=torch.int64, device=device)
             count = torch.zeros(1, dtype=torch.int64, device=device)
             output_args = [event_array, count]
@@ -666,9 +686,7 @@ def run_triton_shaped(
         arguments += [consts, steps, neurons, steps * neurons, columns, capacity]
         if neurons:
             try:
-                plan.kernel[grid](
-                    *arguments, BLOCK=BLOCK, num_warps=NUM_WARPS, enable_fp_fusion=False
-                )
+                _launch(plan, grid, arguments)
             except Exception as error:  # noqa: BLE001 - a kernel Triton cannot build: refused
                 if plan.launched:
                     raise
