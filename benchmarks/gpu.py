@@ -253,7 +253,7 @@ def simctl_run(args: argparse.Namespace) -> dict[str, Any]:
         gpu = _simctl_run(gpu_device, args.run_ms, args.run_size, Path(tmp) / "gpu", env)
         cpu_env = {k: v for k, v in env.items() if k not in ("SIMCTL_KERNELS", "TRITON_INTERPRET")}
         cpu = _simctl_run("cpu", args.run_ms, args.run_size, Path(tmp) / "cpu", cpu_env)
-    same = bool(np.array_equal(gpu["times"], cpu["times"]) and np.array_equal(gpu["ids"], cpu["ids"]))
+    same = np.array_equal(gpu["times"], cpu["times"]) and np.array_equal(gpu["ids"], cpu["ids"])
     return {
         "case": "simctl_run",
         "neurons": args.run_size,
@@ -262,7 +262,7 @@ def simctl_run(args: argparse.Namespace) -> dict[str, Any]:
         "cpu_seconds": cpu["seconds"],
         "spikes": gpu["spikes"],
         "cpu_spikes": cpu["spikes"],
-        "spikes_equal_cpu": same,
+        "spikes_equal_cpu": bool(same),
         "backend": gpu["backend"],
         "reason": gpu["reason"],
         "cpu_backend": cpu["backend"],

@@ -49,6 +49,7 @@ _DEVICES = [
 @pytest.fixture(autouse=True)
 def _env(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("SIMCTL_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "kernels"))
+    monkeypatch.setenv("TRITON_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "triton"))
     monkeypatch.setenv("SIMCTL_KERNELS", "triton")
 
 
@@ -478,3 +479,92 @@ def test_simulation_on_the_triton_backend_equals_the_reference(sim, monkeypatch)
     assert state_r.keys() == state_t.keys() and state_r
     for name in state_r:
         np.testing.assert_array_equal(state_t[name], state_r[name])
+
+
+# --------------------------------------------------------------------------------------------
+# the GPU form of the kernels, compiled for a Hopper GPU (sm_90) without one
+
+
+def _signature(arguments: list[Any]) -> dict[int, str]:
+    pointer = {
+        torch.float32: "*fp32",
+        torch.float64: "*fp64",
+        torch.bool: "*i1",
+        torch.int64: "*i64",
+        torch.int32: "*i32",
+        torch.int16: "*i16",
+        torch.int8: "*i8",
+        torch.uint8: "*u8",
+    }
+    kinds = []
+    for value in arguments:
+        if isinstance(value, torch.Tensor):
+            kinds.append(pointer[value.dtype])
+        else:
+            kinds.append("i32" if -(2**31) <= value < 2**31 else "i64")
+    return kinds
+
+
+def _gpu_cases() -> list[Any]:
+    from simctl.neurons import lif_adex
+
+    tonic = izhikevich.IZHIKEVICH_PRESETS["tonic_spiking"].p._replace(tau_inv=1.0)
+    return [
+        pytest.param(lif.MODEL, lif.LIFParameters(), torch.float32, "full", False, id="lif"),
+        pytest.param(izhikevich.MODEL, tonic, torch.float64, "step", True, id="izhikevich-events"),
+        pytest.param(
+            lif_adex.MODEL, lif_adex.MODEL.parameters(), torch.float32, "full", False, id="adex"
+        ),
+        pytest.param(_MANY_OPS, _Params(), torch.float32, "neuron", True, id="many-ops-events"),
+    ]
+
+
+@pytest.mark.parametrize(("model", "p", "dtype", "layout", "events"), _gpu_cases())
+def test_the_gpu_kernels_compile_for_sm90_with_exact_arithmetic(
+    monkeypatch, model, p, dtype, layout, events
+):
+    """The kernels a GPU would run (libdevice math) are compiled ahead of time for sm_90 by
+    Triton's own compiler and ptxas, no GPU needed: they build, and the step's own arithmetic
+    has no fused multiply-add and no approximate division or square root in the PTX (only
+    libdevice's functions use them, inside their own error bounds)."""
+    import re
+
+    from triton.backends.compiler import GPUTarget
+    from triton.compiler import ASTSource, compile
+
+    monkeypatch.setenv("TRITON_INTERPRET", "1")  # CPU tensors accepted; nothing is run
+    monkeypatch.setattr(triton_backend, "_gpu_forms", lambda: True)
+    monkeypatch.setattr(triton_backend, "_plans", type(triton_backend._plans)())
+    launched: list[tuple[str, list[Any]]] = []
+    monkeypatch.setattr(
+        triton_backend, "_launch", lambda plan, grid, args: launched.append((plan.source, args))
+    )
+    n, steps = 24, 3
+    state = model.initial_state((n,), p, dtype)
+    x = {
+        "full": torch.rand(steps, n, dtype=dtype),
+        "step": torch.rand(steps, 1, dtype=dtype).expand(steps, n),
+        "neuron": torch.rand(1, n, dtype=dtype).expand(steps, n),
+    }[layout]
+    record = tuple(model.variables)
+    if events:
+        kernels.spike_events(model, x, state, p, _dt(model), record, [0, 5, 5])
+    else:
+        kernels.integrate(model, x, state, p, _dt(model), record)
+    assert kernels.last_backend() == ("triton", "")
+    (source, arguments), *_ = launched
+    assert ("libdevice." in source) == (model.name in ("lif_adex", "many_ops"))
+    monkeypatch.delenv("TRITON_INTERPRET")
+    kernel = triton_backend.load(source)  # decorated for compilation, not the interpreter
+    signature = dict(zip(kernel.arg_names, [*_signature(arguments), "constexpr"], strict=True))
+    compiled = compile(
+        ASTSource(fn=kernel, signature=signature, constexprs={"BLOCK": triton_backend.BLOCK}),
+        target=GPUTarget("cuda", 90, 32),
+        options={"num_warps": triton_backend.NUM_WARPS, "enable_fp_fusion": False},
+    )
+    ptx = compiled.asm["ptx"]
+    assert compiled.asm["cubin"]
+    if "libdevice." not in source:
+        assert not re.search(r"\bfma\.", ptx)
+        assert not re.search(r"\b(div|sqrt|rcp)\.(approx|full)", ptx)
+    assert ("atom." in ptx) == events

@@ -12,15 +12,16 @@ in advance; :func:`fused_layer_forward` is the same fast path for the library's 
     (:mod:`simctl.kernels.codegen`), compiled with the system C compiler and cached on disk
     (:mod:`simctl.kernels.cbuild`). One source of truth: no model is restated by hand, and the
     tests prove every model's kernel equal to its step function.
-``"reference"``
-    :func:`integrate_reference`, the Python loop over the step function: CUDA and other devices,
-    models the tracer cannot express, a missing or failing compiler, single-step blocks, and
-    ``SIMCTL_KERNELS=reference``.
 ``"triton"`` (CUDA, the default there when Triton can be imported)
     The same traced graph as a Triton kernel (:mod:`simctl.kernels.triton_backend`): one program
     per block of neurons, the time loop inside, the state in registers. Under
     ``TRITON_INTERPRET=1`` it also runs on CPU tensors (Triton's interpreter: how the tests
-    check it without a GPU).
+    check it without a GPU). Used by :func:`integrate` and :func:`spike_events`; the layer fast
+    path stays on the CPU.
+``"reference"``
+    :func:`integrate_reference`, the Python loop over the step function: other devices, CUDA
+    without Triton, models the tracer cannot express, a missing or failing compiler,
+    single-step blocks, and ``SIMCTL_KERNELS=reference``.
 ``"compile"``
     ``torch.compile`` of the step function, looped in Python; opt-in with
     ``SIMCTL_KERNELS=compile``; falls back to the reference on any error.

@@ -97,6 +97,12 @@ def interpreting() -> bool:
     return os.environ.get("TRITON_INTERPRET", "0").strip().lower() in ("1", "true", "on", "yes")
 
 
+def _gpu_forms() -> bool:
+    """Whether kernels are written with the GPU's math functions (libdevice) rather than the
+    interpreter's portable ones."""
+    return not interpreting()
+
+
 # --------------------------------------------------------------------------------------------
 # the op tables: graph operation -> Triton expression. ``{a}``/``{b}`` the operands (already in
 # the compute dtype), ``{x}`` the single operand, ``{one}``/``{zero}`` that dtype's 1 and 0.
@@ -169,6 +175,21 @@ _MATH = {
 }
 #: the IEEE square root: float32's ``tl.sqrt`` is an approximation on the GPU
 _SQRT = {torch.float32: "tl.sqrt_rn({x})", torch.float64: "tl.sqrt({x})"}
+
+
+def _sum_combine() -> str:
+    """The combine function of the events' ``tl.reduce`` and ``tl.associative_scan``.
+
+    Not ``tl.sum``/``tl.cumsum``: those are jit functions decorated when Triton is imported, so
+    a kernel loaded later under ``TRITON_INTERPRET=1`` cannot call them. Their combine function
+    ``triton.language.standard._sum_combine`` is only named, never called, by the interpreter
+    (which sums with numpy when it sees it) and compiles as ``tl.sum``'s own on the GPU; where
+    a Triton lacks it, the kernel module's own ``_add`` (the interpreter then calls it element
+    by element: correct, slower).
+    """
+    import triton.language as tl
+
+    return "tl.standard._sum_combine" if hasattr(tl.standard, "_sum_combine") else "_add"
 
 
 def _cast(expr: str, src: torch.dtype | None, dst: torch.dtype) -> str:
@@ -358,10 +379,8 @@ def generate(
         *(["from triton.language.extra import libdevice"] if device else []),
         "",
         "",
-        # the combine function of the events' count and prefix sum, defined here rather than
-        # tl.sum's and tl.cumsum's: a kernel module is loaded in the mode (compiled or
-        # interpreted) of the moment, triton.language's own jit functions in the mode of
-        # Triton's import
+        # a combine function for the events' count and prefix sum where triton.language has
+        # none to name (see _sum_combine)
         "@triton.jit",
         "def _add(a, b):",
         "    return a + b",
@@ -408,10 +427,11 @@ def generate(
     if events:
         lines.append(f"        z = ({out_value} != 0) & mask")
         lines.append("        zi = z.to(tl.int32)")
-        lines.append("        nz = tl.reduce(zi, 0, _add)")
+        add = _sum_combine()
+        lines.append(f"        nz = tl.reduce(zi, 0, {add})")
         lines.append("        if nz > 0:")
         lines.append("            base = tl.atomic_add(evn_ptr, nz.to(tl.int64))")
-        lines.append("            before = tl.associative_scan(zi, 0, _add) - zi")
+        lines.append(f"            before = tl.associative_scan(zi, 0, {add}) - zi")
         lines.append("            pos = base + before.to(tl.int64)")
         lines.append("            tl.store(ev_ptr + pos, o, mask=z & (pos < CAP))")
     else:
@@ -525,8 +545,9 @@ def get_plan(
     p_flat: list[tuple[str, Any]],
 ) -> tuple[Any, Plan]:
     """``(key, plan)``: the memoised Triton plan (raises :class:`FusedUnavailable`)."""
-    device = not interpreting()
-    variant = (f"triton:{input_layout}:{'gpu' if device else 'interpret'}", indexed, events, 0)
+    device = _gpu_forms()
+    forms = "gpu" if device else "interpret"
+    variant = (f"triton:{input_layout}:{forms}:{input_block.device.type}", indexed, events, 0)
     key = _key(step, input_block, state, p, dt, record, variant, state_flat, p_flat)
     with _plans_lock:
         plan = _plans.get(key)
@@ -566,6 +587,7 @@ def get_plan(
 
 
 _columns: OrderedDict[Any, tuple[torch.Tensor, torch.Tensor, int]] = OrderedDict()
+_columns_lock = threading.Lock()
 
 
 def _column_table(
@@ -576,7 +598,8 @@ def _column_table(
     is not recorded), and ``compact[:, gather]`` is the ``(T, lead·len(index))`` trace asked for
     (repeats in ``index`` are gathered, not written twice)."""
     key = (index.numpy().tobytes(), tuple(shape), str(device))
-    found = _columns.get(key)
+    with _columns_lock:
+        found = _columns.get(key)
     if found is not None:
         return found
     last = shape[-1]
@@ -586,9 +609,10 @@ def _column_table(
     col = torch.full((math.prod(shape),), -1, dtype=torch.int32)
     col[unique] = torch.arange(unique.numel(), dtype=torch.int32)
     result = (col.to(device), inverse.to(device), int(unique.numel()))
-    _columns[key] = result
-    while len(_columns) > 64:
-        _columns.popitem(last=False)
+    with _columns_lock:
+        _columns[key] = result
+        while len(_columns) > 64:
+            _columns.popitem(last=False)
     return result
 
 
@@ -598,8 +622,14 @@ def _dense(tensor: torch.Tensor, shape: tuple[int, ...], device: torch.device) -
 
 
 def _launch(plan: Plan, grid: tuple[int], arguments: list[Any]) -> None:
-    """One launch: ``BLOCK`` neurons per program, FMA contraction off (exact rounding)."""
-    plan.kernel[grid](*arguments, BLOCK=BLOCK, num_warps=NUM_WARPS, enable_fp_fusion=False)
+    """One launch: ``BLOCK`` neurons per program, FMA contraction off (exact rounding), on the
+    arguments' CUDA device (Triton launches on the current one)."""
+    device = arguments[0].device
+    if device.type == "cuda":
+        with torch.cuda.device(device):
+            plan.kernel[grid](*arguments, BLOCK=BLOCK, num_warps=NUM_WARPS, enable_fp_fusion=False)
+    else:
+        plan.kernel[grid](*arguments, BLOCK=BLOCK, num_warps=NUM_WARPS, enable_fp_fusion=False)
 
 
 def run_triton_shaped(
@@ -637,8 +667,8 @@ def run_triton_shaped(
             raise FusedUnavailable("a state leaf is not a tensor")
     p_leaves = dict(p_flat)
     params = [p_leaves[path] for path in _per_neuron(p, p_flat)]
-    if any(t.device != device for t in [*state_leaves, *params] if t.numel() != 1):
-        raise FusedUnavailable(f"state or parameters not on {device}")
+    if any(t.device.type not in ("cpu", device.type) for t in [*state_leaves, *params]):
+        raise FusedUnavailable(f"state or parameters neither on {device} nor on the CPU")
     shape = broadcast_shapes(
         input_block.shape[1:], *[t.shape for t in state_leaves], *[t.shape for t in params]
     )
