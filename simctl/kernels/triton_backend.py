@@ -261,8 +261,6 @@ def _op_expr(op: str, a: list[str], t: torch.dtype, attrs: tuple[Any, ...], devi
     if op == "sqrt":
         return forms["sqrt"]
     if op in _UNARY:
-        if "{" in _UNARY[op] and not is_float and op in ("reciprocal", "rsqrt", "sigmoid"):
-            raise Unsupported(f"{op} on integers")
         return _UNARY[op].format(**forms)
     if op in _MATH:
         return _math(op, x, device)
