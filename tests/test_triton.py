@@ -207,9 +207,39 @@ def test_lif_layouts_batch_and_per_neuron_parameters(device, small_block, dtype)
             lif.MODEL, x.to(device), _to(state, device), _to(p, device), 0.001, ("v", "i")
         )
         assert kernels.last_backend() == ("triton", ""), layout
-        assert _last_source().count("tl.load(x_ptr") == 2 - (layout == "neuron"), layout
+        # the input: read once (neuron), or each chunk's UNROLL steps loaded one chunk ahead
+        loads = 1 if layout == "neuron" else 2 * triton_backend.UNROLL
+        assert _last_source().count("tl.load(x_ptr") == loads, layout
         _compare(fast, ref)
         assert ref[0].sum() > 0, layout
+
+
+@pytest.mark.parametrize("steps", [2, 3, 4, 5, 9])
+@pytest.mark.parametrize("layout", ["full", "step"])
+def test_blocks_of_any_length_around_the_unrolled_chunks(
+    device, small_block, monkeypatch, steps, layout
+):
+    """The time loop runs ``UNROLL`` steps per iteration: blocks shorter than one chunk, of
+    exactly one, and with a partial last chunk store nothing past ``T`` and end in the right
+    state (the events variant unrolled as much here)."""
+    assert triton_backend.UNROLL == 4
+    monkeypatch.setattr(triton_backend, "UNROLL_EVENTS", 4)
+    torch.manual_seed(8)
+    n = 20
+    p = lif.LIFParameters()
+    state = lif.lif_initial_state((n,), p)
+    x = {
+        "full": 30 * torch.rand(steps, n),
+        "step": (30 * torch.rand(steps, 1)).expand(steps, n),
+    }[layout]
+    ref = kernels.integrate_reference(lif.MODEL, x, state, p, 0.01, ("v",), [3, 17])
+    fast = kernels.integrate(lif.MODEL, x.to(device), _to(state, device), p, 0.01, ("v",), [3, 17])
+    assert kernels.last_backend() == ("triton", "")
+    _compare(fast, ref)
+    flat, _, _, final = kernels.spike_events(lif.MODEL, x.to(device), _to(state, device), p, 0.01)
+    np.testing.assert_array_equal(flat, torch.nonzero(ref[0].reshape(-1)).flatten().numpy())
+    assert torch.equal(final.v.cpu(), ref[2].v)
+    assert ref[0].sum() > 0
 
 
 def test_state_is_not_modified_and_blocks_chain(device, small_block):

@@ -61,6 +61,13 @@ NUM_WARPS = 4
 #: the fewest event slots a call starts with (it then keeps twice the most seen, and at least
 #: one per 32 neuron-steps)
 MIN_EVENT_CAPACITY = 1 << 12
+#: steps per iteration of the kernel's time loop (their inputs loaded one iteration ahead).
+#: Compiled for sm_90 with runtime-like specialisation: LIF 40/64 registers per thread at 1/4,
+#: AdEx 64/142. The events variant's per-step count and prefix sum make each unrolled step
+#: heavier (LIF 80 registers at 1, 254 at 4, which would leave one or two programs per SM),
+#: so it unrolls by UNROLL_EVENTS.
+UNROLL = 4
+UNROLL_EVENTS = 1
 
 TL_TYPES = {
     torch.float32: "tl.float32",
@@ -190,6 +197,13 @@ def _sum_combine() -> str:
     import triton.language as tl
 
     return "tl.standard._sum_combine" if hasattr(tl.standard, "_sum_combine") else "_add"
+
+
+def _input_load(layout: str, j: int) -> str:
+    """The load of the input of step ``t0 + j`` (``q{j}`` the flat index, ``ts`` = ``t0``)."""
+    if layout == "full":
+        return f"tl.load(x_ptr + q{j} + offs, mask=mask & (offs < TN - q{j}))"
+    return f"tl.load(x_ptr + ts + {j}, mask=ts + {j} < T)"  # "step": one scalar per step
 
 
 def _cast(expr: str, src: torch.dtype | None, dst: torch.dtype) -> str:
@@ -399,52 +413,77 @@ def generate(
         lines.append("    col = tl.load(col_ptr + offs, mask=mask, other=-1).to(tl.int64)")
         lines.append("    rmask = mask & (col >= 0)")
         lines.append("    ru = tl.where(rmask, col, 0)")
-    # the input of step t + 1 is loaded during step t (its latency hidden behind the step)
-    if input_layout == "full":
-        lines.append("    o = offs")
-        lines.append("    xn = tl.load(x_ptr + offs, mask=mask)")
-    elif input_layout == "step":
-        lines.append("    ts = tl.full((BLOCK,), 0, tl.int64)")
-        lines.append("    o = offs")
-        lines.append("    xn = tl.load(x_ptr + ts, mask=mask)")
-    else:  # "neuron": one value per neuron for every step
-        lines.append("    o = offs")
+        lines.append("    cu = tl.full([], 0, tl.int64)  # t·U")
+    # UNROLL steps per loop iteration, their inputs loaded one iteration ahead: the loads of
+    # a chunk are issued together while the previous chunk computes, so the memory latency is
+    # hidden behind UNROLL steps of arithmetic rather than one. q{j} = (t0 + j)·N is a scalar
+    # (one register for the whole program, not one per neuron): step j's row starts there.
+    # Steps at or beyond T (the last chunk's tail) store nothing and leave the state alone.
+    u = UNROLL_EVENTS if events else UNROLL
+    lines.append("    o = tl.full([], 0, tl.int64)")
+    if input_layout == "step":
+        lines.append("    ts = tl.full([], 0, tl.int64)")
+    if input_layout == "neuron":  # one value per neuron for every step
         lines.append("    in0 = tl.load(x_ptr + offs, mask=mask)")
-    lines.append("    for t in range(0, T):")
-    if input_layout == "full":
-        lines.append("        in0 = xn")
-        lines.append("        xn = tl.load(x_ptr + o + N, mask=mask & (o + N < TN))")
-    elif input_layout == "step":
-        lines.append("        in0 = xn")
-        lines.append("        ts = ts + 1")
-        lines.append("        xn = tl.load(x_ptr + ts, mask=mask & (ts < T))")
-    for k in state_ids:
-        lines.append(f"        in{k} = l{k}")
-    lines.extend(body)
-    out_value = full(graph.output, output_dtype)
-    if events:
-        lines.append(f"        z = ({out_value} != 0) & mask")
-        lines.append("        zi = z.to(tl.int32)")
-        add = _sum_combine()
-        lines.append(f"        nz = tl.reduce(zi, 0, {add})")
-        lines.append("        if nz > 0:")
-        lines.append("            base = tl.atomic_add(evn_ptr, nz.to(tl.int64))")
-        lines.append(f"            before = tl.associative_scan(zi, 0, {add}) - zi")
-        lines.append("            pos = base + before.to(tl.int64)")
-        lines.append("            tl.store(ev_ptr + pos, o, mask=z & (pos < CAP))")
     else:
-        lines.append(f"        tl.store(out_ptr + o, {out_value}, mask=mask)")
-    for r, leaf in enumerate(record):
-        value = full(graph.state_out[leaf], inputs[1 + leaf][1])
-        if indexed:
-            lines.append(f"        tl.store(r{r}_ptr + ru, {value}, mask=rmask)")
+        lines.append("    q0 = o")
+        for j in range(1, u):
+            lines.append(f"    q{j} = q{j - 1} + N")
+        for j in range(u):
+            lines.append(f"    xn{j} = {_input_load(input_layout, j)}")
+    lines.append(f"    for t0 in range(0, T, {u}):")
+    lines.append("        q0 = o")
+    chain = 2 * u if input_layout == "full" else u
+    for j in range(1, chain):
+        lines.append(f"        q{j} = q{j - 1} + N")
+    if input_layout != "neuron":
+        for j in range(u):
+            lines.append(f"        x{j} = xn{j}")
+        for j in range(u):
+            lines.append(f"        xn{j} = {_input_load(input_layout, u + j)}")
+    out_value = full(graph.output, output_dtype)
+    add = _sum_combine()
+    for j in range(u):
+        lines.append(f"        # step t0 + {j}")
+        # (a per-neuron comparison: Triton's interpreter mishandles a block & a scalar mask)
+        live = "mask" if j == 0 else f"mask & (offs < TN - q{j})"
+        here = f"q{j} + offs"
+        if j:
+            lines.append(f"        live = {live}")
+            live = "live"
+        if input_layout != "neuron":
+            lines.append(f"        in0 = x{j}")
+        for k in state_ids:
+            lines.append(f"        in{k} = l{k}")
+        lines.extend(body)
+        if events:
+            lines.append(f"        z = ({out_value} != 0) & {live}")
+            lines.append("        zi = z.to(tl.int32)")
+            lines.append(f"        nz = tl.reduce(zi, 0, {add})")
+            lines.append("        if nz > 0:")
+            lines.append("            base = tl.atomic_add(evn_ptr, nz.to(tl.int64))")
+            lines.append(f"            before = tl.associative_scan(zi, 0, {add}) - zi")
+            lines.append("            pos = base + before.to(tl.int64)")
+            lines.append(f"            tl.store(ev_ptr + pos, {here}, mask=z & (pos < CAP))")
         else:
-            lines.append(f"        tl.store(r{r}_ptr + o, {value}, mask=mask)")
-    for leaf, k in enumerate(state_ids):
-        lines.append(f"        l{k} = {full(graph.state_out[leaf], inputs[k][1])}")
-    lines.append("        o = o + N")
-    if indexed:
-        lines.append("        ru = ru + U")
+            lines.append(f"        tl.store(out_ptr + {here}, {out_value}, mask={live})")
+        for r, leaf in enumerate(record):
+            value = full(graph.state_out[leaf], inputs[1 + leaf][1])
+            if indexed:
+                rlive = "rmask" if j == 0 else f"rmask & (offs < TN - q{j})"
+                lines.append(f"        tl.store(r{r}_ptr + cu + ru, {value}, mask={rlive})")
+            else:
+                lines.append(f"        tl.store(r{r}_ptr + {here}, {value}, mask={live})")
+        for leaf, k in enumerate(state_ids):
+            value = full(graph.state_out[leaf], inputs[k][1])
+            if j:
+                value = f"tl.where({live}, {value}, l{k})"
+            lines.append(f"        l{k} = {value}")
+        if indexed:
+            lines.append("        cu = cu + U")
+    lines.append(f"        o = q{u - 1} + N")
+    if input_layout == "step":
+        lines.append(f"        ts = ts + {u}")
     for k in state_ids:
         lines.append(f"    tl.store(s{k}_ptr + offs, l{k}, mask=mask)")
     consts = []
@@ -545,7 +584,9 @@ def get_plan(
     """``(key, plan)``: the memoised Triton plan (raises :class:`FusedUnavailable`)."""
     device = _gpu_forms()
     forms = "gpu" if device else "interpret"
-    variant = (f"triton:{input_layout}:{forms}:{input_block.device.type}", indexed, events, 0)
+    unroll = UNROLL_EVENTS if events else UNROLL
+    kind = f"triton:{input_layout}:{forms}:{input_block.device.type}:{unroll}"
+    variant = (kind, indexed, events, 0)
     key = _key(step, input_block, state, p, dt, record, variant, state_flat, p_flat)
     with _plans_lock:
         plan = _plans.get(key)
