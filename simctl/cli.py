@@ -290,7 +290,7 @@ def _compose(overrides: list[str], config_dir: str | None = None, hydra: bool = 
 
 
 #: accepted values of ``$SIMCTL_KERNELS`` (``simctl.kernels.BACKENDS``; kept torch-free here)
-KERNEL_CHOICES = ("auto", "c", "reference", "compile")
+KERNEL_CHOICES = ("auto", "c", "triton", "reference", "compile")
 
 
 def preflight(args: Sequence[str]) -> int:

@@ -12,19 +12,26 @@ in advance; :func:`fused_layer_forward` is the same fast path for the library's 
     (:mod:`simctl.kernels.codegen`), compiled with the system C compiler and cached on disk
     (:mod:`simctl.kernels.cbuild`). One source of truth: no model is restated by hand, and the
     tests prove every model's kernel equal to its step function.
+``"triton"`` (CUDA, the default there when Triton can be imported)
+    The same traced graph as a Triton kernel (:mod:`simctl.kernels.triton_backend`): one program
+    per block of neurons, the time loop inside, the state in registers. Under
+    ``TRITON_INTERPRET=1`` it also runs on CPU tensors (Triton's interpreter: how the tests
+    check it without a GPU). Used by :func:`integrate` and :func:`spike_events`; the layer fast
+    path stays on the CPU.
 ``"reference"``
-    :func:`integrate_reference`, the Python loop over the step function: CUDA and other devices,
-    models the tracer cannot express, a missing or failing compiler, single-step blocks, and
-    ``SIMCTL_KERNELS=reference``.
+    :func:`integrate_reference`, the Python loop over the step function: other devices, CUDA
+    without Triton, models the tracer cannot express, a missing or failing compiler,
+    single-step blocks, and ``SIMCTL_KERNELS=reference``.
 ``"compile"``
     ``torch.compile`` of the step function, looped in Python; opt-in with
-    ``SIMCTL_KERNELS=compile`` (useful on CUDA); falls back to the reference on any error.
+    ``SIMCTL_KERNELS=compile``; falls back to the reference on any error.
 
-Selection (:func:`select_backend`): ``$SIMCTL_KERNELS`` (``auto``, ``c``, ``reference``,
-``compile``) forces a choice; ``auto`` picks ``c`` on the CPU for float32/float64 blocks of two
-or more steps and ``reference`` otherwise. A fused backend that cannot run a problem falls back to
-the reference (the reason is logged once at INFO level, on logger ``simctl.kernels``, and kept
-by :func:`last_backend`).
+Selection (:func:`select_backend`): ``$SIMCTL_KERNELS`` (``auto``, ``c``, ``triton``,
+``reference``, ``compile``) forces a choice; ``auto`` picks ``c`` on the CPU and ``triton`` on
+CUDA (when ``import triton`` works; otherwise the reference, the reason logged once) for
+float32/float64 blocks of two or more steps, and ``reference`` otherwise. A fused backend that
+cannot run a problem falls back to the reference (the reason is logged once at INFO level, on
+logger ``simctl.kernels``, and kept by :func:`last_backend`).
 """
 
 from __future__ import annotations
@@ -41,6 +48,7 @@ import torch
 from simctl.neurons import base as _base
 from simctl.neurons.base import SNN, NeuronModel
 
+from . import triton_backend
 from .fused import FusedUnavailable, broadcast_shapes, run_fused, run_fused_shaped
 from .trace import flatten, unflatten
 
@@ -56,7 +64,7 @@ __all__ = [
     "BACKENDS",
 ]
 
-BACKENDS = ("auto", "c", "reference", "compile")
+BACKENDS = ("auto", "c", "triton", "reference", "compile")
 
 _log = logging.getLogger(__name__)
 _last: dict[str, str] = {"backend": "reference", "reason": ""}
@@ -86,13 +94,29 @@ def select_backend(input_block: torch.Tensor) -> str:
     requested = _requested()
     if requested != "auto":
         return requested
-    if input_block.device.type != "cpu":
+    if input_block.device.type not in ("cpu", "cuda"):
         return "reference"
     if input_block.dtype not in (torch.float32, torch.float64):
         return "reference"
     if input_block.dim() < 1 or input_block.shape[0] < 2:
         return "reference"  # one step: nothing to fuse, the loop costs one call
+    if input_block.device.type == "cuda":
+        ok, reason = triton_backend.available()
+        if not ok:
+            _no_triton(reason)
+            return "reference"
+        return "triton"
     return "c"
+
+
+_warned_no_triton: list[str] = []
+
+
+def _no_triton(reason: str) -> None:
+    """Logs once why CUDA blocks run on the reference loop (``import triton`` failed)."""
+    if not _warned_no_triton:
+        _warned_no_triton.append(reason)
+        _log.info("triton cannot be imported (%s): CUDA blocks use the reference loop", reason)
 
 
 def integrate_reference(
@@ -219,6 +243,19 @@ def _run(
             if events:
                 return output, _count(shape), traces, final
             return output, traces, final
+    elif backend == "triton":
+        try:
+            output, traces, final, shape = triton_backend.run_triton_shaped(
+                step, input_block, state, p, dt, record, record_index, events
+            )
+        except FusedUnavailable as error:
+            _log.debug("Triton kernel unavailable, using the reference loop: %s", error)
+            _last.update(backend="reference", reason=str(error))
+        else:
+            _last["backend"], _last["reason"] = "triton", ""
+            if events:
+                return output, _count(shape), traces, final
+            return output, traces, final
     elif backend == "compile":
         try:
             result = _compiled_loop(step, input_block, state, p, dt, record, record_index)
@@ -230,7 +267,11 @@ def _run(
             _last.update(backend="compile", reason="")
             return _as_events(*result) if events else result
     else:
-        _last.update(backend="reference", reason="selected")
+        reason = "selected"
+        if input_block.device.type == "cuda" and _requested() == "auto":
+            ok, why = triton_backend.available()
+            reason = reason if ok else f"triton cannot be imported ({why})"
+        _last.update(backend="reference", reason=reason)
     result = _loop(step, input_block, state, p, dt, record, record_index)
     return _as_events(*result) if events else result
 
