@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from . import codegen
+from . import codegen, plancache
 from .cbuild import CompileError, load_kernel
 from .codegen import LANES, generate
 from .trace import Unsupported, flatten, trace_step, unflatten
@@ -138,22 +138,16 @@ def get_plan(
         raise FusedUnavailable(plan)
     if plan is not None:
         return plan
+    name = plancache.disk_key(key)
+    entry = plancache.load(name) if name else None
     try:
-        graph, output_dtype = trace_step(
-            step,
-            input_block[0],
-            state,
-            p,
-            float(dt) if isinstance(dt, torch.Tensor) else dt,
-            _per_neuron(p, p_flat),
-        )
-        paths = [path for path, _ in flatten(state)]
-        missing = [name for name in record if name not in paths]
-        if missing:
-            raise Unsupported(f"cannot record {missing[0]!r}: not a state leaf")
-        record_leaves = [paths.index(name) for name in record]
-        source = generate(graph, output_dtype, record_leaves, input_layout, indexed, events, wide)
-        function = load_kernel(source)
+        if entry is not None and "refused" in entry:
+            raise Unsupported(entry["refused"])
+        if entry is None:
+            entry = _trace(step, input_block, state, p, dt, record, variant, p_flat)
+            if name:
+                plancache.store(name, entry)
+        function = load_kernel(entry["source"])
     except (Unsupported, CompileError) as error:
         # once per plan (the refusal is memoised): which step, and why it runs on the loop
         _log.info(
@@ -161,16 +155,58 @@ def get_plan(
             getattr(step, "__qualname__", repr(step)),
             error,
         )
+        if name and isinstance(error, Unsupported) and entry is None:
+            plancache.store(name, {"refused": str(error)})
         with _plans_lock:
             _plans[key] = f"{type(error).__name__}: {error}"
         raise FusedUnavailable(str(error)) from error
-    consts = (ctypes.c_double * max(1, len(graph.consts)))(*graph.consts)
+    source, output_dtype, record_leaves = (
+        entry["source"],
+        entry["output_dtype"],
+        entry["record_leaves"],
+    )
+    consts = (ctypes.c_double * max(1, len(entry["consts"])))(*entry["consts"])
     plan = Plan(function, consts, output_dtype, record_leaves, source)
     with _plans_lock:
         _plans[key] = plan
         while len(_plans) > _MAX_PLANS:
             _plans.popitem(last=False)
     return plan
+
+
+def _trace(
+    step: Any,
+    input_block: torch.Tensor,
+    state: Any,
+    p: Any,
+    dt: Any,
+    record: Sequence[str],
+    variant: tuple[str, bool, bool, int],
+    p_flat: list[tuple[str, Any]] | None,
+) -> dict[str, Any]:
+    """Traces ``step`` and generates its kernel's C source: the plan as
+    :func:`simctl.kernels.plancache.load` returns it (raises :class:`Unsupported`)."""
+    graph, output_dtype = trace_step(
+        step,
+        input_block[0],
+        state,
+        p,
+        float(dt) if isinstance(dt, torch.Tensor) else dt,
+        _per_neuron(p, p_flat),
+    )
+    paths = [path for path, _ in flatten(state)]
+    missing = [name for name in record if name not in paths]
+    if missing:
+        raise Unsupported(f"cannot record {missing[0]!r}: not a state leaf")
+    record_leaves = [paths.index(name) for name in record]
+    layout, indexed, events, wide = variant
+    source = generate(graph, output_dtype, record_leaves, layout, indexed, events, bool(wide))
+    return {
+        "source": source,
+        "consts": [float(c) for c in graph.consts],
+        "output_dtype": output_dtype,
+        "record_leaves": record_leaves,
+    }
 
 
 def _per_neuron(p: Any, p_flat: list[tuple[str, Any]] | None = None) -> list[str]:
