@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 
+import numpy as np
 import pytest
 import torch
 
@@ -194,3 +195,25 @@ def test_a_warm_process_does_not_import_the_tracer(tmp_path):
     assert [r.returncode for r in runs] == [0, 0], runs[0].stderr + runs[1].stderr
     assert runs[0].stdout.strip() == "['sympy', 'torch._dynamo']"  # the cold one traced
     assert runs[1].stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_merging_runs_by_step_equals_sorting(seed):
+    from simctl.kernels.merge import merge_by_step
+
+    rng = np.random.default_rng(seed)
+    neurons, steps = int(rng.integers(1, 3000)), int(rng.integers(1, 200))
+    edges = np.unique(np.r_[0, rng.integers(0, neurons, size=rng.integers(0, 12)), neurons])
+    runs = []  # tile order: each neuron range through every step
+    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+        spikes = rng.random((steps, hi - lo)) < rng.random()
+        t, n = np.nonzero(spikes)
+        runs.append(t * neurons + lo + n)
+    flat = np.concatenate(runs).astype(np.int64)
+    merged = merge_by_step(flat, neurons, steps, len(runs))
+    if merged is None:  # sparse: sorting is cheaper, the caller sorts
+        assert steps * len(runs) > 4 * flat.size + 4096 or flat.size == 0
+    else:
+        assert np.array_equal(merged, np.sort(flat))
+    if len(runs) > 1 and flat.size and merged is not None:
+        assert merge_by_step(flat, neurons, steps, 0) is None  # more runs than said

@@ -35,6 +35,7 @@ import torch
 from . import codegen, plancache
 from .cbuild import CompileError, load_kernel
 from .codegen import LANES, generate
+from .merge import merge_by_step
 from .trace import Unsupported, flatten, trace_step, unflatten
 
 __all__ = [
@@ -630,7 +631,13 @@ def run_fused_shaped(
             flat = space[:total]
             tile = codegen.WIDE if wide else LANES
             if len(bounds) > 1 or bounds and bounds[0][1] - bounds[0][0] > tile:
-                flat.sort(kind="stable")  # timsort merges the per-tile runs: O(K log tiles)
+                # one ascending run per tile: merged by step in C, else sorted (timsort)
+                runs = sum(-(-(hi - lo) // tile) for lo, hi in bounds)
+                merged = merge_by_step(flat, neurons, steps, runs)
+                if merged is None:
+                    flat.sort(kind="stable")
+                else:
+                    flat = merged
             output = flat
             break
         capacity = -(-most * 5 // 4)  # overflowed: once more, with room for every event
