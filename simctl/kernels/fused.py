@@ -87,6 +87,32 @@ def _leaf_key(leaf: Any) -> Any:
     return ("other", leaf)
 
 
+#: p_key by the identity and version counter of each parameter leaf (see :func:`_p_key`)
+_p_keys: OrderedDict[tuple, tuple[Any, list[Any]]] = OrderedDict()
+
+
+def _p_key(p_flat: list[tuple[str, Any]]) -> Any:
+    """``((path, _leaf_key(leaf)), ...)``, memoised: a layer's parameters are the same buffers
+    call after call, and ``_leaf_key`` reads every scalar back into Python (``.item()``, about
+    1 µs each). A leaf is the same when it is the same object and, for a tensor, has the same
+    version counter (bumped by every in-place write, also through a view); the memo holds a
+    reference to each leaf, so no identity is reused while its entry lives."""
+    ident = tuple(
+        (path, id(leaf), leaf._version if isinstance(leaf, torch.Tensor) else None)
+        for path, leaf in p_flat
+    )
+    with _plans_lock:
+        found = _p_keys.get(ident)
+    if found is not None:
+        return found[0]
+    key = tuple((path, _leaf_key(leaf)) for path, leaf in p_flat)
+    with _plans_lock:
+        _p_keys[ident] = (key, [leaf for _, leaf in p_flat])
+        while len(_p_keys) > 64:
+            _p_keys.popitem(last=False)
+    return key
+
+
 def _key(
     step: Any,
     input_block: torch.Tensor,
@@ -104,7 +130,7 @@ def _key(
         (path, leaf.dtype, leaf.dim() == 0) if isinstance(leaf, torch.Tensor) else (path, leaf)
         for path, leaf in state_flat
     )
-    p_key = tuple((path, _leaf_key(leaf)) for path, leaf in p_flat)
+    p_key = _p_key(p_flat)
     dt_key = _leaf_key(dt)
     return (step, input_block.dtype, state_key, type(p), p_key, dt_key, tuple(record), variant)
 
@@ -277,6 +303,16 @@ RECYCLE_MAX_BYTES = 1 << 30
 RECYCLE_MAX_ARRAY = 1 << 28
 
 
+_sizes: dict[torch.dtype, int] = {}
+
+
+def _element_size(dtype: torch.dtype) -> int:
+    size = _sizes.get(dtype)
+    if size is None:
+        size = _sizes[dtype] = torch.empty((), dtype=dtype).element_size()
+    return size
+
+
 class _Recycler:
     """Output memory reused across calls once nothing refers to it any more.
 
@@ -303,7 +339,7 @@ class _Recycler:
 
     def take(self, shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
         """An uninitialised contiguous CPU tensor of ``shape`` and ``dtype``."""
-        nbytes = math.prod(shape) * torch.empty((), dtype=dtype).element_size()
+        nbytes = math.prod(shape) * _element_size(dtype)
         if nbytes < RECYCLE_MIN_BYTES or nbytes > RECYCLE_MAX_ARRAY:
             tensor = torch.empty(shape, dtype=dtype)
             _advise_huge(tensor.data_ptr(), nbytes)
