@@ -217,3 +217,17 @@ def test_merging_runs_by_step_equals_sorting(seed):
         assert np.array_equal(merged, np.sort(flat))
     if len(runs) > 1 and flat.size and merged is not None:
         assert merge_by_step(flat, neurons, steps, 0) is None  # more runs than said
+
+
+def test_an_in_place_change_of_a_scalar_parameter_is_seen():
+    # the plan key is memoised per parameter leaf (identity and version counter): a write into
+    # the same tensor must give the new constant, not the memoised one
+    x = torch.rand(30, 5) * 3
+    p = lif.LIFParameters(v_th=torch.tensor(1.0))
+    state = lif.lif_initial_state((5,), p)
+    first, _, _ = kernels.integrate(lif.MODEL, x, state, p, 0.001)
+    p.v_th.fill_(0.3)
+    second, _, _ = kernels.integrate(lif.MODEL, x, state, p, 0.001)
+    assert kernels.last_backend()[0] == "c"
+    assert torch.equal(second, kernels.integrate_reference(lif.MODEL, x, state, p, 0.001)[0])
+    assert second.sum() > first.sum()
