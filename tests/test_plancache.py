@@ -231,3 +231,19 @@ def test_an_in_place_change_of_a_scalar_parameter_is_seen():
     assert kernels.last_backend()[0] == "c"
     assert torch.equal(second, kernels.integrate_reference(lif.MODEL, x, state, p, 0.001)[0])
     assert second.sum() > first.sum()
+
+
+def test_a_record_index_changed_in_place_is_seen():
+    x = torch.rand(20, 8) * 3
+    p = lif.LIFParameters()
+    state = lif.lif_initial_state((8,), p)
+    index = torch.tensor([0, 3])
+    _, first, _ = kernels.integrate(lif.MODEL, x, state, p, 0.001, ("v",), record_index=index)
+    index[1] = 5  # same tensor object, new version: the memoised table must not be reused
+    _, second, _ = kernels.integrate(lif.MODEL, x, state, p, 0.001, ("v",), record_index=index)
+    _, full, _ = kernels.integrate_reference(lif.MODEL, x, state, p, 0.001, ("v",))
+    assert torch.equal(first["v"], full["v"][:, [0, 3]])
+    assert torch.equal(second["v"], full["v"][:, [0, 5]])
+    with pytest.raises(IndexError):
+        index[1] = 8
+        kernels.integrate(lif.MODEL, x, state, p, 0.001, ("v",), record_index=index)
