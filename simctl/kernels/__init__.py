@@ -10,8 +10,9 @@ in advance; :func:`fused_layer_forward` is the same fast path for the library's 
     tensor, ATen overloads matched as objects; anything else is refused), turned into a C
     whole-loop kernel
     (:mod:`simctl.kernels.codegen`), compiled with the system C compiler and cached on disk
-    (:mod:`simctl.kernels.cbuild`). One source of truth: no model is restated by hand, and the
-    tests prove every model's kernel equal to its step function.
+    (:mod:`simctl.kernels.cbuild`; the trace's result too, :mod:`simctl.kernels.plancache`).
+    One source of truth: no model is restated by hand, and the tests prove every model's
+    kernel equal to its step function.
 ``"reference"``
     :func:`integrate_reference`, the Python loop over the step function: CUDA and other devices,
     models the tracer cannot express, a missing or failing compiler, single-step blocks, and

@@ -3,8 +3,10 @@
 A *plan* (traced graph, loaded kernel, constants) is memoised per step function and parameter
 structure; the C library is cached on disk per model structure, so a new parameter value costs
 one trace (about 25 ms; the first trace of a process also imports torch's FX tracing stack,
-about 1 s) and no compile. Large problems are split over neuron ranges run in parallel threads
-(ctypes releases the GIL while C runs).
+about 1 s) and no compile. What a trace produced is cached on disk as well
+(:mod:`simctl.kernels.plancache`), so a plan seen by an earlier process costs neither. Large
+problems are split over neuron ranges run in parallel threads (ctypes releases the GIL while C
+runs).
 
 Per call, beyond the kernel: one pass over the state and parameters builds the plan key, shapes
 are broadcast without ``torch.broadcast_shapes``, small state copies are one torch call, record
