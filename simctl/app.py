@@ -269,7 +269,8 @@ def simulate(
         if row.get("warning"):
             log.warning("%s: %s", row["population"], row["warning"])
     _write_status(run_dir, "ok", rows)
-    if spec.plot.enabled:
+    # nothing to draw (an experiment draws its own figure): not even the file is read again
+    if spec.plot.enabled and (spec.plot.raster or spec.plot.traces):
         try:
             from simctl.plotting import plot_run
 

@@ -3,8 +3,10 @@
 A *plan* (traced graph, loaded kernel, constants) is memoised per step function and parameter
 structure; the C library is cached on disk per model structure, so a new parameter value costs
 one trace (about 25 ms; the first trace of a process also imports torch's FX tracing stack,
-about 1 s) and no compile. Large problems are split over neuron ranges run in parallel threads
-(ctypes releases the GIL while C runs).
+about 1 s) and no compile. What a trace produced is cached on disk as well
+(:mod:`simctl.kernels.plancache`), so a plan seen by an earlier process costs neither. Large
+problems are split over neuron ranges run in parallel threads (ctypes releases the GIL while C
+runs).
 
 Per call, beyond the kernel: one pass over the state and parameters builds the plan key, shapes
 are broadcast without ``torch.broadcast_shapes``, small state copies are one torch call, record
@@ -32,9 +34,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from . import codegen
+from . import codegen, plancache
 from .cbuild import CompileError, load_kernel
 from .codegen import LANES, generate
+from .merge import merge_by_step
 from .trace import Unsupported, flatten, trace_step, unflatten
 
 __all__ = [
@@ -86,6 +89,32 @@ def _leaf_key(leaf: Any) -> Any:
     return ("other", leaf)
 
 
+#: p_key by the identity and version counter of each parameter leaf (see :func:`_p_key`)
+_p_keys: OrderedDict[tuple, tuple[Any, list[Any]]] = OrderedDict()
+
+
+def _p_key(p_flat: list[tuple[str, Any]]) -> Any:
+    """``((path, _leaf_key(leaf)), ...)``, memoised: a layer's parameters are the same buffers
+    call after call, and ``_leaf_key`` reads every scalar back into Python (``.item()``, about
+    1 µs each). A leaf is the same when it is the same object and, for a tensor, has the same
+    version counter (bumped by every in-place write, also through a view); the memo holds a
+    reference to each leaf, so no identity is reused while its entry lives."""
+    ident = tuple(
+        (path, id(leaf), leaf._version if isinstance(leaf, torch.Tensor) else None)
+        for path, leaf in p_flat
+    )
+    with _plans_lock:
+        found = _p_keys.get(ident)
+    if found is not None:
+        return found[0]
+    key = tuple((path, _leaf_key(leaf)) for path, leaf in p_flat)
+    with _plans_lock:
+        _p_keys[ident] = (key, [leaf for _, leaf in p_flat])
+        while len(_p_keys) > 64:
+            _p_keys.popitem(last=False)
+    return key
+
+
 def _key(
     step: Any,
     input_block: torch.Tensor,
@@ -103,7 +132,7 @@ def _key(
         (path, leaf.dtype, leaf.dim() == 0) if isinstance(leaf, torch.Tensor) else (path, leaf)
         for path, leaf in state_flat
     )
-    p_key = tuple((path, _leaf_key(leaf)) for path, leaf in p_flat)
+    p_key = _p_key(p_flat)
     dt_key = _leaf_key(dt)
     return (step, input_block.dtype, state_key, type(p), p_key, dt_key, tuple(record), variant)
 
@@ -138,22 +167,16 @@ def get_plan(
         raise FusedUnavailable(plan)
     if plan is not None:
         return plan
+    name = plancache.disk_key(key)
+    entry = plancache.load(name) if name else None
     try:
-        graph, output_dtype = trace_step(
-            step,
-            input_block[0],
-            state,
-            p,
-            float(dt) if isinstance(dt, torch.Tensor) else dt,
-            _per_neuron(p, p_flat),
-        )
-        paths = [path for path, _ in flatten(state)]
-        missing = [name for name in record if name not in paths]
-        if missing:
-            raise Unsupported(f"cannot record {missing[0]!r}: not a state leaf")
-        record_leaves = [paths.index(name) for name in record]
-        source = generate(graph, output_dtype, record_leaves, input_layout, indexed, events, wide)
-        function = load_kernel(source)
+        if entry is not None and "refused" in entry:
+            raise Unsupported(entry["refused"])
+        if entry is None:
+            entry = _trace(step, input_block, state, p, dt, record, variant, p_flat)
+            if name:
+                plancache.store(name, entry)
+        function = load_kernel(entry["source"])
     except (Unsupported, CompileError) as error:
         # once per plan (the refusal is memoised): which step, and why it runs on the loop
         _log.info(
@@ -161,16 +184,58 @@ def get_plan(
             getattr(step, "__qualname__", repr(step)),
             error,
         )
+        if name and isinstance(error, Unsupported) and entry is None:
+            plancache.store(name, {"refused": str(error)})
         with _plans_lock:
             _plans[key] = f"{type(error).__name__}: {error}"
         raise FusedUnavailable(str(error)) from error
-    consts = (ctypes.c_double * max(1, len(graph.consts)))(*graph.consts)
+    source, output_dtype, record_leaves = (
+        entry["source"],
+        entry["output_dtype"],
+        entry["record_leaves"],
+    )
+    consts = (ctypes.c_double * max(1, len(entry["consts"])))(*entry["consts"])
     plan = Plan(function, consts, output_dtype, record_leaves, source)
     with _plans_lock:
         _plans[key] = plan
         while len(_plans) > _MAX_PLANS:
             _plans.popitem(last=False)
     return plan
+
+
+def _trace(
+    step: Any,
+    input_block: torch.Tensor,
+    state: Any,
+    p: Any,
+    dt: Any,
+    record: Sequence[str],
+    variant: tuple[str, bool, bool, int],
+    p_flat: list[tuple[str, Any]] | None,
+) -> dict[str, Any]:
+    """Traces ``step`` and generates its kernel's C source: the plan as
+    :func:`simctl.kernels.plancache.load` returns it (raises :class:`Unsupported`)."""
+    graph, output_dtype = trace_step(
+        step,
+        input_block[0],
+        state,
+        p,
+        float(dt) if isinstance(dt, torch.Tensor) else dt,
+        _per_neuron(p, p_flat),
+    )
+    paths = [path for path, _ in flatten(state)]
+    missing = [name for name in record if name not in paths]
+    if missing:
+        raise Unsupported(f"cannot record {missing[0]!r}: not a state leaf")
+    record_leaves = [paths.index(name) for name in record]
+    layout, indexed, events, wide = variant
+    source = generate(graph, output_dtype, record_leaves, layout, indexed, events, bool(wide))
+    return {
+        "source": source,
+        "consts": [float(c) for c in graph.consts],
+        "output_dtype": output_dtype,
+        "record_leaves": record_leaves,
+    }
 
 
 def _per_neuron(p: Any, p_flat: list[tuple[str, Any]] | None = None) -> list[str]:
@@ -240,6 +305,16 @@ RECYCLE_MAX_BYTES = 1 << 30
 RECYCLE_MAX_ARRAY = 1 << 28
 
 
+_sizes: dict[torch.dtype, int] = {}
+
+
+def _element_size(dtype: torch.dtype) -> int:
+    size = _sizes.get(dtype)
+    if size is None:
+        size = _sizes[dtype] = torch.empty((), dtype=dtype).element_size()
+    return size
+
+
 class _Recycler:
     """Output memory reused across calls once nothing refers to it any more.
 
@@ -266,7 +341,7 @@ class _Recycler:
 
     def take(self, shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
         """An uninitialised contiguous CPU tensor of ``shape`` and ``dtype``."""
-        nbytes = math.prod(shape) * torch.empty((), dtype=dtype).element_size()
+        nbytes = math.prod(shape) * _element_size(dtype)
         if nbytes < RECYCLE_MIN_BYTES or nbytes > RECYCLE_MAX_ARRAY:
             tensor = torch.empty(shape, dtype=dtype)
             _advise_huge(tensor.data_ptr(), nbytes)
@@ -594,7 +669,13 @@ def run_fused_shaped(
             flat = space[:total]
             tile = codegen.WIDE if wide else LANES
             if len(bounds) > 1 or bounds and bounds[0][1] - bounds[0][0] > tile:
-                flat.sort(kind="stable")  # timsort merges the per-tile runs: O(K log tiles)
+                # one ascending run per tile: merged by step in C, else sorted (timsort)
+                runs = sum(-(-(hi - lo) // tile) for lo, hi in bounds)
+                merged = merge_by_step(flat, neurons, steps, runs)
+                if merged is None:
+                    flat.sort(kind="stable")
+                else:
+                    flat = merged
             output = flat
             break
         capacity = -(-most * 5 // 4)  # overflowed: once more, with room for every event

@@ -264,7 +264,7 @@ class _ParameterMixin:
         step_shape = tuple(input_shape[1:]) if time_dim else tuple(input_shape)
         for name, shape in self._per_neuron_shapes():
             try:
-                torch.broadcast_shapes(step_shape, shape)
+                broadcast_shapes(step_shape, shape)
                 ok = True
             except RuntimeError:
                 ok = False
@@ -382,6 +382,30 @@ def state_dtype(input_tensor: torch.Tensor) -> torch.dtype:
     return input_tensor.dtype if torch.is_floating_point(input_tensor) else torch.float32
 
 
+def broadcast_shapes(*shapes: Any) -> tuple[int, ...]:
+    """``torch.broadcast_shapes`` for a few short shapes, in plain Python.
+
+    torch's version imports ``torch.fx.experimental.symbolic_shapes`` (and sympy) on its first
+    call, about 0.5 s of a short ``simctl run`` that otherwise never needs them. Raises
+    ``RuntimeError`` as torch does when the shapes do not broadcast.
+    """
+    result: list[int] = []
+    for shape in shapes:
+        shape = (shape,) if isinstance(shape, int) else tuple(shape)
+        if len(shape) > len(result):
+            result = [1] * (len(shape) - len(result)) + result
+        offset = len(result) - len(shape)
+        for k, n in enumerate(shape):
+            m = result[offset + k]
+            if m == 1:
+                result[offset + k] = n
+            elif n != 1 and n != m:
+                raise RuntimeError(
+                    f"shape mismatch: objects cannot be broadcast to a single shape: {shapes}"
+                )
+    return tuple(result)
+
+
 def full_state(
     value: Any,
     shape: tuple[int, ...],
@@ -396,7 +420,7 @@ def full_state(
     to the broadcast shape.
     """
     source = torch.as_tensor(value, dtype=dtype, device=device).detach()
-    shape = tuple(torch.broadcast_shapes(tuple(shape), tuple(source.shape)))
+    shape = tuple(broadcast_shapes(tuple(shape), tuple(source.shape)))
     out = torch.empty(shape, dtype=dtype, device=device)
     out.copy_(source.expand(shape))
     return out
@@ -603,7 +627,7 @@ class _RecurrentMixin(_ParameterMixin):
         self.autapses = autapses
         for name, shape in self._per_neuron_shapes():
             try:
-                ok = tuple(torch.broadcast_shapes((hidden_size,), shape)) == (hidden_size,)
+                ok = tuple(broadcast_shapes((hidden_size,), shape)) == (hidden_size,)
             except RuntimeError:
                 ok = False
             if not ok:

@@ -60,6 +60,7 @@ from .base import (
     SNNCell,
     SNNRecurrent,
     SNNRecurrentCell,
+    broadcast_shapes,
     full_state,
     mark_initial,
     state_dtype,
@@ -286,7 +287,7 @@ def izhikevich_initial_state(
     ``v = −65, u = b·v``). Per-neuron ``b`` and ``c`` broadcast against ``shape``.
     """
     b = torch.as_tensor(p.b, dtype=dtype, device=device).detach()
-    v = full_state(p.c, torch.broadcast_shapes(tuple(shape), b.shape), dtype, device)
+    v = full_state(p.c, broadcast_shapes(tuple(shape), b.shape), dtype, device)
     return IzhikevichState(v=v, u=v * b)
 
 

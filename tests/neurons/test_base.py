@@ -408,3 +408,22 @@ def test_cuda_moves_parameters():
     assert cell.recurrent_weights.is_cuda
     z, state = cell(torch.ones(5, 2, device="cuda"))
     assert z.is_cuda and state.rho.is_cuda
+
+
+@pytest.mark.parametrize(
+    "shapes",
+    [(), ((3,),), ((3,), ()), ((1,), (4,)), ((2, 1), (5,)), ((0,), (1,)), ((1, 3), (2, 1), (3,))],
+)
+def test_broadcast_shapes_equals_torch(shapes):
+    from simctl.neurons.base import broadcast_shapes
+
+    assert broadcast_shapes(*shapes) == tuple(torch.broadcast_shapes(*shapes))
+
+
+def test_broadcast_shapes_refuses_what_torch_refuses():
+    from simctl.neurons.base import broadcast_shapes
+
+    with pytest.raises(RuntimeError):
+        torch.broadcast_shapes((3,), (4,))
+    with pytest.raises(RuntimeError, match="cannot be broadcast"):
+        broadcast_shapes((3,), (4,))
