@@ -237,10 +237,12 @@ def open_writer(
     h5_path: Path,
     steps: dict[str, int],
     clock: Any = None,
+    config_yaml: str | None = None,
 ) -> Any:
     """A :class:`~simctl.recording.SimWriter` on ``h5_path`` with the run's root attributes and
     every population of ``pops`` added (``steps``: the runner's steps per block, by name;
-    ``clock``: the writer's clock, default the populations' own time)."""
+    ``clock``: the writer's clock, default the populations' own time; ``config_yaml``: the
+    resolved ``cfg`` as YAML where it was made while the job's Hydra config was current)."""
     import torch
 
     from simctl import __version__, registry
@@ -257,7 +259,7 @@ def open_writer(
         "dtype": sim.dtype,
         "torch_version": torch.__version__,
         "t_stop": max(p.spec.t_stop for p in pops),
-        "config_yaml": OmegaConf.to_yaml(cfg, resolve=True),
+        "config_yaml": OmegaConf.to_yaml(cfg, resolve=True) if config_yaml is None else config_yaml,
         "choices_json": json.dumps(choices, sort_keys=True),
     }
     if len(dts) == 1:

@@ -67,6 +67,7 @@ class Job:
     config: DictConfig  #: the composed job config, with its ``hydra`` node
     run_dir: Path | None = None
     task_cfg: DictConfig | None = None  #: the config the task would get (no ``hydra`` node)
+    config_yaml: str = ""  #: ``task_cfg`` resolved, as sim.h5's root attribute
     choices: dict[str, Any] = dataclasses.field(default_factory=dict)
     spec: Any = None
     pops: list[Any] = dataclasses.field(default_factory=list)
@@ -106,18 +107,18 @@ def _prepare(launcher: Any, idx: int, overrides: list[str]) -> Job:
     job = Job(idx, overrides, config)
     saved = HydraConfig.instance().cfg
     try:
-        HydraConfig.instance().set_config(config)
         # the job's directory as hydra.core.utils.run_job computes it
+        HydraConfig.instance().set_config(config)
         out = str(OmegaConf.select(config, "hydra.sweep.dir"))
         out = os.path.join(out, str(OmegaConf.select(config, "hydra.sweep.subdir")))
         with read_write(config.hydra.runtime), open_dict(config.hydra.runtime):
             config.hydra.runtime.output_dir = os.path.abspath(out)
         HydraConfig.instance().set_config(config)
         job.run_dir = Path(config.hydra.runtime.output_dir)
-        task_cfg = config.copy()
-        with read_write(task_cfg), open_dict(task_cfg):
-            del task_cfg["hydra"]
-        job.task_cfg = task_cfg
+        # the task's config as run_job hands it over (everything but the hydra node)
+        job.task_cfg = OmegaConf.masked_copy(config, [k for k in config if k != "hydra"])
+        # resolved now, while the job's Hydra config is current (${hydra:...} interpolations)
+        job.config_yaml = OmegaConf.to_yaml(job.task_cfg, resolve=True)
         job.choices = {
             k: v for k, v in config.hydra.runtime.choices.items() if not k.startswith("hydra/")
         }
@@ -544,7 +545,15 @@ def _run_batch(launcher: Any, group: list[Job]) -> dict[int, JobReturn]:
             clock = _clock(job.pops, batch_pops)
             steps = runner.block_steps(job.pops, sim.block_ms)
             writer = app.open_writer(
-                job.task_cfg, job.choices, job.spec, job.pops, job.device, job.h5_path, steps, clock
+                job.task_cfg,
+                job.choices,
+                job.spec,
+                job.pops,
+                job.device,
+                job.h5_path,
+                steps,
+                clock,
+                job.config_yaml,
             )
             stack.enter_context(writer)
             writers.append(writer)
@@ -574,6 +583,7 @@ def _run_batch(launcher: Any, group: list[Job]) -> dict[int, JobReturn]:
     total = sum(p.spec.size for p in batch_pops)
     results = {}
     for job in group:
+        app.PREPARED.pop(tuple(job.config.hydra.overrides.task), None)  # used: the task is ours
         _log_job_line(job)
         results[job.idx] = run_job(
             hydra_context=launcher.hydra_context,
