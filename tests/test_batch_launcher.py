@@ -205,3 +205,15 @@ def test_a_bad_max_batch_is_one_line(tmp_path):
         "allowed: a whole number of jobs >= 1"
     )
     assert "Traceback" not in result.stderr
+
+
+def test_a_batch_that_fails_reruns_its_jobs_one_by_one(tmp_path):
+    """One job's input (1e39, beyond float32) makes its state infinite: the batch stops, its
+    jobs run one by one, and each job's files and status are what the basic launcher leaves."""
+    sweep = ("input.amplitude=10,1e39", "simulation.duration=100", "plot.enabled=false")
+    basic, _ = _sweep(tmp_path, "basic", *sweep)
+    batch, out = _sweep(tmp_path, "batch", *sweep, launcher="batch")
+    assert "jobs #0, #1 run one by one: the batch failed (population izhikevich: the state" in out
+    _compare_sweeps(basic, batch)
+    status = [json.loads((j / "summary.json").read_text())["status"] for j in _jobs(batch)]
+    assert status == ["ok", "failed"]

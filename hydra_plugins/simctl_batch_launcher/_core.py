@@ -307,6 +307,25 @@ def _direct(pop: Any, path: str, value: float) -> str:
     )
 
 
+#: traced operations whose operands may be swapped without changing a bit (IEEE addition and
+#: multiplication commute exactly), and pairs that are one another with operands swapped:
+#: torch records ``scalar - tensor`` as ``rsub(tensor, scalar)`` and ``scalar < tensor`` as
+#: ``gt(tensor, scalar)``, a per-neuron tensor in the order written
+_COMMUTATIVE = frozenset({"add", "mul", "eq", "ne"})
+_SWAPPED = {"sub": "rsub", "rsub": "sub", "gt": "lt", "lt": "gt", "ge": "le", "le": "ge"}
+
+
+def _equivalents(op: str, args: tuple) -> list[tuple[str, tuple]]:
+    """``(op, args)`` and the forms that compute the same bits."""
+    out = [(op, args)]
+    if len(args) == 2:
+        if op in _COMMUTATIVE:
+            out.append((op, args[::-1]))
+        if op in _SWAPPED:
+            out.append((_SWAPPED[op], args[::-1]))
+    return out
+
+
 def _same_graph(lone: Any, batch: Any, name: str, value: float) -> bool:
     """The batched graph is the lone one with input ``name`` wherever the lone graph has the
     constant ``value``, and identical everywhere else (operations, dtypes, constants)."""
@@ -326,9 +345,13 @@ def _same_graph(lone: Any, batch: Any, name: str, value: float) -> bool:
     if len(lone.nodes) != len(batch.nodes):
         return False
     for a, b in zip(lone.nodes, batch.nodes, strict=True):
-        if (a.op, a.dtype, a.compute, a.attrs) != (b.op, b.dtype, b.compute, b.attrs):
+        if (a.dtype, a.compute, a.attrs) != (b.dtype, b.compute, b.attrs):
             return False
-        if len(a.args) != len(b.args) or not all(map(same, a.args, b.args)):
+        if len(a.args) != len(b.args):
+            return False
+        if not any(
+            a.op == op and all(map(same, a.args, args)) for op, args in _equivalents(b.op, b.args)
+        ):
             return False
     if len(lone.state_out) != len(batch.state_out):
         return False
