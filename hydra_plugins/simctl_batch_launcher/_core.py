@@ -10,13 +10,15 @@ share one simulation when their populations have the same model and drive (``neu
 (``update_order``, ``u_law``, ``method``...). Free to differ from job to job:
 
 * **numeric neuron parameters** that the model's step uses as they are (Izhikevich ``b``,
-  ``c``, ``d``, ``v_th``, ``bias``...; LIF ``v_th``, ``v_reset``, ``v_leak``); they become
-  per-neuron tensors, one value per job. A parameter the step first combines with another
-  scalar (Izhikevich ``a`` and ``tau_inv`` are multiplied by ``dt`` in Python, in double
-  precision) would round differently as a tensor: jobs that differ in such a parameter are
-  simulated apart, in one batch per value. The check is made on the step itself: its traced
-  graph (:mod:`simctl.kernels.trace`) with the parameter as a per-neuron input must be the
-  lone run's graph with that input where the lone run has the parameter's value;
+  ``c``, ``d``, ``sq``, ``mn``, ``bias``, ``v_th``; LIF ``v_th``, ``v_reset``, ``v_leak``);
+  they become per-neuron tensors, one value per job. A parameter the step first combines with
+  another scalar (Izhikevich ``a`` and ``tau_inv``, LIF ``tau_mem_inv`` and ``tau_syn_inv`` are
+  multiplied by ``dt`` in Python, in double precision) would round differently as a float32
+  tensor: jobs that differ in such a parameter are simulated apart, in one batch per value.
+  The check is made on the step itself: its traced graph (:mod:`simctl.kernels.trace`) with
+  the parameter as a per-neuron input must be the lone run's graph with that input where the
+  lone run has the parameter's value (operands of ``add``/``mul`` in either order, ``rsub``
+  as ``sub`` swapped), and identical everywhere else;
 * **the input**: protocol and values (``input.*``), the encoder's values, noise and Poisson
   drive included: every job's input is computed by its own protocol object with its own
   generator, block by block over the same blocks as a lone run, so every random draw is the
@@ -107,17 +109,23 @@ def _prepare(launcher: Any, idx: int, overrides: list[str]) -> Job:
     job = Job(idx, overrides, config)
     saved = HydraConfig.instance().cfg
     try:
-        # the job's directory as hydra.core.utils.run_job computes it
-        HydraConfig.instance().set_config(config)
+        # the job's directory as hydra.core.utils.run_job computes it, with the job's Hydra
+        # config current where an interpolation reads it (${hydra:...}; setting it copies the
+        # hydra node, a good part of a job's cost, so only then)
+        sweep = config.hydra.sweep
+        reads_hydra = "${hydra:" in f"{sweep._get_node('dir')}{sweep._get_node('subdir')}"
+        if reads_hydra:
+            HydraConfig.instance().set_config(config)
         out = str(OmegaConf.select(config, "hydra.sweep.dir"))
         out = os.path.join(out, str(OmegaConf.select(config, "hydra.sweep.subdir")))
         with read_write(config.hydra.runtime), open_dict(config.hydra.runtime):
             config.hydra.runtime.output_dir = os.path.abspath(out)
-        HydraConfig.instance().set_config(config)
         job.run_dir = Path(config.hydra.runtime.output_dir)
         # the task's config as run_job hands it over (everything but the hydra node)
         job.task_cfg = OmegaConf.masked_copy(config, [k for k in config if k != "hydra"])
-        # resolved now, while the job's Hydra config is current (${hydra:...} interpolations)
+        if reads_hydra or "${hydra:" in OmegaConf.to_yaml(job.task_cfg, resolve=False):
+            HydraConfig.instance().set_config(config)
+        # resolved now, while the job's Hydra config is current (as in the lone run's task)
         job.config_yaml = OmegaConf.to_yaml(job.task_cfg, resolve=True)
         job.choices = {
             k: v for k, v in config.hydra.runtime.choices.items() if not k.startswith("hydra/")
@@ -230,7 +238,7 @@ def _plan(jobs: list[Job]) -> list[list[Job]]:
 def _key(job: Job, split: set[tuple[int, str]]) -> tuple:
     values = [value for _, value in job.signature]
     for index, path in sorted(split):
-        leaf = dict(flatten(job.pops[index].p)).get(path)
+        leaf = dict(flatten(job.pops[index].p)).get(path) if index < len(job.pops) else None
         values.append(_value_key(leaf))
     return ("batch", *values)
 
@@ -262,7 +270,7 @@ def _unbatchable(group: list[Job]) -> list[tuple[int, str, str]]:
         pops = [job.pops[index] for job in group]
         for path in _batched_paths(pops):
             scalars = [
-                float(leaf)
+                leaf
                 for pop in pops
                 if not isinstance(leaf := dict(flatten(pop.p))[path], torch.Tensor)
             ]
@@ -289,7 +297,7 @@ def _set(p: Any, path: str, value: Any) -> Any:
     return unflatten(p, leaves)
 
 
-def _direct(pop: Any, path: str, value: float) -> str:
+def _direct(pop: Any, path: str, value: float | int) -> str:
     """'' when the step uses parameter ``path`` only as it is (so a per-neuron tensor of the
     run's dtype computes exactly what the lone run computes with the number), else why not."""
     lone_p = _set(pop.p, path, value)
@@ -299,7 +307,7 @@ def _direct(pop: Any, path: str, value: float) -> str:
         batch = _trace(pop, batch_p)
     except Unsupported as error:
         return f"a per-neuron value cannot be checked against the lone run ({error})"
-    if _same_graph(lone, batch, f"p:{path}", value):
+    if _same_graph(lone, batch, f"p:{path}", float(value)):
         return ""
     return (
         "the step combines it with other numbers before it meets the state (e.g. a·dt), and a "
@@ -591,7 +599,8 @@ def _run_batch(launcher: Any, group: list[Job]) -> dict[int, JobReturn]:
                 _take(job, k, merged)
                 runner.write_summaries(job.pops, writer)
                 writer.flush()
-                app._write_status(job.run_dir, "interrupted")
+                _interrupted(job)
+            log.warning("interrupted: the batch's sim.h5 files closed with complete=false")
             raise
         except Exception as error:  # noqa: BLE001 - a NaN in one job: each job on its own
             failure = str(error).splitlines()[0] if str(error) else type(error).__name__
@@ -642,6 +651,16 @@ def _take(job: Job, k: int, merged: list[tuple[Any, list[tuple[int, int, slice]]
         own.first_spike = pop.first_spike[offset : offset + size].clone()
         own.k = pop.k
         own.backend, own.backend_reason = pop.backend, pop.backend_reason
+
+
+def _interrupted(job: Job) -> None:
+    """``summary.json`` says interrupted, with the job's own overrides (as a lone run's)."""
+    saved = HydraConfig.instance().cfg
+    try:
+        HydraConfig.instance().set_config(job.config)
+        app._write_status(job.run_dir, "interrupted")
+    finally:
+        HydraConfig.instance().cfg = saved
 
 
 def _one_by_one(launcher: Any, group: list[Job], why: str) -> dict[int, JobReturn]:
