@@ -29,6 +29,11 @@ Seams for other parts of simctl (stable; documented here for their authors):
     ``{start, end, include_start, include_end, value, slope, origin}``; the input of step k is
     evaluated at ``t_k = k·dt``; ``simulation.include_end: true`` gives the MATLAB grid
     ``0:dt:T`` (T/dt + 1 steps), ``simulation.steps`` an exact count.
+(f) **The steps of a run**, shared with the batch launcher (``hydra/launcher=batch``,
+    :mod:`hydra_plugins.simctl_batch_launcher`), which simulates several jobs as one population
+    and writes each job's files as :func:`simulate` does: :func:`prepare_run_dir`,
+    :func:`run_line`, :func:`open_writer` (root and population attributes) and
+    :func:`report_run` (summary lines, ``summary.json``, figures).
 
 Exit codes: 0 done, 1 the simulation failed (NaN), 2 a configuration error, 130/143 interrupted.
 In a sweep (``-m``) a failing job is logged and recorded in its ``summary.json`` and the sweep
@@ -301,7 +306,7 @@ def open_writer(
                 rows_per_flush=max(1, steps[pop.name] // pop.every),
             )
     except BaseException:
-        writer.close()
+        writer.__exit__(*sys.exc_info())  # as leaving its ``with`` block would (OSError kept)
         raise
     return writer
 
