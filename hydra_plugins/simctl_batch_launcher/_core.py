@@ -472,11 +472,20 @@ class _Fanout:
     def __init__(self, parts: dict[str, list[_Part]], writers: list[Any]):
         self.parts = parts
         self.writers = writers
+        self.offsets = {name: np.array([p.offset for p in ps]) for name, ps in parts.items()}
 
     def append_spikes(self, name: str, times_ms: np.ndarray, node_ids: np.ndarray) -> None:
-        for part in self.parts[name]:
-            mine = (node_ids >= part.offset) & (node_ids < part.offset + part.size)
-            if mine.any():
+        parts = self.parts[name]
+        if not node_ids.size:
+            return
+        owner = np.searchsorted(self.offsets[name], node_ids, side="right") - 1
+        # a stable sort by job keeps each job's spikes in the batch's order: by time, then by
+        # neuron, which is the order of a lone run
+        order = np.argsort(owner, kind="stable")
+        bounds = np.searchsorted(owner[order], np.arange(len(parts) + 1))
+        for k, part in enumerate(parts):
+            mine = order[bounds[k] : bounds[k + 1]]
+            if mine.size:
                 part.writer.append_spikes(part.name, times_ms[mine], node_ids[mine] - part.offset)
 
     def append_state(self, name: str, time_ms: np.ndarray, values: dict[str, np.ndarray]) -> None:
@@ -562,54 +571,27 @@ def _run_batch(launcher: Any, group: list[Job]) -> dict[int, JobReturn]:
         ", ".join(f"{p.spec.size} x {p.model.name}" for p in batch_pops),
     )
     failure = ""
-    with ExitStack() as stack:
-        try:
-            for job in group:
-                stack.enter_context(app._lock_run_dir(job.run_dir))
-        except Exception as error:  # noqa: BLE001 - RunDirBusy: each job reports it alone
-            stack.close()
-            return _one_by_one(launcher, group, str(error))
-        parts: dict[str, list[_Part]] = {p.name: [] for p in batch_pops}
-        writers = []
-        for job in group:
-            app.prepare_run_dir(job.run_dir)
-            clock = _clock(job.pops, batch_pops)
-            steps = runner.block_steps(job.pops, sim.block_ms)
-            writer = app.open_writer(
-                job.task_cfg,
-                job.choices,
-                job.spec,
-                job.pops,
-                job.device,
-                job.h5_path,
-                steps,
-                clock,
-                job.config_yaml,
-            )
-            stack.enter_context(writer)
-            writers.append(writer)
-        for i, (pop, layout) in enumerate(merged):
-            for job, writer, (offset, size, columns) in zip(group, writers, layout, strict=True):
-                parts[pop.name].append(_Part(writer, job.pops[i].name, offset, size, columns))
-        fanout = _Fanout(parts, writers)
-        try:
-            runner.run(batch_pops, fanout, block_ms, sim.progress)
-        except KeyboardInterrupt:
-            for k, (job, writer) in enumerate(zip(group, writers, strict=True)):
-                _take(job, k, merged)
-                runner.write_summaries(job.pops, writer)
-                writer.flush()
-                _interrupted(job)
-            log.warning("interrupted: the batch's sim.h5 files closed with complete=false")
-            raise
-        except Exception as error:  # noqa: BLE001 - a NaN in one job: each job on its own
-            failure = str(error).splitlines()[0] if str(error) else type(error).__name__
-        else:
-            for k, (job, writer) in enumerate(zip(group, writers, strict=True)):
-                _take(job, k, merged)
-                runner.write_summaries(job.pops, writer)
-                writer.flush()
-                writer.finish()
+    try:
+        with ExitStack() as stack:
+            try:
+                for job in group:
+                    stack.enter_context(app._lock_run_dir(job.run_dir))
+            except Exception as error:  # noqa: BLE001 - RunDirBusy: each job reports it alone
+                stack.close()
+                return _one_by_one(launcher, group, str(error))
+            writers: list[Any] = []
+            try:
+                _simulate(group, merged, stack, writers, block_ms, sim.progress)
+            except KeyboardInterrupt:
+                for k, (job, writer) in enumerate(zip(group, writers, strict=False)):
+                    _take(job, k, merged)
+                    runner.write_summaries(job.pops, writer)
+                    writer.flush()
+                    _interrupted(job)
+                log.warning("interrupted: the batch's sim.h5 files closed with complete=false")
+                raise
+    except Exception as error:  # noqa: BLE001 - a NaN in one job, an unwritable directory
+        failure = str(error).splitlines()[0] if str(error) else type(error).__name__
     if failure:
         return _one_by_one(launcher, group, f"the batch failed ({failure})")
     total = sum(p.spec.size for p in batch_pops)
@@ -626,6 +608,44 @@ def _run_batch(launcher: Any, group: list[Job]) -> dict[int, JobReturn]:
         )
         configure_log(launcher.config.hydra.hydra_logging, launcher.config.hydra.verbose)
     return results
+
+
+def _simulate(
+    group: list[Job],
+    merged: list[tuple[Any, list[tuple[int, int, slice]]]],
+    stack: ExitStack,
+    writers: list[Any],
+    block_ms: float | None,
+    progress: bool | None,
+) -> None:
+    """Opens every job's ``sim.h5`` (appended to ``writers``, closed by ``stack`` as leaving a
+    lone run's ``with`` block closes it), runs the batch into them and completes them."""
+    batch_pops = [pop for pop, _ in merged]
+    parts: dict[str, list[_Part]] = {p.name: [] for p in batch_pops}
+    for job in group:
+        app.prepare_run_dir(job.run_dir)
+        writer = app.open_writer(
+            job.task_cfg,
+            job.choices,
+            job.spec,
+            job.pops,
+            job.device,
+            job.h5_path,
+            runner.block_steps(job.pops, job.spec.simulation.block_ms),
+            _clock(job.pops, batch_pops),
+            job.config_yaml,
+        )
+        stack.enter_context(writer)
+        writers.append(writer)
+    for i, (pop, layout) in enumerate(merged):
+        for job, writer, (offset, size, columns) in zip(group, writers, layout, strict=True):
+            parts[pop.name].append(_Part(writer, job.pops[i].name, offset, size, columns))
+    runner.run(batch_pops, _Fanout(parts, writers), block_ms, progress)
+    for k, (job, writer) in enumerate(zip(group, writers, strict=True)):
+        _take(job, k, merged)
+        runner.write_summaries(job.pops, writer)
+        writer.flush()
+        writer.finish()
 
 
 def _block_ms(job: Job) -> float | None:
