@@ -480,6 +480,21 @@ def cli_lif_end_to_end(args):
     }
 
 
+@case("batch_launcher_32")
+def batch_launcher_32(args):
+    """A 32-job amplitude sweep of one Izhikevich neuron (1 s), the whole `simctl run -m`
+    process: the basic launcher against hydra/launcher=batch (benchmarks/batch_launcher.py)."""
+    import importlib.util
+
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "batch_launcher.py")
+    spec = importlib.util.spec_from_file_location("batch_launcher_bench", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    row = module.measure("izhikevich", plots=False, repeats=1 if args.quick else args.repeats)
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {**row, "neurons": 32, "steps": 4000, "peak_rss_mb": usage.ru_maxrss / 1024}
+
+
 @case("stream_1e5x1e5")
 def stream_memory(args):
     """10^5 neurons × 10^5 steps through `simctl run`, spikes recorded: peak RSS of the run."""
@@ -570,6 +585,9 @@ def _table(rows: list[dict[str, Any]]) -> str:
             target = f"+{row['above_import_torch_s']:.2f} s (<=1 s)"
         if row["case"] == "cli_lif_end_to_end":
             target = f"{row['wall_s']:.2f} s"
+        if row["case"] == "batch_launcher_32":
+            target = f"{row['wall_ratio']:.1f}x (>=10x)"
+            row = {**row, "met": row["met"] and row["identical"]}
         if row["case"] == "call_overhead":
             target = f"{row['layer_us']:.0f} us, {100 * row['runner_block_overhead']:.0f} %"
         lines.append(

@@ -29,6 +29,11 @@ Seams for other parts of simctl (stable; documented here for their authors):
     ``{start, end, include_start, include_end, value, slope, origin}``; the input of step k is
     evaluated at ``t_k = k·dt``; ``simulation.include_end: true`` gives the MATLAB grid
     ``0:dt:T`` (T/dt + 1 steps), ``simulation.steps`` an exact count.
+(f) **The steps of a run**, shared with the batch launcher (``hydra/launcher=batch``,
+    :mod:`hydra_plugins.simctl_batch_launcher`), which simulates several jobs as one population
+    and writes each job's files as :func:`simulate` does: :func:`prepare_run_dir`,
+    :func:`run_line`, :func:`open_writer` (root and population attributes) and
+    :func:`report_run` (summary lines, ``summary.json``, figures).
 
 Exit codes: 0 done, 1 the simulation failed (NaN), 2 a configuration error, 130/143 interrupted.
 In a sweep (``-m``) a failing job is logged and recorded in its ``summary.json`` and the sweep
@@ -140,10 +145,7 @@ def simulate(
 
     import torch  # only now: --help and --cfg never pay for it
 
-    from simctl import __version__, registry, runner
-    from simctl.config.resolve import spec_to_dict, spikes_of
-    from simctl.models import unit_of
-    from simctl.recording import SimWriter
+    from simctl import registry, runner
 
     sim = spec.simulation
     device = runner.resolve_device(sim.device)
@@ -174,6 +176,39 @@ def simulate(
             ) from None
     # before anything in run_dir is created or truncated; held until simulate returns
     lock = _lock_run_dir(run_dir)  # noqa: F841
+    prepare_run_dir(run_dir)
+    h5_path = run_dir / "sim.h5"
+    log.info("%s", run_line(pops, device, sim.dtype, h5_path))
+    steps = runner.block_steps(pops, sim.block_ms)  # the writer's chunks are a block long
+    with open_writer(cfg, choices, spec, pops, device, h5_path, steps) as writer:
+        if net is not None:
+            from simctl.network import write_projections
+
+            write_projections(net, writer, sim.seed, spec.record.connectivity)
+        try:
+            if net is not None:
+                net.run(writer, progress=sim.progress)
+            else:
+                runner.run(pops, writer, sim.block_ms, sim.progress)
+        except OSError:
+            raise  # the file cannot be written (a full disk): nothing more is attempted
+        except BaseException:
+            runner.write_summaries(pops, writer)  # a NaN, a signal: what ran, summarised
+            writer.flush()
+            raise
+        runner.write_summaries(pops, writer)
+        writer.flush()
+        writer.finish()
+    report_run(run_dir, spec, pops, h5_path)
+    return h5_path
+
+
+# -- the steps of a run that the batch launcher (hydra_plugins.simctl_batch_launcher) shares:
+# it simulates several jobs as one population and writes each job's files with these
+
+
+def prepare_run_dir(run_dir: Path) -> None:
+    """Creates ``run_dir`` and checks that it is writable (a one-line ConfigError if not)."""
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
         probe = run_dir / ".write_test"
@@ -183,6 +218,44 @@ def simulate(
         raise ConfigError(
             "hydra.run.dir", str(run_dir), f"output directory is not writable ({error.strerror})"
         ) from None
+
+
+def run_line(pops: list, device: Any, dtype: str, h5_path: Path) -> str:
+    """The log line that starts a run: its populations, device, dtype and file."""
+    return "simulating {} on {} ({}) into {}".format(
+        ", ".join(
+            f"{p.name} ({p.spec.size} x {p.model.name}, dt {p.spec.dt:g} ms, {p.spec.t_stop:g} ms)"
+            for p in pops
+        ),
+        device,
+        dtype,
+        h5_path,
+    )
+
+
+def open_writer(
+    cfg: DictConfig,
+    choices: dict[str, Any],
+    spec: Any,
+    pops: list,
+    device: Any,
+    h5_path: Path,
+    steps: dict[str, int],
+    clock: Any = None,
+    config_yaml: str | None = None,
+) -> Any:
+    """A :class:`~simctl.recording.SimWriter` on ``h5_path`` with the run's root attributes and
+    every population of ``pops`` added (``steps``: the runner's steps per block, by name;
+    ``clock``: the writer's clock, default the populations' own time; ``config_yaml``: the
+    resolved ``cfg`` as YAML where it was made while the job's Hydra config was current)."""
+    import torch
+
+    from simctl import __version__, registry
+    from simctl.config.resolve import spec_to_dict, spikes_of
+    from simctl.models import unit_of
+    from simctl.recording import SimWriter
+
+    sim = spec.simulation
     dts = {p.spec.dt for p in pops}
     root = {
         "simctl_version": __version__,
@@ -191,24 +264,18 @@ def simulate(
         "dtype": sim.dtype,
         "torch_version": torch.__version__,
         "t_stop": max(p.spec.t_stop for p in pops),
-        "config_yaml": OmegaConf.to_yaml(cfg, resolve=True),
+        "config_yaml": OmegaConf.to_yaml(cfg, resolve=True) if config_yaml is None else config_yaml,
         "choices_json": json.dumps(choices, sort_keys=True),
     }
     if len(dts) == 1:
         root["dt"] = dts.pop()
-    h5_path = run_dir / "sim.h5"
-    log.info(
-        "simulating %s on %s (%s) into %s",
-        ", ".join(
-            f"{p.name} ({p.spec.size} x {p.model.name}, dt {p.spec.dt:g} ms, {p.spec.t_stop:g} ms)"
-            for p in pops
-        ),
-        device,
-        sim.dtype,
-        h5_path,
-    )
-    steps = runner.block_steps(pops, sim.block_ms)  # the writer's chunks are a block long
-    with SimWriter(h5_path, root, clock=lambda: {p.name: p.t for p in pops}) as writer:
+    if clock is None:
+
+        def clock() -> dict[str, float]:
+            return {p.name: p.t for p in pops}
+
+    writer = SimWriter(h5_path, root, clock=clock)
+    try:
         for pop in pops:
             s = pop.spec
             units = {var: unit_of(s.model, var) for var in pop.variables}
@@ -238,24 +305,17 @@ def simulate(
                 input_units=s.input_units,
                 rows_per_flush=max(1, steps[pop.name] // pop.every),
             )
-        if net is not None:
-            from simctl.network import write_projections
+    except BaseException:
+        writer.__exit__(*sys.exc_info())  # as leaving its ``with`` block would (OSError kept)
+        raise
+    return writer
 
-            write_projections(net, writer, sim.seed, spec.record.connectivity)
-        try:
-            if net is not None:
-                net.run(writer, progress=sim.progress)
-            else:
-                runner.run(pops, writer, sim.block_ms, sim.progress)
-        except OSError:
-            raise  # the file cannot be written (a full disk): nothing more is attempted
-        except BaseException:
-            runner.write_summaries(pops, writer)  # a NaN, a signal: what ran, summarised
-            writer.flush()
-            raise
-        runner.write_summaries(pops, writer)
-        writer.flush()
-        writer.finish()
+
+def report_run(run_dir: Path, spec: Any, pops: list, h5_path: Path) -> None:
+    """After a complete ``sim.h5``: the populations' summary lines, ``summary.json`` (status
+    ok) and the figures."""
+    from simctl import runner
+
     rows = runner.summary_rows(pops)
     for row in rows:
         log.info(
@@ -285,7 +345,6 @@ def simulate(
             stop = PlottingInterrupted(str(error))
             stop.terminated = isinstance(error, (Terminated, runner.Interrupted))
             raise stop from None
-    return h5_path
 
 
 class PlottingInterrupted(KeyboardInterrupt):
@@ -482,3 +541,21 @@ def _log_to_files(level: int, message: str) -> None:
                 seen.add(id(handler))
                 handler.handle(record)
         logger = logger.parent if logger.propagate else None
+
+
+def _register_batch_launcher() -> None:
+    """Makes ``hydra/launcher=batch`` (:mod:`hydra_plugins.simctl_batch_launcher`) known to
+    Hydra. An installed wheel puts it in the ``hydra_plugins`` namespace package, which Hydra
+    scans; an editable install (``pip install -e .``) maps it through an import hook that
+    Hydra's scan (``pkgutil.walk_packages``) does not see, so it is registered here too
+    (registering it twice is harmless)."""
+    try:
+        from hydra.core.plugins import Plugins
+
+        from hydra_plugins.simctl_batch_launcher.batch_launcher import BatchLauncher
+    except ImportError:  # pragma: no cover - a partial installation
+        return
+    Plugins.instance().register(BatchLauncher)
+
+
+_register_batch_launcher()

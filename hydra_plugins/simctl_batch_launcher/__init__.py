@@ -1,0 +1,1 @@
+"""simctl's Hydra launcher ``hydra/launcher=batch`` (see :mod:`.batch_launcher`)."""
