@@ -24,15 +24,12 @@ Examples:
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable
 from typing import Any
 
-import torch
-
-from .coba_lif import CobaLIFParameters, CobaLIFState, coba_lif_step
+from .coba_lif import coba_lif_step
 from .lif import (
-    LIFFeedForwardState,
-    LIFParameters,
-    LIFState,
     lif_feed_forward_step,
     lif_feed_forward_step_sparse,
     lif_step,
@@ -40,21 +37,8 @@ from .lif import (
 )
 from .lif_mc import lif_mc_step
 from .lif_mc_refrac import lif_mc_refrac_step
-from .lif_refrac import (
-    LIFRefracFeedForwardState,
-    LIFRefracParameters,
-    LIFRefracState,
-    lif_refrac_feed_forward_step,
-    lif_refrac_step,
-    lif_refrac_step_sparse,
-)
-from .lsnn import (
-    LSNNFeedForwardState,
-    LSNNParameters,
-    LSNNState,
-    lsnn_feed_forward_step,
-    lsnn_step,
-)
+from .lif_refrac import lif_refrac_feed_forward_step, lif_refrac_step, lif_refrac_step_sparse
+from .lsnn import lsnn_feed_forward_step, lsnn_step
 
 __all__ = [
     "lif_adjoint_step",
@@ -81,143 +65,46 @@ def _surrogate(p: Any) -> Any:
     return p
 
 
-def lif_adjoint_step(
-    input: torch.Tensor,
-    s: LIFState,
-    input_weights: torch.Tensor,
-    recurrent_weights: torch.Tensor,
-    p: LIFParameters = LIFParameters(),
-    dt: float = 0.001,
-) -> tuple[torch.Tensor, LIFState]:
-    """:func:`~simctl.neurons.lif.lif_step` under Norse's adjoint name (autograd gradients)."""
-    return lif_step(input, s, input_weights, recurrent_weights, _surrogate(p), dt)
+def _adjoint(step: Callable[..., Any], name: str, note: str = "") -> Callable[..., Any]:
+    """``step`` under Norse's adjoint ``name``: the same signature (``inspect.signature``
+    shows the step's), the same forward values, autograd's gradients, ``p`` read through
+    :func:`_surrogate`."""
+    signature = inspect.signature(step)
+    p_index = list(signature.parameters).index("p")
+    p_default = signature.parameters["p"].default
 
+    def adjoint_step(*args: Any, **kwargs: Any) -> Any:
+        if len(args) > p_index:
+            args = (*args[:p_index], _surrogate(args[p_index]), *args[p_index + 1 :])
+        else:
+            kwargs["p"] = _surrogate(kwargs.get("p", p_default))
+        return step(*args, **kwargs)
 
-def lif_adjoint_step_sparse(
-    input: torch.Tensor,
-    s: LIFState,
-    input_weights: torch.Tensor,
-    recurrent_weights: torch.Tensor,
-    p: LIFParameters = LIFParameters(),
-    dt: float = 0.001,
-) -> tuple[torch.Tensor, LIFState]:
-    """:func:`~simctl.neurons.lif.lif_step_sparse` under Norse's adjoint name."""
-    return lif_step_sparse(input, s, input_weights, recurrent_weights, _surrogate(p), dt)
-
-
-def lif_feed_forward_adjoint_step(
-    input: torch.Tensor,
-    s: LIFFeedForwardState,
-    p: LIFParameters = LIFParameters(),
-    dt: float = 0.001,
-) -> tuple[torch.Tensor, LIFFeedForwardState]:
-    """:func:`~simctl.neurons.lif.lif_feed_forward_step` under Norse's adjoint name."""
-    return lif_feed_forward_step(input, s, _surrogate(p), dt)
-
-
-def lif_feed_forward_adjoint_step_sparse(
-    input: torch.Tensor,
-    s: LIFFeedForwardState,
-    p: LIFParameters = LIFParameters(),
-    dt: float = 0.001,
-) -> tuple[torch.Tensor, LIFFeedForwardState]:
-    """:func:`~simctl.neurons.lif.lif_feed_forward_step_sparse` under Norse's adjoint name."""
-    return lif_feed_forward_step_sparse(input, s, _surrogate(p), dt)
-
-
-def lif_refrac_adjoint_step(
-    input: torch.Tensor,
-    s: LIFRefracState,
-    input_weights: torch.Tensor,
-    recurrent_weights: torch.Tensor,
-    p: LIFRefracParameters = LIFRefracParameters(),
-    dt: float = 0.001,
-) -> tuple[torch.Tensor, LIFRefracState]:
-    """:func:`~simctl.neurons.lif_refrac.lif_refrac_step` under Norse's adjoint name."""
-    return lif_refrac_step(input, s, input_weights, recurrent_weights, _surrogate(p), dt)
-
-
-def lif_refrac_adjoint_step_sparse(
-    input: torch.Tensor,
-    s: LIFRefracState,
-    input_weights: torch.Tensor,
-    recurrent_weights: torch.Tensor,
-    p: LIFRefracParameters = LIFRefracParameters(),
-    dt: float = 0.001,
-) -> tuple[torch.Tensor, LIFRefracState]:
-    """:func:`~simctl.neurons.lif_refrac.lif_refrac_step_sparse` under Norse's adjoint name."""
-    return lif_refrac_step_sparse(input, s, input_weights, recurrent_weights, _surrogate(p), dt)
-
-
-def lif_refrac_feed_forward_adjoint_step(
-    input: torch.Tensor,
-    s: LIFRefracFeedForwardState,
-    p: LIFRefracParameters = LIFRefracParameters(),
-    dt: float = 0.001,
-) -> tuple[torch.Tensor, LIFRefracFeedForwardState]:
-    """:func:`~simctl.neurons.lif_refrac.lif_refrac_feed_forward_step` under Norse's adjoint
-    name."""
-    return lif_refrac_feed_forward_step(input, s, _surrogate(p), dt)
-
-
-def lsnn_adjoint_step(
-    input: torch.Tensor,
-    s: LSNNState,
-    input_weights: torch.Tensor,
-    recurrent_weights: torch.Tensor,
-    p: LSNNParameters = LSNNParameters(),
-    dt: float = 0.001,
-) -> tuple[torch.Tensor, LSNNState]:
-    """:func:`~simctl.neurons.lsnn.lsnn_step` under Norse's adjoint name."""
-    return lsnn_step(input, s, input_weights, recurrent_weights, _surrogate(p), dt)
-
-
-def lsnn_feed_forward_adjoint_step(
-    input: torch.Tensor,
-    s: LSNNFeedForwardState,
-    p: LSNNParameters = LSNNParameters(),
-    dt: float = 0.001,
-) -> tuple[torch.Tensor, LSNNFeedForwardState]:
-    """:func:`~simctl.neurons.lsnn.lsnn_feed_forward_step` under Norse's adjoint name."""
-    return lsnn_feed_forward_step(input, s, _surrogate(p), dt)
-
-
-def coba_lif_adjoint_step(
-    input: torch.Tensor,
-    s: CobaLIFState,
-    input_weights: torch.Tensor,
-    recurrent_weights: torch.Tensor,
-    p: CobaLIFParameters = CobaLIFParameters(),
-    dt: float = 0.001,
-) -> tuple[torch.Tensor, CobaLIFState]:
-    """:func:`~simctl.neurons.coba_lif.coba_lif_step` under Norse's adjoint name."""
-    return coba_lif_step(input, s, input_weights, recurrent_weights, _surrogate(p), dt)
-
-
-def lif_mc_adjoint_step(
-    input: torch.Tensor,
-    s: LIFState,
-    input_weights: torch.Tensor,
-    recurrent_weights: torch.Tensor,
-    g_coupling: torch.Tensor,
-    p: LIFParameters = LIFParameters(),
-    dt: float = 0.001,
-) -> tuple[torch.Tensor, LIFState]:
-    """:func:`~simctl.neurons.lif_mc.lif_mc_step` under Norse's adjoint name."""
-    return lif_mc_step(input, s, input_weights, recurrent_weights, g_coupling, _surrogate(p), dt)
-
-
-def lif_mc_refrac_adjoint(
-    input: torch.Tensor,
-    s: LIFRefracState,
-    input_weights: torch.Tensor,
-    recurrent_weights: torch.Tensor,
-    g_coupling: torch.Tensor,
-    p: LIFRefracParameters = LIFRefracParameters(),
-    dt: float = 0.001,
-) -> tuple[torch.Tensor, LIFRefracState]:
-    """:func:`~simctl.neurons.lif_mc_refrac.lif_mc_refrac_step` under Norse's adjoint name
-    (Norse's name has no ``_step``)."""
-    return lif_mc_refrac_step(
-        input, s, input_weights, recurrent_weights, g_coupling, _surrogate(p), dt
+    adjoint_step.__name__ = adjoint_step.__qualname__ = name
+    adjoint_step.__module__ = __name__
+    adjoint_step.__signature__ = signature  # type: ignore[attr-defined]
+    adjoint_step.__doc__ = (
+        f":func:`~{step.__module__}.{step.__name__}` under Norse's adjoint name{note} "
+        "(autograd gradients)."
     )
+    return adjoint_step
+
+
+lif_adjoint_step = _adjoint(lif_step, "lif_adjoint_step")
+lif_adjoint_step_sparse = _adjoint(lif_step_sparse, "lif_adjoint_step_sparse")
+lif_feed_forward_adjoint_step = _adjoint(lif_feed_forward_step, "lif_feed_forward_adjoint_step")
+lif_feed_forward_adjoint_step_sparse = _adjoint(
+    lif_feed_forward_step_sparse, "lif_feed_forward_adjoint_step_sparse"
+)
+lif_refrac_adjoint_step = _adjoint(lif_refrac_step, "lif_refrac_adjoint_step")
+lif_refrac_adjoint_step_sparse = _adjoint(lif_refrac_step_sparse, "lif_refrac_adjoint_step_sparse")
+lif_refrac_feed_forward_adjoint_step = _adjoint(
+    lif_refrac_feed_forward_step, "lif_refrac_feed_forward_adjoint_step"
+)
+lsnn_adjoint_step = _adjoint(lsnn_step, "lsnn_adjoint_step")
+lsnn_feed_forward_adjoint_step = _adjoint(lsnn_feed_forward_step, "lsnn_feed_forward_adjoint_step")
+coba_lif_adjoint_step = _adjoint(coba_lif_step, "coba_lif_adjoint_step")
+lif_mc_adjoint_step = _adjoint(lif_mc_step, "lif_mc_adjoint_step")
+lif_mc_refrac_adjoint = _adjoint(
+    lif_mc_refrac_step, "lif_mc_refrac_adjoint", " (Norse's name has no ``_step``)"
+)
