@@ -197,14 +197,7 @@ def generate(
             return graph.nodes[k].dtype
         return None  # a constant: a double, cast where it is used
 
-    # keep only the nodes the outputs need
-    needed: set[int] = set()
-    stack = [graph.output, *graph.state_out]
-    while stack:
-        kind, k = stack.pop()
-        if kind == "n" and k not in needed:
-            needed.add(k)
-            stack.extend(arg for arg in graph.nodes[k].args if isinstance(arg, tuple))
+    needed = graph.needed()  # keep only the nodes the outputs need
 
     const_uses: dict[tuple[int, torch.dtype], str] = {}
 

@@ -75,6 +75,17 @@ class Graph:
     output: Any = None
     state_out: list[Any] = field(default_factory=list)
 
+    def needed(self) -> set[int]:
+        """Indices of the nodes the output and the new state depend on (the rest is dead)."""
+        needed: set[int] = set()
+        stack = [self.output, *self.state_out]
+        while stack:
+            kind, k = stack.pop()
+            if kind == "n" and k not in needed:
+                needed.add(k)
+                stack.extend(arg for arg in self.nodes[k].args if isinstance(arg, tuple))
+        return needed
+
 
 #: NamedTuple type -> its field names; None for every other type (flatten runs on every call)
 _FIELDS: dict[type, tuple[str, ...] | None] = {}

@@ -319,13 +319,7 @@ def generate(
             return graph.nodes[k].dtype
         return None
 
-    needed: set[int] = set()
-    stack = [graph.output, *graph.state_out]
-    while stack:
-        kind, k = stack.pop()
-        if kind == "n" and k not in needed:
-            needed.add(k)
-            stack.extend(arg for arg in graph.nodes[k].args if isinstance(arg, tuple))
+    needed = graph.needed()
 
     const_uses: dict[tuple[int, torch.dtype], str] = {}
 
