@@ -42,6 +42,36 @@ class Interrupted(KeyboardInterrupt):
     """SIGTERM received (SIGINT raises the plain ``KeyboardInterrupt``)."""
 
 
+def _interrupt(signum: int) -> None:
+    if signum == signal.SIGINT:
+        raise KeyboardInterrupt
+    raise Interrupted(f"signal {signum}")
+
+
+class _Deferred:
+    """Signals that arrived while a block was being handed to the writer."""
+
+    depth = 0
+    pending: int | None = None
+
+
+_DEFERRED = _Deferred()
+
+
+@contextlib.contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """A block's spikes, traces and new step count reach the writer together: a signal in
+    between would leave spikes after ``t_reached``; it is raised once the block is written."""
+    _DEFERRED.depth += 1
+    try:
+        yield
+    finally:
+        _DEFERRED.depth -= 1
+    if not _DEFERRED.depth and _DEFERRED.pending is not None:
+        signum, _DEFERRED.pending = _DEFERRED.pending, None
+        _interrupt(signum)
+
+
 @contextlib.contextmanager
 def handle_sigterm() -> Iterator[None]:
     """Within the block, SIGTERM and SIGHUP (a closed terminal, or a batch system's stop)
@@ -51,7 +81,10 @@ def handle_sigterm() -> Iterator[None]:
         return
 
     def _raise(signum, frame):
-        raise Interrupted(f"signal {signum}")
+        if _DEFERRED.depth:  # inside a block's write: raised when it ends (_signals_deferred)
+            _DEFERRED.pending = signum
+            return
+        _interrupt(signum)
 
     old = signal.signal(signal.SIGTERM, _raise)
     # SIGHUP acts as SIGTERM, except under nohup (ignored, as its user asked)
@@ -59,7 +92,7 @@ def handle_sigterm() -> Iterator[None]:
     if old_hup is not signal.SIG_IGN:
         signal.signal(signal.SIGHUP, _raise)
     # a process started in the background inherits SIGINT ignored; a run always obeys Ctrl-C
-    old_int = signal.signal(signal.SIGINT, signal.default_int_handler)
+    old_int = signal.signal(signal.SIGINT, _raise)
     try:
         yield
     finally:
@@ -181,6 +214,7 @@ def advance(pop: Population, n: int, writer: Any) -> None:
         )
     else:
         _, traces, state = integrate(pop.model, drive, pop.state, pop.p, dt, record, index)
+        events, neurons = None, 0
     if not pop.backend:
         pop.backend, pop.backend_reason = last_backend()
         if pop.backend != "c":
@@ -193,6 +227,16 @@ def advance(pop: Population, n: int, writer: Any) -> None:
     # a blow-up keeps what was recorded up to (and including) the step where the state became
     # NaN or infinite; nothing after it reaches the file
     failure, n_keep = _check_finite(pop, state, drive, k0, n)
+    with _signals_deferred():
+        _write_block(pop, writer, events, neurons, traces, state, compact, record, k0, n, n_keep)
+    if failure is not None:
+        raise failure
+
+
+def _write_block(pop, writer, events, neurons, traces, state, compact, record, k0, n, n_keep):
+    """The block's spikes, traces and input to the writer, then the population's new state
+    and step count."""
+    dt = pop.spec.dt
     if pop.model.spiking:
         if n_keep < n:  # sorted: the spikes of steps < n_keep come first
             events = events[: int(np.searchsorted(events, n_keep * neurons))]
@@ -214,8 +258,6 @@ def advance(pop: Population, n: int, writer: Any) -> None:
             writer.append_input(pop.name, itime, sampled.cpu().numpy())
     pop.state = state
     pop.k = k0 + n_keep
-    if failure is not None:
-        raise failure
 
 
 def _check_finite(

@@ -341,3 +341,27 @@ def test_streamed_spike_arrays_are_reused_not_reallocated(sim, monkeypatch):
     # allocated once (growing a few times while the spike rate finds its level), not 60 times
     assert all(len(pointers) <= 4 for pointers in seen.values()), seen
     assert len(load_run(path, state=False).populations["lif"].spike_times) > 10_000
+
+
+def test_signal_during_a_blocks_write_is_raised_after_it() -> None:
+    """SIGTERM while a block is handed to the writer waits until the block and its step count
+    are both written (a signal in between would leave spikes after ``t_reached``)."""
+    import os
+    import signal
+
+    from simctl import runner
+
+    written = []
+    with runner.handle_sigterm():
+        with pytest.raises(runner.Interrupted):
+            with runner._signals_deferred():
+                os.kill(os.getpid(), signal.SIGTERM)
+                written.append("spikes")  # still runs: the signal is held
+                written.append("k")
+            written.append("after")  # never: raised on leaving the block
+        with pytest.raises(KeyboardInterrupt):
+            with runner._signals_deferred():
+                os.kill(os.getpid(), signal.SIGINT)
+                written.append("input")
+    assert written == ["spikes", "k", "input"]
+    assert runner._DEFERRED.pending is None and runner._DEFERRED.depth == 0
