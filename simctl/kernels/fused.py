@@ -29,7 +29,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -578,6 +578,39 @@ def run_fused(
     return output, recorded, final
 
 
+class BlockProblem(NamedTuple):
+    """A block's flattened state and parameters, the population's shape and the input layout:
+    what every fused backend reads before choosing its plan."""
+
+    state_flat: list[tuple[str, Any]]
+    p_flat: list[tuple[str, Any]]
+    state_leaves: list[torch.Tensor]
+    params: list[torch.Tensor]  # the per-neuron parameters, in the graph's order
+    shape: tuple[int, ...]
+    layout: str
+    x: torch.Tensor
+
+
+def block_problem(input_block: torch.Tensor, state: Any, p: Any) -> BlockProblem:
+    """The :class:`BlockProblem` of one call (raises :class:`FusedUnavailable` for an empty
+    block or a state leaf that is not a tensor)."""
+    if input_block.dim() < 1 or input_block.shape[0] < 1:
+        raise FusedUnavailable("empty block")
+    state_flat = flatten(state)
+    p_flat = flatten(p)
+    state_leaves = [leaf for _, leaf in state_flat]
+    for leaf in state_leaves:
+        if not isinstance(leaf, torch.Tensor):
+            raise FusedUnavailable("a state leaf is not a tensor")
+    p_leaves = dict(p_flat)
+    params = [p_leaves[path] for path in _per_neuron(p, p_flat)]
+    shape = broadcast_shapes(
+        input_block.shape[1:], *[t.shape for t in state_leaves], *[t.shape for t in params]
+    )
+    layout, x = _input_layout(input_block.detach(), shape)
+    return BlockProblem(state_flat, p_flat, state_leaves, params, shape, layout, x)
+
+
 def run_fused_shaped(
     step: Any,
     input_block: torch.Tensor,
@@ -591,24 +624,13 @@ def run_fused_shaped(
     """:func:`run_fused`, and the population's shape (the broadcast of input and state)."""
     if input_block.device.type != "cpu":
         raise FusedUnavailable("the C backend runs on the CPU")
-    if input_block.dim() < 1 or input_block.shape[0] < 1:
-        raise FusedUnavailable("empty block")
-    state_flat = flatten(state)
-    p_flat = flatten(p)
-    state_leaves = [leaf for _, leaf in state_flat]
-    p_leaves = dict(p_flat)
-    params = [p_leaves[path] for path in _per_neuron(p, p_flat)]
-    for leaf in state_leaves:
-        if not isinstance(leaf, torch.Tensor):
-            raise FusedUnavailable("a state leaf is not a tensor")
-    shape = broadcast_shapes(
-        input_block.shape[1:], *[t.shape for t in state_leaves], *[t.shape for t in params]
+    state_flat, p_flat, state_leaves, params, shape, layout, x = block_problem(
+        input_block, state, p
     )
     if any(t.device.type != "cpu" for t in [*state_leaves, *params]):
         raise FusedUnavailable("state or parameters not on the CPU")
     steps = input_block.shape[0]
     neurons = math.prod(shape)
-    layout, x = _input_layout(input_block.detach(), shape)
     indexed = record_index is not None
     threads = _threads(steps * neurons, neurons) if neurons > 0 else 1
     per = -(-neurons // threads)

@@ -39,8 +39,8 @@ from typing import Any
 
 import torch
 
-from .fused import FusedUnavailable, _input_layout, _key, _per_neuron, broadcast_shapes
-from .trace import Graph, Unsupported, flatten, trace_step, unflatten
+from .fused import FusedUnavailable, _key, _per_neuron, block_problem
+from .trace import Graph, Unsupported, trace_step, unflatten
 
 __all__ = [
     "available",
@@ -690,24 +690,13 @@ def run_triton_shaped(
         raise FusedUnavailable("the Triton backend runs on CUDA tensors (or TRITON_INTERPRET=1)")
     if device.type not in ("cpu", "cuda"):
         raise FusedUnavailable(f"the Triton backend does not run on {device.type}")
-    if input_block.dim() < 1 or input_block.shape[0] < 1:
-        raise FusedUnavailable("empty block")
-    state_flat = flatten(state)
-    p_flat = flatten(p)
-    state_leaves = [leaf for _, leaf in state_flat]
-    for leaf in state_leaves:
-        if not isinstance(leaf, torch.Tensor):
-            raise FusedUnavailable("a state leaf is not a tensor")
-    p_leaves = dict(p_flat)
-    params = [p_leaves[path] for path in _per_neuron(p, p_flat)]
+    state_flat, p_flat, state_leaves, params, shape, layout, x = block_problem(
+        input_block, state, p
+    )
     if any(t.device.type not in ("cpu", device.type) for t in [*state_leaves, *params]):
         raise FusedUnavailable(f"state or parameters neither on {device} nor on the CPU")
-    shape = broadcast_shapes(
-        input_block.shape[1:], *[t.shape for t in state_leaves], *[t.shape for t in params]
-    )
     steps = input_block.shape[0]
     neurons = math.prod(shape)
-    layout, x = _input_layout(input_block.detach(), shape)
     indexed = record_index is not None
     key, plan = get_plan(
         step, input_block, state, p, dt, record, layout, indexed, events, state_flat, p_flat
