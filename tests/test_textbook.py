@@ -67,31 +67,59 @@ def run_izhikevich(a, b, c, d, v0, u0, tau, t_end, variant, current, order="sequ
     Returns :class:`simctl.analysis.PanelData`: the time of each recorded sample (k+1)*dt, v
     after each step, the spike times (k+1)*dt and the input at the grid times k*dt.
     """
-    dt = dt or tau
+    spec = (a, b, c, d, v0, u0, tau, t_end, variant, current)
+    return run_izhikevich_many([spec], order, dt)[0]
+
+
+def run_izhikevich_many(specs, order="sequential", dt=None):
+    """:func:`run_izhikevich` for several panels at once: panels that share a step and a
+    variant are one population with a neuron per panel (the step is elementwise, so each
+    neuron's arithmetic is that of a lone run), simulated for the longest panel's steps."""
+    out = [None] * len(specs)
+    groups: dict = {}
+    for j, spec in enumerate(specs):
+        groups.setdefault((dt or spec[6], spec[8]), []).append(j)
+    for (step, variant), members in groups.items():
+        runs = _izhikevich_group([specs[j] for j in members], step, variant, order)
+        for j, data in zip(members, runs, strict=True):
+            out[j] = data
+    return out
+
+
+def _izhikevich_group(specs, dt, variant, order):
+    def column(i):
+        return torch.tensor([float(s[i]) for s in specs], dtype=torch.float64)
+
     extra = {"mn": 4.1, "bias": 108.0} if variant == "gl" else {}
-    p = IzhikevichParameters(a=a, b=b, c=c, d=d, tau_inv=1.0, update_order=order,
+    p = IzhikevichParameters(a=column(0), b=column(1), c=column(2), d=column(3), tau_inv=1.0,
+                             update_order=order,
                              u_law="accommodation" if variant == "R" else "standard", **extra)  # fmt: skip  # noqa: E501
-    u_init = b * v0 if u0 is None else u0
-    state = IzhikevichState(v=torch.tensor([float(v0)], dtype=torch.float64),
-                            u=torch.tensor([float(u_init)], dtype=torch.float64))  # fmt: skip
-    n = round(t_end / dt) + 1
-    v_out = np.empty(n)
-    i_in = np.array([float(current(k * dt)) for k in range(n)])
-    spikes = []
+    u_init = [s[1] * s[4] if s[5] is None else s[5] for s in specs]
+    state = IzhikevichState(v=column(4), u=torch.tensor(u_init, dtype=torch.float64))
+    lengths = [round(s[7] / dt) + 1 for s in specs]
+    n = max(lengths)
+    i_in = np.zeros((n, len(specs)))
+    for j, (s, length) in enumerate(zip(specs, lengths, strict=True)):
+        i_in[:length, j] = [float(s[9](k * dt)) for k in range(length)]
+    drive = torch.from_numpy(i_in)
+    v_out, z_out = np.empty((n, len(specs))), np.empty((n, len(specs)))
     with torch.no_grad():
         for k in range(n):
-            x = torch.tensor([i_in[k]], dtype=torch.float64)
-            z, state = izhikevich_feed_forward_step(x, state, p, dt)
-            v_out[k] = float(state.v[0])
-            if float(z[0]) > 0:
-                spikes.append((k + 1) * dt)
+            z, state = izhikevich_feed_forward_step(drive[k], state, p, dt)
+            v_out[k] = state.v.numpy()
+            z_out[k] = z.numpy()
     t = (np.arange(n) + 1) * dt
-    return an.PanelData(np.array(spikes), dt, t[-1], t, v_out, np.arange(n) * dt, i_in)
+    result = []
+    for j, length in enumerate(lengths):
+        spikes = (np.flatnonzero(z_out[:length, j] > 0) + 1) * dt
+        result.append(an.PanelData(spikes, dt, t[length - 1], t[:length], v_out[:length, j],
+                                   np.arange(length) * dt, i_in[:length, j]))  # fmt: skip
+    return result
 
 
 @pytest.fixture(scope="module")
 def published():
-    return {k: run_izhikevich(*spec[:9], spec[9]) for k, spec in PANELS.items()}
+    return dict(zip(PANELS, run_izhikevich_many(list(PANELS.values())), strict=True))
 
 
 #: accurate integration: the simultaneous update at a small step, every panel
@@ -100,10 +128,8 @@ ACCURATE_DT = 0.05
 
 @pytest.fixture(scope="module")
 def accurate():
-    return {
-        k: run_izhikevich(*spec[:9], spec[9], order="simultaneous", dt=ACCURATE_DT)
-        for k, spec in PANELS.items()
-    }
+    runs = run_izhikevich_many(list(PANELS.values()), order="simultaneous", dt=ACCURATE_DT)
+    return dict(zip(PANELS, runs, strict=True))
 
 
 def test_panel_a_spike_times_match_osb_within_one_step(published):
@@ -241,24 +267,64 @@ NAUD = {  # C, g_L, E_L, a, tau_w, b, V_r, I (pA)
 }
 
 
-def run_adex(phys, current_pa, dt, t_end, on=0.0, off=float("inf")):
-    lib = adex_physical_to_library(phys)
-    p = LIFAdExParameters(tau_syn_inv=1.0 / dt, **lib)
-    g_l = phys["g_L"]
-    state = LIFAdExFeedForwardState(
-        v=torch.tensor([float(phys["E_L"])], dtype=torch.float64),
-        i=torch.zeros(1, dtype=torch.float64),
-        a=torch.zeros(1, dtype=torch.float64),
+def _adex_key(phys, current_pa, dt, t_end, on=0.0, off=float("inf")):
+    return (tuple(sorted(phys.items())), float(current_pa), float(dt), float(t_end), on, off)
+
+
+def _simulate_adex(keys):
+    """Spike times of every condition in ``keys`` (all with one ``dt`` and ``t_end``), the
+    library's step run on one population with a neuron per condition (the step is
+    elementwise: each neuron's arithmetic is that of a lone run)."""
+    ((dt, t_end),), n = {k[2:4] for k in keys}, len(keys)
+    libs = [adex_physical_to_library(dict(k[0])) for k in keys]
+
+    def column(name):
+        return torch.tensor([lib[name] for lib in libs], dtype=torch.float64)
+
+    fields = [f for f in libs[0] if f != "v_peak"]
+    peaks = {lib["v_peak"] for lib in libs}
+    p = LIFAdExParameters(
+        tau_syn_inv=1.0 / dt,
+        v_peak=None if peaks == {None} else column("v_peak"),
+        **{f: column(f) for f in fields},
     )
+    state = LIFAdExFeedForwardState(
+        v=torch.tensor([dict(k[0])["E_L"] for k in keys], dtype=torch.float64),
+        i=torch.zeros(n, dtype=torch.float64),
+        a=torch.zeros(n, dtype=torch.float64),
+    )
+    steps = round(t_end / dt)
+    t = torch.arange(steps, dtype=torch.float64)[:, None] * dt  # k * dt, as a lone run's grid
+    on = torch.tensor([k[4] for k in keys], dtype=torch.float64)
+    off = torch.tensor([k[5] for k in keys], dtype=torch.float64)
+    amp = torch.tensor([k[1] / dict(k[0])["g_L"] for k in keys], dtype=torch.float64)
+    drive = torch.where((on <= t) & (t < off), amp, 0.0)
     spikes = []
     with torch.no_grad():
-        for k in range(round(t_end / dt)):
-            t = k * dt
-            x = torch.tensor([current_pa / g_l if on <= t < off else 0.0], dtype=torch.float64)
-            z, state = lif_adex_feed_forward_step(x, state, p, dt)
-            if float(z[0]) > 0:
-                spikes.append((k + 1) * dt)
-    return np.array(spikes)
+        for k in range(steps):
+            z, state = lif_adex_feed_forward_step(drive[k], state, p, dt)
+            spikes.append(z)
+    fired = torch.stack(spikes).numpy() > 0
+    return {key: (np.flatnonzero(fired[:, j]) + 1) * dt for j, key in enumerate(keys)}
+
+
+_ADEX_RUNS: dict = {}
+
+
+def run_adex(phys, current_pa, dt, t_end, on=0.0, off=float("inf")):
+    """Spike times ((k+1)·dt) of the library's AdEx step under a current step of
+    ``current_pa`` pA switched on at ``on`` and off at ``off`` ms. The first call simulates
+    every condition this file asks for at once (see :func:`_all_adex_conditions`)."""
+    if not _ADEX_RUNS:
+        groups: dict = {}
+        for key in _all_adex_conditions():
+            groups.setdefault(key[2:4], []).append(key)
+        for keys in groups.values():
+            _ADEX_RUNS.update(_simulate_adex(keys))
+    key = _adex_key(phys, current_pa, dt, t_end, on, off)
+    if key not in _ADEX_RUNS:
+        _ADEX_RUNS.update(_simulate_adex([key]))
+    return _ADEX_RUNS[key].copy()
 
 
 @pytest.mark.parametrize("name", list(NAUD))
@@ -302,19 +368,37 @@ ND_ADAPTED = {
 
 
 def run_nd(name, current_pa=None):
+    return run_adex(*_nd_condition(name, current_pa))
+
+
+def _nd_condition(name, current_pa=None, t_end=400.0):
     tau_m, a, tau_w, b, u_reset, cur = ND[name]
     phys = neuronal_dynamics_to_physical(tau_m=tau_m, R=500.0, u_rest=-70.0, theta_rh=-50.0,
                                          Delta_T=2.0, a=a, tau_w=tau_w, b=b, u_reset=u_reset,
                                          V_peak=-30.0)  # fmt: skip
     amp = cur if current_pa is None else current_pa
-    return run_adex(phys, amp, 0.025, 400.0, on=10.0, off=251.0)
+    return phys, amp, 0.025, t_end, 10.0, 251.0
 
 
-def run_naud(name, t_end=600.0):
+def _naud_condition(name, t_end=600.0):
     C, g_l, e_l, a, tau_w, b, v_r, cur = NAUD[name]
     phys = dict(C=C, g_L=g_l, E_L=e_l, V_T=-50.0, Delta_T=2.0, V_peak=0.0, V_r=v_r, a=a,
                 tau_w=tau_w, b=b)  # fmt: skip
-    return run_adex(phys, cur, 0.1, t_end)
+    return phys, cur, 0.1, t_end, 0.0, float("inf")
+
+
+def run_naud(name, t_end=600.0):
+    return run_adex(*_naud_condition(name, t_end))
+
+
+def _all_adex_conditions():
+    """Every (condition) the tests below simulate: the presets' runs, the scanned windows'
+    ends and the exercise's 65 pA, and the 300-ms runs the CLI is compared with."""
+    out = [_naud_condition(n) for n in NAUD] + [_naud_condition("adex_adaptation", 300.0)]
+    out += [_nd_condition(n) for n in ND] + [_nd_condition("nd_initial_burst", t_end=300.0)]
+    for name, window in ND_ADAPTED.items():
+        out += [_nd_condition(name, amp) for amp in (*window, 65.0)]
+    return list(dict.fromkeys(_adex_key(*c) for c in out))
 
 
 @pytest.mark.parametrize("name", list(ND))
