@@ -182,15 +182,34 @@ def query(shell: str) -> int:
     if translated is None:
         return 0
     hydra_comp_line, flags = translated
+    words = hydra_comp_line.split(" ")
+    done, current = words[1:-1], words[-1]  # the words before the cursor's, and that word
+    # An earlier override Hydra cannot compose (``neuron=nope``, ``input.nokey=3``) makes its
+    # completion answer nothing; ask again with only the group choices, then with none.
+    tries = [done]
+    groups = [w for w in done if "=" in w and "." not in w.partition("=")[0]]
+    tries += [t for t in ([w for w in done if "=" not in w or w in groups],
+                          [w for w in done if "=" not in w]) if t != done]  # fmt: skip
+    for kept in tries:
+        answer = _ask(" ".join(["simctl", *kept, current]), shell, flags)
+        if answer.strip():
+            print(answer, end="")
+            break
+    return 0
+
+
+def _ask(hydra_comp_line: str, shell: str, flags: list[str]) -> str:
+    """What Hydra's completion plugin prints for ``hydra_comp_line`` ('' when it fails)."""
     saved_argv, saved_line = sys.argv, os.environ.get("COMP_LINE")
     os.environ["COMP_LINE"] = hydra_comp_line
     # Hydra's zsh plugin answers as bash does
     sys.argv = ["simctl", "-sc", f"query={'bash' if shell == 'zsh' else shell}", *flags]
+    out = io.StringIO()
     try:
         from simctl import app
 
         # Hydra's argparse prints its usage for a flag it does not know (``--foo``): not on a Tab
-        with contextlib.redirect_stderr(io.StringIO()):
+        with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(out):
             app.main()
     except SystemExit:
         pass
@@ -202,7 +221,7 @@ def query(shell: str) -> int:
             os.environ.pop("COMP_LINE", None)
         else:
             os.environ["COMP_LINE"] = saved_line
-    return 0
+    return out.getvalue()
 
 
 def shell_completion(overrides: list[str]) -> tuple[int, str]:

@@ -39,6 +39,10 @@ def query(line: str, cwd: Path, shell: str = "bash", point: int | None = None):
         # the words before count: LIF's keys, not Izhikevich's
         ("simctl run neuron=lif neuron.", {"neuron.tau_mem_inv=", "neuron.v_th="}, {"neuron.a="}),
         ("simctl run neuron.", {"neuron.a="}, {"neuron.tau_mem_inv="}),
+        # an earlier word Hydra cannot compose does not stop the completion: a bad key is
+        # left out (the group choices still count), then a bad option too
+        ("simctl run neuron=lif input.nokey=3 neuron.", {"neuron.v_th="}, {"neuron.a="}),
+        ("simctl run neuron=nope input.", {"input.amplitude=", "input.protocol="}, set()),
         # whatever names the program, and flags before the word
         ("/opt/venv/bin/simctl run -m input=", {"input=step", "input=ramp"}, set()),
         ("python -m simctl.cli run --cfg job simulation.d", {"simulation.dt="}, set()),
