@@ -266,3 +266,25 @@ def test_signal_during_a_chunks_write_is_raised_after_it(engine):
         assert times.size and times.max() <= net.k * net.pops[0].pop.spec.dt + 1e-9
         assert out.trace(name, "lif.v")[0].max() == pytest.approx(net.k * 0.1)
     assert runner._DEFERRED.pending is None and runner._DEFERRED.depth == 0
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_device_engine_on_cuda_equals_the_cpu(dtype):
+    """On CUDA (Triton kernels, rings and scatters on the GPU): with dyadic weights every sum
+    of simultaneous arrivals is exact in any order, so the spikes and traces equal the CPU
+    blocks engine's exactly."""
+    cfg = random_network(
+        RULES[1], {"dist": "uniform", "low": 0.1, "high": 1.0}, "discard", dtype, dyadic=True
+    )
+    a, _ = run(cfg, "blocks")
+    spec = resolve(copy.deepcopy(cfg))
+    torch_dtype = torch.float64 if dtype == "float64" else torch.float32
+    net = build_network(spec, spec.simulation, torch.device("cuda"), torch_dtype)
+    b = Collect()
+    net.run(b)  # auto: the device engine
+    assert net.engine == "device"
+    assert all(r.device.type == "cuda" for p in net.pops for r in p.ring.values())
+    assert {p.pop.backend for p in net.pops} == {"triton"}
+    _equal(a, b)
