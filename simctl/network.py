@@ -14,7 +14,7 @@ Semantics (one step ``k`` of every population, in this order):
    is delivered at the start of step ``k + 1 + D``, i.e. exactly ``D·dt`` after its stamp.
    ``D = 0`` (instantaneous coupling, net.m) reaches the next step's advance.
 
-Three engines share the ring buffers, the Poisson counts and the current protocol's draws
+Four engines share the ring buffers, the Poisson counts and the current protocol's draws
 (one per chunk of about 2 M neuron-steps):
 
 * :meth:`Network.run_reference` (the specification): a Python loop over steps, each
@@ -32,6 +32,16 @@ Three engines share the ring buffers, the Poisson counts and the current protoco
   order (identical in float32 too); both are proven equal to the reference
   (identical when the sums of simultaneous arrivals are exact, e.g. dyadic weights; otherwise
   within the rounding of reassociating those sums).
+* :meth:`Network.run_device` (``device``, chosen when a population is not on the CPU): the
+  blocks of :meth:`Network.run_fused` with the ring buffers on the populations' device, each
+  block through :func:`simctl.kernels.spike_events` there (Triton on CUDA) and the spikes
+  scattered into the rings by torch ops on the device; nothing waits for the device within a
+  block except the kernels' spike events. On CPU tensors identical to the blocks engine; on
+  CUDA the additions into one ring element are deterministic but may be grouped differently
+  (equal when the sums are exact).
+
+:meth:`Network.select_engine` picks one (``$SIMCTL_NETWORK_ENGINE`` forces it); sim.h5 records
+the engine per population (``network_engine``) beside the kernel backend (``backend``).
 """
 
 from __future__ import annotations
@@ -1051,11 +1061,13 @@ class Network:
 
         Each spike's row of synapses is expanded (``repeat_interleave`` with its size known
         from the host's copy of the row pointers, so nothing waits for the device) and added
-        at ring row ``(k0 + step + 1 + delay) mod L``, column ``post``. The additions into one
-        element happen in the order of the C propagation (spikes ascending, synapses in CSR
-        order): ``index_add_`` runs serially on the CPU, and on CUDA ``index_put_`` with
-        ``accumulate`` sorts the destinations stably and adds each one's terms in that order
-        (``index_add_`` there would use atomics, in no fixed order)."""
+        at ring row ``(k0 + step + 1 + delay) mod L``, column ``post``. On the CPU
+        ``index_add_`` adds serially, in the C propagation's order (spikes ascending, synapses
+        in CSR order): identical to the blocks engine. On CUDA ``index_put_`` with
+        ``accumulate`` sorts the destinations stably and sums each one's terms in a fixed
+        order (deterministic run to run; ``index_add_`` there would use atomics, in no fixed
+        order), but it may group them differently from the CPU's serial sum: equal where the
+        sums are exact (dyadic weights), otherwise within their rounding."""
         rows = flat % csr.n_pre
         counts = csr.indptr_host[rows + 1] - csr.indptr_host[rows]
         ends = np.cumsum(counts)
@@ -1164,14 +1176,15 @@ class Network:
             "device": self.run_device,
             "loop": self.run_loop,
         }[self.select_engine(engine)]
+        recorded = False
         with handle_sigterm():
-            try:
-                while self.k < self.n_steps:
-                    runner(writer, chunk)
-                    writer.flush()
-                    trim_heap()
-            finally:
-                self._record_engine(writer)
+            while self.k < self.n_steps:
+                runner(writer, chunk)
+                if not recorded:  # in the file from the first flush on
+                    self._record_engine(writer)
+                    recorded = True
+                writer.flush()
+                trim_heap()
         file = getattr(writer, "file", None)
         if file is not None:  # the ISI CV per neuron beside the runner's summary
             for npop in self.pops:
