@@ -970,7 +970,10 @@ class Network:
             device, dtype = npop.pop.device, npop.pop.dtype
             current = None
             if npop.has_current:
-                current = self._current(npop, start, total).to(device, non_blocking=True)
+                current = self._current(npop, start, total)
+                if current.shape[0] > 1 and current.stride(0) == 0:
+                    current = current[:1]  # one row for every step: copied compact
+                current = current.to(device, non_blocking=True)
             currents.append(current)
             drive = npop.poisson
             terms = None
