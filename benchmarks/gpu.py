@@ -20,6 +20,18 @@ Cases, each printed as one JSON line and then together as a table:
     backend recorded in sim.h5, spike count), and the same run on the CPU for comparison
     (equal spike trains expected: the models in it use no transcendental function).
 
+``network``
+    Brunel (2000) regime C networks (E/I LIF, Poisson drive, 1.5 ms delays, input discarded
+    while refractory), float32, 200 ms: 12 500 neurons with in-degree C_E = 1000 (15.6 M
+    synapses) and 100 000 neurons with C_E = 100 (12.5 M synapses), each on CUDA with the
+    device engine (rings on the GPU, Triton blocks, scatters by torch) against the CPU's
+    network loop (one thread per process as the CPU figures in docs/performance.md; here all
+    the machine's threads). ``J`` is chosen so that every weight is dyadic in float32 (0.125
+    and −0.625 mV): the sums of simultaneous arrivals are exact in any order, so the GPU's
+    spike trains must equal the CPU's spike for spike. Figures: wall seconds per model second
+    of each engine (after a warm-up of two blocks: Triton's compile), the speed-up, the rate,
+    and whether the spikes are identical (else the first differing spike time).
+
 ``--cpu-check`` runs every case with tiny sizes on CPU tensors under Triton's interpreter
 (``TRITON_INTERPRET=1``, ``SIMCTL_KERNELS=triton``), so that this script can be checked on a
 machine without a GPU; its figures mean nothing.
@@ -269,11 +281,143 @@ def simctl_run(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+class _Sink:
+    """A writer that keeps the spikes (the network engines' ``writer``)."""
+
+    def __init__(self) -> None:
+        self.spikes: dict[str, list] = {}
+
+    def append_spikes(self, name: str, times: Any, ids: Any) -> None:
+        self.spikes.setdefault(name, []).append((times.copy(), ids.copy()))
+
+    def append_state(self, *args: Any) -> None:
+        pass
+
+    def flush(self) -> None:
+        pass
+
+    def arrays(self, name: str) -> tuple[Any, Any]:
+        import numpy as np
+
+        parts = self.spikes.get(name, [])
+        if not parts:
+            return np.empty(0), np.empty(0, dtype=np.int64)
+        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+
+def _brunel(scale: float, epsilon: float, duration: float, device: str, engine: str) -> dict:
+    """One Brunel network run with ``engine`` on ``device``: wall seconds after a warm-up of
+    two blocks, the spikes, the backends."""
+    import numpy as np
+    import torch
+
+    from simctl.config.resolve import resolve
+    from simctl.network import build_network
+
+    # J·1000/C_E = 0.125 mV: dyadic weights (0.125, −0.625), exact sums in any order
+    c_e = max(1, round(epsilon * round(10000 * scale)))
+    cfg = {
+        "network": {
+            "name": "brunel2000",
+            "g": 5.0,
+            "eta": 2.0,
+            "J": 0.125 * c_e / 1000.0,
+            "scale": scale,
+            "epsilon": epsilon,
+        },
+        "simulation": {"dt": 0.1, "duration": duration, "device": device, "seed": 3},
+        "record": {"neurons": 0},
+    }
+    spec = resolve(cfg)
+    start = time.perf_counter()
+    net = build_network(spec, spec.simulation, torch.device(device), torch.float32)
+    build = time.perf_counter() - start
+    weights = {float(np.float32(p.conn.weights()[0])) for p in net.projections}
+    sink = _Sink()
+    warm = 2 * net.block
+    {"device": net.run_device, "loop": net.run_loop}[engine](sink, warm)
+    _sync(device)
+    start = time.perf_counter()
+    net.run(sink, engine=engine)
+    _sync(device)
+    seconds = time.perf_counter() - start
+    model_s = (net.n_steps - warm) * net.dt / 1000.0
+    size = sum(p.pop.spec.size for p in net.pops)
+    spikes = {p.pop.name: sink.arrays(p.pop.name) for p in net.pops}
+    count = sum(t.size for t, _ in spikes.values())
+    return {
+        "neurons": size,
+        "synapses": sum(p.conn.n_synapses for p in net.projections),
+        "build_s": build,
+        "seconds": seconds,
+        "s_per_model_s": seconds / model_s,
+        "rate_hz": count / size / (net.n_steps * net.dt / 1000.0),
+        "weights": sorted(weights),
+        "spikes": spikes,
+        "engine": net.engine,
+        "backend": ",".join(sorted({p.pop.backend for p in net.pops})),
+    }
+
+
+def _first_difference(a: dict, b: dict) -> float | None:
+    """The earliest spike time (ms) where two runs' spike lists differ (None: identical)."""
+    import numpy as np
+
+    first = None
+    for name, (ta, ia) in a.items():
+        tb, ib = b[name]
+        n = min(ta.size, tb.size)
+        bad = np.nonzero((ta[:n] != tb[:n]) | (ia[:n] != ib[:n]))[0]
+        at = float(min(ta[bad[0]], tb[bad[0]])) if bad.size else None
+        if at is None and ta.size != tb.size:
+            at = float((ta if ta.size > n else tb)[n])
+        if at is not None:
+            first = at if first is None else min(first, at)
+    return first
+
+
+def network(args: argparse.Namespace) -> dict[str, Any]:
+    rows = []
+    for scale, epsilon in args.net_sizes:
+        gpu = _brunel(scale, epsilon, args.net_ms, args.device, "device")
+        cpu = _brunel(scale, epsilon, args.net_ms, "cpu", "loop")
+        differs = _first_difference(gpu["spikes"], cpu["spikes"])
+        rows.append(
+            {
+                "neurons": gpu["neurons"],
+                "synapses": gpu["synapses"],
+                "device_s_per_model_s": gpu["s_per_model_s"],
+                "cpu_loop_s_per_model_s": cpu["s_per_model_s"],
+                "speedup": cpu["seconds"] / gpu["seconds"],
+                "build_s": gpu["build_s"],
+                "cpu_build_s": cpu["build_s"],
+                "rate_hz": gpu["rate_hz"],
+                "cpu_rate_hz": cpu["rate_hz"],
+                "weights": gpu["weights"],
+                "spikes_equal_cpu": differs is None,
+                "first_difference_ms": differs,
+                "engine": gpu["engine"],
+                "backend": gpu["backend"],
+                "cpu_engine": cpu["engine"],
+            }
+        )
+    return {
+        "case": "network",
+        "neurons": rows[-1]["neurons"],
+        "duration_ms": args.net_ms,
+        "sizes": rows,
+        "met": all(r["spikes_equal_cpu"] for r in rows),
+        "target": "spikes identical to the CPU loop",
+        "backend": rows[-1]["backend"],
+    }
+
+
 CASES = {
     "lif_ff": lif_ff,
     "lif_ff_events": lif_ff_events,
     "izhikevich": izhikevich,
     "simctl_run": simctl_run,
+    "network": network,
 }
 
 
@@ -303,6 +447,14 @@ def table(results: list[dict[str, Any]]) -> str:
             figure = f"{r['ns_per_neuron_step']:.3g} ns/neuron-step, {r['spikes']} spikes"
         elif r["case"] == "izhikevich":
             figure = f"{r['us_per_step']:.3g} µs/step (first call {r['first_call_s']:.2g} s)"
+        elif r["case"] == "network":
+            size = " / ".join(f"{s['neurons']}" for s in r["sizes"]) + f" × {r['duration_ms']} ms"
+            figure = "; ".join(
+                f"{s['neurons']}: {s['device_s_per_model_s']:.3g} s per model s on the device "
+                f"engine, CPU loop {s['cpu_loop_s_per_model_s']:.3g} ({s['speedup']:.3g}×), "
+                f"{s['rate_hz']:.3g} Hz, equal to CPU: {s['spikes_equal_cpu']}"
+                for s in r["sizes"]
+            )
         else:
             size = f"{r['neurons']} × {r['duration_ms']} ms"
             figure = (
@@ -330,6 +482,7 @@ def main(argv: list[str] | None = None) -> int:
         args.lif_neurons, args.lif_steps, args.lif_block = 64, 20, 10
         args.izh_steps = 50
         args.run_ms, args.run_size = 5.0, 4
+        args.net_sizes, args.net_ms = [(0.02, 0.1)], 10.0
         args.repeats = 1
     else:
         import torch
@@ -341,6 +494,8 @@ def main(argv: list[str] | None = None) -> int:
         args.lif_neurons, args.lif_steps, args.lif_block = 10**7, 10**3, 100
         args.izh_steps = 4000
         args.run_ms, args.run_size = 1000.0, 1000
+        # (network.scale, network.epsilon): 12 500 neurons at C_E = 1000, 10^5 at C_E = 100
+        args.net_sizes, args.net_ms = [(1.0, 0.1), (8.0, 0.00125)], 200.0
     results = []
     for name in args.case or list(CASES):
         try:

@@ -4,7 +4,9 @@
 #      and the interpreter cases beside them),
 #   2. benchmarks/gpu.py: feed-forward LIF 10^7 x 10^3 (GB/s against the card's bandwidth),
 #      Izhikevich 20 x 4000 (us per step), spike events, `simctl run simulation.device=cuda`,
-#      then a summary table.
+#      Brunel E/I networks of 12 500 and 10^5 neurons on the device engine against the CPU's
+#      network loop (spikes compared), then a summary table.
+# Each step has its own time limit (150 s + 140 s): the whole script stays under 5 minutes.
 # Needs a CUDA build of torch and triton in the Python it runs (`pip install -e ".[test,gpu]"`);
 # PYTHON=... picks the interpreter. Results also go to $OUT (default: a fresh temporary folder).
 #
@@ -44,10 +46,13 @@ if not torch.cuda.is_available():
 PY
     echo "== 1/2 CUDA tests (pytest -m \"cuda or triton\")"
     status=0
-    timeout 170 "$py" -m pytest -m "cuda or triton" -q -p no:cacheprovider -W error \
+    # an unrelated module that cannot be imported (a missing test extra) must not stop the CUDA
+    # tests from running; it still fails the script
+    timeout 150 "$py" -m pytest -m "cuda or triton" -q -p no:cacheprovider -W error \
+        --continue-on-collection-errors \
         --junitxml="$out/pytest.xml" tests 2>&1 | tee "$out/pytest.txt" || status=$?
     echo "== 2/2 benchmarks"
-    timeout 170 "$py" benchmarks/gpu.py --json "$out/gpu.json" 2>&1 | tee "$out/benchmarks.txt" \
+    timeout 140 "$py" benchmarks/gpu.py --json "$out/gpu.json" 2>&1 | tee "$out/benchmarks.txt" \
         || status=$?
 else
     echo "== 1/2 the test selection (collected only: no GPU here)"
@@ -55,7 +60,7 @@ else
     "$py" -m pytest -m "cuda or triton" -q -p no:cacheprovider --collect-only tests 2>&1 \
         | tail -n 1 | tee "$out/pytest.txt" || status=$?
     echo "== 2/2 benchmarks (--cpu-check: tiny sizes under Triton's interpreter)"
-    timeout 170 "$py" benchmarks/gpu.py --cpu-check --json "$out/gpu.json" 2>&1 \
+    timeout 140 "$py" benchmarks/gpu.py --cpu-check --json "$out/gpu.json" 2>&1 \
         | tee "$out/benchmarks.txt" || status=$?
 fi
 echo "gpu.sh: $(($(date +%s) - start)) s, exit $status; results in $out/"

@@ -14,7 +14,7 @@ Semantics (one step ``k`` of every population, in this order):
    is delivered at the start of step ``k + 1 + D``, i.e. exactly ``D·dt`` after its stamp.
    ``D = 0`` (instantaneous coupling, net.m) reaches the next step's advance.
 
-Three engines share the ring buffers, the Poisson counts and the current protocol's draws
+Four engines share the ring buffers, the Poisson counts and the current protocol's draws
 (one per chunk of about 2 M neuron-steps):
 
 * :meth:`Network.run_reference` (the specification): a Python loop over steps, each
@@ -32,6 +32,16 @@ Three engines share the ring buffers, the Poisson counts and the current protoco
   order (identical in float32 too); both are proven equal to the reference
   (identical when the sums of simultaneous arrivals are exact, e.g. dyadic weights; otherwise
   within the rounding of reassociating those sums).
+* :meth:`Network.run_device` (``device``, chosen when a population is not on the CPU): the
+  blocks of :meth:`Network.run_fused` with the ring buffers on the populations' device, each
+  block through :func:`simctl.kernels.spike_events` there (Triton on CUDA) and the spikes
+  scattered into the rings by torch ops on the device; nothing waits for the device within a
+  block except the kernels' spike events. On CPU tensors identical to the blocks engine; on
+  CUDA the additions into one ring element are deterministic but may be grouped differently
+  (equal when the sums are exact).
+
+:meth:`Network.select_engine` picks one (``$SIMCTL_NETWORK_ENGINE`` forces it); sim.h5 records
+the engine per population (``network_engine``) beside the kernel backend (``backend``).
 """
 
 from __future__ import annotations
@@ -52,6 +62,7 @@ from simctl.config.errors import ConfigError, SimulationError
 from simctl.config.network import INPUT_TARGET, NetworkSpec, ProjectionSpec, refractory_state
 
 __all__ = [
+    "ENGINES",
     "Network",
     "Projection",
     "build_network",
@@ -61,6 +72,9 @@ __all__ = [
 ]
 
 log = logging.getLogger("simctl")
+
+#: the network engines (:meth:`Network.run`, ``$SIMCTL_NETWORK_ENGINE``)
+ENGINES = ("auto", "loop", "blocks", "device", "reference")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -403,6 +417,13 @@ class PoissonDrive:
             out[:] = self.rng.poisson(self.lam, size=out.shape)
         return out
 
+    def terms(self, steps: int, dtype: torch.dtype) -> np.ndarray:
+        """``(steps, size)`` of ``counts·weight`` in ``dtype``, each term rounded as
+        :meth:`add_into` rounds it (consumed: the next call continues the stream)."""
+        out = np.zeros((steps, self.size), dtype=_NUMPY_DTYPES[dtype])
+        self.add_into(out)
+        return out
+
     def _args(self, n: int) -> list:
         return [
             self.state.ctypes.data,
@@ -427,6 +448,39 @@ class PoissonDrive:
         fn(*self._args(x.size), float(self.spec.weight), x.ctypes.data)
 
 
+_NUMPY_DTYPES = {torch.float32: np.float32, torch.float64: np.float64}
+
+
+def _to_device(array: np.ndarray, device: torch.device) -> torch.Tensor:
+    """A host array on ``device`` without waiting for the device: CUDA copies go from
+    pinned memory, asynchronously (torch's pinned allocator keeps the buffer until the copy
+    is done); on the CPU the array itself."""
+    tensor = torch.from_numpy(array)
+    if device.type == "cpu":
+        return tensor
+    if device.type == "cuda":
+        tensor = tensor.pin_memory()
+    return tensor.to(device, non_blocking=True)
+
+
+#: synapse events per scatter of the device engine (bounds its temporaries: ~40 bytes each)
+DEVICE_SCATTER_EVENTS = 1 << 24
+
+
+@dataclass
+class _DeviceCSR:
+    """A projection's CSR on the post population's device, for the device engine."""
+
+    indptr_host: np.ndarray  #: (n_pre + 1,) int64: each block's synapse-event count, on the host
+    indptr: torch.Tensor  #: (n_pre + 1,) int64
+    indices: torch.Tensor  #: (n_synapses,) int64 postsynaptic neurons
+    weight: torch.Tensor  #: (n_synapses,) in the ring's dtype, or a 0-dim scalar
+    delay: torch.Tensor | int  #: (n_synapses,) int64 delay steps, or one for all
+    ring: torch.Tensor  #: the post population's ring buffer of this projection's target
+    n_pre: int
+    n_post: int
+
+
 # ---------------------------------------------------------------------------------------------
 # the network
 
@@ -441,6 +495,7 @@ class Projection:
     post: int
     seed: int
     _groups: list[tuple[int, torch.Tensor]] | None = None
+    _device: dict[Any, Any] = field(default_factory=dict)  #: the device engine's CSR
 
     def groups(self, dtype: torch.dtype) -> list[tuple[int, torch.Tensor]]:
         """``[(delay steps, sparse (n_post, n_pre) matrix)]``: the reference's products."""
@@ -544,11 +599,13 @@ class Network:
         self.L = self.max_delay + 1
         keep = spec.refractory_input == "keep"
         self.keep = keep
+        self.engine = ""  #: the engine that ran the last chunk (sim.h5 ``network_engine``)
         for npop in pops:
             dtype, size = npop.pop.dtype, npop.pop.spec.size
             for target in npop.targets:
-                # the ring lives on the CPU (the C propagation writes it)
-                npop.ring[target] = torch.zeros((self.L, size), dtype=dtype)
+                # on the population's device: the C propagation writes the CPU rings, the
+                # device engine's scatter the others
+                npop.ring[target] = torch.zeros((self.L, size), dtype=dtype, device=npop.pop.device)
 
     # -- shared pieces ---------------------------------------------------------------------
 
@@ -569,6 +626,12 @@ class Network:
             spans.append((0, first + n - self.L))
         out = {}
         for target, ring in npop.ring.items():
+            if ring.device.type != "cpu":  # the reference engine on a device
+                x = self._take_rows(ring, k0, n)
+                if npop.poisson is not None and npop.poisson.spec.target == target:
+                    x = x + _to_device(npop.poisson.terms(n, ring.dtype), ring.device)
+                out[target] = x
+                continue
             r = ring.numpy()
             x = (
                 np.concatenate([r[a:b] for a, b in spans])
@@ -590,6 +653,22 @@ class Network:
         block = pop.input_block(k0, k0 + n)
         return block.expand(n, block.shape[-1]) if block.shape[0] == 1 and n > 1 else block
 
+    def _take_rows(self, ring: torch.Tensor, k0: int, n: int) -> torch.Tensor:
+        """Rows ``k0 … k0+n−1`` of a ring (taken and zeroed) with torch slices on the ring's
+        device: no index tensor, no host transfer."""
+        L = self.L
+        if n > L:  # blocks longer than the ring: no synapse at all, nothing ever queued
+            return torch.zeros((n, ring.shape[1]), dtype=ring.dtype, device=ring.device)
+        first = k0 % L
+        if first + n <= L:
+            x = ring[first : first + n].clone()
+            ring[first : first + n].zero_()
+            return x
+        x = torch.cat([ring[first:], ring[: first + n - L]])
+        ring[first:].zero_()
+        ring[: first + n - L].zero_()
+        return x
+
     def _queue_reference(self, k: int, spikes: list[torch.Tensor]) -> None:
         for proj in self.projections:
             z = spikes[proj.pre]
@@ -597,13 +676,18 @@ class Network:
                 continue
             ring = self.pops[proj.post].ring[proj.spec.target]
             for d, m in proj.groups(ring.dtype):
-                ring[(k + 1 + d) % self.L] += (m @ z.to(ring.dtype).cpu()).to(ring.dtype)
+                arrived = (m @ z.to(ring.dtype).cpu()).to(dtype=ring.dtype, device=ring.device)
+                ring[(k + 1 + d) % self.L] += arrived
 
     # -- engines -----------------------------------------------------------------------------
 
     def run_reference(self, writer: Any, n_steps: int | None = None) -> None:
         """The specification: one Python iteration per step (``n_steps`` from the current
         step, default: to the end)."""
+        self.engine = "reference"
+        for npop in self.pops:
+            if not npop.pop.backend:  # the step function, one Python call per step
+                npop.pop.backend, npop.pop.backend_reason = "reference", "network reference engine"
         end = self.n_steps if n_steps is None else min(self.n_steps, self.k + n_steps)
         out = _Chunk(self, self.k)
         # a chunk's current protocol in one draw, as every engine does (same noise)
@@ -649,6 +733,12 @@ class Network:
         for npop in self.pops:
             if npop.pop.device.type != "cpu":
                 return "not on the CPU"
+        return self._jumps_ok()
+
+    def _jumps_ok(self) -> str:
+        """Why a population's block cannot be one kernel call (empty: every one can): the
+        jump wrapper (:func:`jump_model`) takes one input, a jump or a current."""
+        for npop in self.pops:
             jumps = [t for t in npop.targets if t != INPUT_TARGET]
             if len(jumps) > 1:
                 return f"{npop.pop.name}: jumps into more than one variable"
@@ -659,13 +749,14 @@ class Network:
     def run_fused(self, writer: Any, n_steps: int | None = None) -> None:
         """Blocks of ``min delay + 1`` steps: each population's block in one fused kernel
         call, then the block's spikes through the CSR into the ring buffers in C."""
-        from simctl.kernels import spike_events
+        from simctl.kernels import last_backend, spike_events
 
         why = self._fused_ok()
         if why:
             log.info("network: reference engine (%s)", why)
             return self.run_reference(writer, n_steps)
         fns = _c_functions()
+        self.engine = "blocks"
         models = []
         for npop in self.pops:
             target = next((t for t in npop.targets), None)
@@ -694,6 +785,8 @@ class Network:
                     model, drive, pop.state, pop.p, self.dt, record, record_index=index
                 )
                 flat = np.array(flat)  # the kernel's workspace is reused by the next call
+                if not pop.backend:
+                    pop.backend, pop.backend_reason = last_backend()
                 pop.state = state
                 results.append(flat)
                 out.add(i, flat, k0, n, traces)
@@ -828,6 +921,10 @@ class Network:
             ctypes.addressof(projs_c),
         )
         del alive
+        self.engine = "loop"
+        for npop in self.pops:
+            if not npop.pop.backend:  # its traced kernel, called by the loop step by step
+                npop.pop.backend, npop.pop.backend_reason = "c", ""
         chunk = _Chunk(self, k0)
         for i, (npop, (leaves, traces, ev, record)) in enumerate(
             zip(self.pops, parts, strict=True)
@@ -838,6 +935,187 @@ class Network:
         self.k = end
         chunk.write(writer)
         return None
+
+    def run_device(self, writer: Any, n_steps: int | None = None) -> None:
+        """Blocks of ``min delay + 1`` steps with everything on the populations' device: the
+        block's deliveries taken from the device ring (plus the Poisson drive, drawn on the host
+        once per chunk by the same generator as the other engines, copied asynchronously), each
+        population's block in one :func:`simctl.kernels.spike_events` call (Triton on CUDA, C
+        on the CPU), then each projection's scatter of the block's spikes into the ring with
+        torch ops on the device (:meth:`_scatter`). Per block and population the only host
+        transfers are the kernels' spike events (the writer's, and the scatter's sizes); traces
+        are copied once per chunk. The arithmetic and its order are the blocks engine's
+        (:meth:`run_fused`), so on the CPU the two are identical."""
+        from simctl.kernels import last_backend, spike_events
+
+        why = self._jumps_ok()
+        if why:
+            log.info("network: reference engine (%s)", why)
+            return self.run_reference(writer, n_steps)
+        self.engine = "device"
+        models = []
+        for npop in self.pops:
+            target = next((t for t in npop.targets), None)
+            models.append(jump_model(npop.pop.model, npop.step, target, npop.refractory, self.keep))
+        csrs = [self._device_csr(proj) for proj in self.projections]
+        end = self.n_steps if n_steps is None else min(self.n_steps, self.k + n_steps)
+        start = self.k
+        total = end - start
+        if total <= 0:
+            return None
+        out = _Chunk(self, start)
+        # the chunk's current protocol and Poisson terms, each in one draw and one copy
+        currents, poisson = [], []
+        for npop in self.pops:
+            device, dtype = npop.pop.device, npop.pop.dtype
+            current = None
+            if npop.has_current:
+                current = self._current(npop, start, total)
+                if current.shape[0] > 1 and current.stride(0) == 0:
+                    current = current[:1]  # one row for every step: copied compact
+                current = current.to(device, non_blocking=True)
+            currents.append(current)
+            drive = npop.poisson
+            terms = None
+            if drive is not None and drive.lam > 0:
+                terms = _to_device(drive.terms(total, dtype), device)
+            poisson.append(terms)
+        while self.k < end:
+            k0 = self.k
+            n = min(self.block, end - k0)
+            at = k0 - start
+            events = []
+            for i, (npop, model) in enumerate(zip(self.pops, models, strict=True)):
+                pop = npop.pop
+                target = next((t for t in npop.targets), None)
+                x = None
+                if target is not None:
+                    x = self._take_rows(npop.ring[target], k0, n)
+                    if poisson[i] is not None and npop.poisson.spec.target == target:
+                        x = x + poisson[i][at : at + n]
+                if target is not None and target != INPUT_TARGET:
+                    drive = x
+                else:
+                    current = currents[i]
+                    if current is None:
+                        drive = torch.zeros((n, 1), dtype=pop.dtype, device=pop.device)
+                    else:
+                        drive = current[at : at + n] if current.shape[0] > 1 else current
+                    if x is not None:
+                        drive = drive + x
+                    drive = drive.expand(n, pop.spec.size)
+                record = pop.variables if len(pop.record_ids) else []
+                index = pop.ids_t if record else None
+                flat, _, traces, state = spike_events(
+                    model, drive, pop.state, pop.p, self.dt, record, record_index=index
+                )
+                flat = np.array(flat)  # the kernel's workspace is reused by the next call
+                if not pop.backend:
+                    pop.backend, pop.backend_reason = last_backend()
+                pop.state = state
+                events.append(flat)
+                out.add(i, flat, k0, n, traces)
+            on_device: dict[int, torch.Tensor] = {}
+            for proj, csr in zip(self.projections, csrs, strict=True):
+                flat = events[proj.pre]
+                if flat.size and proj.conn.n_synapses:
+                    if proj.pre not in on_device:
+                        on_device[proj.pre] = _to_device(flat, csr.ring.device)
+                    self._scatter(csr, flat, on_device[proj.pre], k0)
+            self.k = k0 + n
+        out.write(writer)
+        return None
+
+    def _device_csr(self, proj: Projection) -> _DeviceCSR:
+        """The projection's synapses on its post population's device (built once)."""
+        ring = self.pops[proj.post].ring[proj.spec.target]
+        key = (ring.device, ring.dtype)
+        found = proj._device.get(key)
+        if found is not None:
+            found.ring = ring
+            return found
+        c, device = proj.conn, ring.device
+        indptr = np.ascontiguousarray(c.indptr, dtype=np.int64)
+        if isinstance(c.weight, np.ndarray):
+            weight = torch.from_numpy(c.weight).to(device=device, dtype=ring.dtype)
+        else:  # as the C propagation casts it
+            weight = torch.tensor(float(c.weight), dtype=ring.dtype, device=device)
+        delay: torch.Tensor | int
+        if isinstance(c.delay_steps, np.ndarray):
+            delay = torch.from_numpy(c.delay_steps.astype(np.int64)).to(device)
+        else:
+            delay = int(c.delay_steps)
+        csr = _DeviceCSR(
+            indptr_host=indptr,
+            indptr=torch.from_numpy(indptr).to(device),
+            indices=torch.from_numpy(c.indices.astype(np.int64)).to(device),
+            weight=weight,
+            delay=delay,
+            ring=ring,
+            n_pre=c.n_pre,
+            n_post=c.n_post,
+        )
+        proj._device[key] = csr
+        return csr
+
+    def _scatter(self, csr: _DeviceCSR, flat: np.ndarray, flat_d: torch.Tensor, k0: int) -> None:
+        """The block's spikes (``flat``: ``step·n_pre + neuron``, ascending; ``flat_d`` the same
+        on the ring's device) through the CSR into the ring, on the device.
+
+        Each spike's row of synapses is expanded (``repeat_interleave`` with its size known
+        from the host's copy of the row pointers, so nothing waits for the device) and added
+        at ring row ``(k0 + step + 1 + delay) mod L``, column ``post``. On the CPU
+        ``index_add_`` adds serially, in the C propagation's order (spikes ascending, synapses
+        in CSR order): identical to the blocks engine. On CUDA ``index_put_`` with
+        ``accumulate`` sorts the destinations stably and sums each one's terms in a fixed
+        order (deterministic run to run; ``index_add_`` there would use atomics, in no fixed
+        order), but it may group them differently from the CPU's serial sum: equal where the
+        sums are exact (dyadic weights), otherwise within their rounding."""
+        rows = flat % csr.n_pre
+        counts = csr.indptr_host[rows + 1] - csr.indptr_host[rows]
+        ends = np.cumsum(counts)
+        if not ends.size or ends[-1] == 0:
+            return
+        ring = csr.ring.view(-1)
+        device = ring.device
+        # slices of at most DEVICE_SCATTER_EVENTS synapse events (a spike's row stays whole)
+        cuts = np.searchsorted(
+            ends,
+            np.arange(1, 1 + ends[-1] // DEVICE_SCATTER_EVENTS) * DEVICE_SCATTER_EVENTS,
+            side="left",
+        )
+        bounds = [0, *sorted({int(c) + 1 for c in cuts if c + 1 < ends.size}), ends.size]
+        for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+            size = int(ends[b - 1] - (ends[a - 1] if a else 0))
+            if size == 0:
+                continue
+            spikes = flat_d[a:b]
+            pre = spikes % csr.n_pre
+            first = csr.indptr[pre]
+            count = csr.indptr[pre + 1] - first
+            which = torch.repeat_interleave(count, output_size=size)  # spike of each event
+            offset = torch.cumsum(count, 0) - count  # each spike's first event
+            # index_select: the gathers (advanced indexing is several times slower on the CPU)
+            synapse = (first - offset).index_select(0, which)
+            synapse += torch.arange(size, device=device)
+            step = spikes // csr.n_pre + (k0 + 1)
+            where = csr.indices.index_select(0, synapse)
+            if isinstance(csr.delay, torch.Tensor):
+                row = step.index_select(0, which)
+                row += csr.delay.index_select(0, synapse)
+                row %= self.L
+                row *= csr.n_post
+            else:  # one delay: each spike's ring row, then gathered
+                row = ((step + csr.delay) % self.L * csr.n_post).index_select(0, which)
+            where += row
+            if csr.weight.dim():
+                weight = csr.weight.index_select(0, synapse)
+            else:
+                weight = csr.weight.expand(size)
+            if device.type == "cpu":
+                ring.index_add_(0, where, weight)
+            else:
+                ring.index_put_((where,), weight, accumulate=True)
 
     def _propagate(self, fns: dict, proj: Projection, flat: np.ndarray, k0: int) -> None:
         c = proj.conn
@@ -862,25 +1140,52 @@ class Network:
             c.n_post,
         )
 
+    def select_engine(self, engine: str = "auto") -> str:
+        """The engine :meth:`run` uses: ``engine`` unless ``auto``; then
+        ``$SIMCTL_NETWORK_ENGINE`` (one of :data:`ENGINES`) unless ``auto``; then
+        ``reference`` under ``SIMCTL_KERNELS=reference``, ``device`` when a population is not
+        on the CPU, else ``loop``."""
+        import os
+
+        if engine not in ENGINES:
+            raise ValueError(f"engine={engine!r}: expected one of {', '.join(ENGINES)}")
+        if engine == "auto":
+            value = os.environ.get("SIMCTL_NETWORK_ENGINE", "auto").strip().lower() or "auto"
+            if value not in ENGINES:
+                raise ConfigError("SIMCTL_NETWORK_ENGINE", value, "not a network engine", ENGINES)
+            engine = value
+        if engine != "auto":
+            return engine
+        if os.environ.get("SIMCTL_KERNELS", "").strip().lower() == "reference":
+            return "reference"
+        if any(npop.pop.device.type != "cpu" for npop in self.pops):
+            return "device"
+        return "loop"
+
     def run(self, writer: Any, engine: str = "auto", progress: bool | None = None) -> None:
-        """Advances to the end (``engine``: ``auto``/``fused`` or ``reference``), flushing the
-        writer about every 2 M neuron-steps."""
+        """Advances to the end with :meth:`select_engine`'s engine (``loop``, ``blocks``,
+        ``device`` or ``reference``), flushing the writer about every 2 M neuron-steps; the
+        engine that ran is recorded per population (``network_engine``), the kernel backend
+        in ``backend``."""
         from simctl.kernels.fused import trim_heap
         from simctl.runner import handle_sigterm
 
         size = sum(p.pop.spec.size for p in self.pops)
         chunk = max(self.block, (1 << 21) // max(1, size))
         chunk = -(-chunk // self.block) * self.block
-        import os
-
-        if os.environ.get("SIMCTL_KERNELS", "").strip().lower() == "reference":
-            engine = "reference"
-        runner = {"reference": self.run_reference, "blocks": self.run_fused}.get(
-            engine, self.run_loop
-        )
+        runner = {
+            "reference": self.run_reference,
+            "blocks": self.run_fused,
+            "device": self.run_device,
+            "loop": self.run_loop,
+        }[self.select_engine(engine)]
+        recorded = False
         with handle_sigterm():
             while self.k < self.n_steps:
                 runner(writer, chunk)
+                if not recorded:  # in the file from the first flush on
+                    self._record_engine(writer)
+                    recorded = True
                 writer.flush()
                 trim_heap()
         file = getattr(writer, "file", None)
@@ -890,6 +1195,13 @@ class Network:
                 if "cv_isi" in group:
                     del group["cv_isi"]
                 group.create_dataset("cv_isi", data=npop.isi.cv())
+
+    def _record_engine(self, writer: Any) -> None:
+        set_attrs = getattr(writer, "set_population_attrs", None)
+        if set_attrs is None or not self.engine:
+            return
+        for npop in self.pops:
+            set_attrs(npop.pop.name, {"network_engine": self.engine})
 
     # -- file ------------------------------------------------------------------------------
 
@@ -936,29 +1248,40 @@ class _Chunk:
         if flat.size:
             self.events[i].append(flat + (k - self.k0) * size)
         for var, t in traces.items():
-            self.traces[i].setdefault(var, []).append(t.reshape(n, -1).cpu().numpy())
+            # kept as tensors (on a device: there) until the chunk is written, one copy then
+            self.traces[i].setdefault(var, []).append(t.reshape(n, -1))
 
     def write(self, writer: Any) -> None:
-        from simctl.runner import _nonfinite, _spikes
+        """Every population's spikes, traces and new step count; a signal arriving meanwhile
+        is raised once all are written (never spikes after ``t_reached``), then a NaN state
+        ends the run."""
+        from simctl.runner import _nonfinite, _signals_deferred, _spikes
 
         net = self.network
         n = net.k - self.k0
         if n <= 0:
             return
+        samples = []
         for i, npop in enumerate(net.pops):
             pop = npop.pop
-            if self.events[i]:
-                flat = np.concatenate(self.events[i])
-                npop.isi.add(flat, pop.spec.size, self.k0, net.dt)
-                _spikes(pop, flat, pop.spec.size, self.k0, writer)
+            values = None
             if self.traces[i]:
                 steps = np.arange(self.k0, self.k0 + n)
                 rows = np.nonzero((steps + 1) % pop.every == 0)[0]
                 if rows.size:
                     time = (self.k0 + rows + 1).astype(np.float64) * net.dt
-                    values = {v: np.concatenate(t)[rows] for v, t in self.traces[i].items()}
-                    writer.append_state(pop.name, time, values)
-            pop.k = net.k
+                    values = (time, {v: _host(t)[rows] for v, t in self.traces[i].items()})
+            samples.append(values)
+        with _signals_deferred():
+            for i, npop in enumerate(net.pops):
+                pop = npop.pop
+                if self.events[i]:
+                    flat = np.concatenate(self.events[i])
+                    npop.isi.add(flat, pop.spec.size, self.k0, net.dt)
+                    _spikes(pop, flat, pop.spec.size, self.k0, writer)
+                if samples[i] is not None:
+                    writer.append_state(pop.name, *samples[i])
+                pop.k = net.k
         for npop in net.pops:
             if _nonfinite(npop.pop.state):
                 raise SimulationError(
@@ -966,6 +1289,11 @@ class _Chunk:
                     f"t = {self.k0 * net.dt:g} and {net.k * net.dt:g} ms; hint: use a smaller "
                     f"simulation.dt (now {net.dt:g} ms) or weaker weights"
                 )
+
+
+def _host(parts: list[torch.Tensor]) -> np.ndarray:
+    """A chunk's blocks of one trace as one host array (from a device: one copy)."""
+    return (torch.cat(parts) if len(parts) > 1 else parts[0]).cpu().numpy()
 
 
 # ---------------------------------------------------------------------------------------------

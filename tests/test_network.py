@@ -1,5 +1,5 @@
-"""Networks: delivery times, hand-derived small circuits, refractory input, the fused engines
-equal to the reference, seeds, Poisson drive, config errors, the file, net.m."""
+"""Networks: delivery times, hand-derived small circuits, refractory input, the fused and
+device engines equal to the reference, seeds, Poisson drive, config errors, the file, net.m."""
 
 from __future__ import annotations
 
@@ -95,7 +95,7 @@ def proj(pre, post, weight, delay, rule="one_to_one", **conn):
     }
 
 
-ENGINES = ["loop", "blocks", "reference"]
+ENGINES = ["loop", "blocks", "device", "reference"]
 
 
 @pytest.mark.parametrize("engine", ENGINES)
@@ -200,7 +200,7 @@ def test_fused_equals_reference_float64(rule, delay, mode):
     agree bit for bit (spikes and every sampled voltage)."""
     cfg = random_network(rule, delay, mode, "float64", dyadic=True)
     ref, _ = run(cfg, "reference")
-    for engine in ("loop", "blocks"):
+    for engine in ("loop", "blocks", "device"):
         a, _ = run(cfg, engine)
         for pop in ("P", "Q"):
             ta, ia = a.times(pop)
@@ -220,10 +220,15 @@ def test_fused_equals_reference_float32(rule):
     a, _ = run(cfg, "loop")
     b, _ = run(cfg, "reference")
     c, _ = run(cfg, "blocks")
+    d, _ = run(cfg, "device")
     for pop in ("P", "Q"):
         assert np.array_equal(a.times(pop)[1], b.times(pop)[1])
-        # the loop and the blocks add in the same order: identical even in float32
+        # the loop, the blocks and the device's scatter add in the same order: identical
+        # even in float32
         assert np.array_equal(a.trace(pop, "lif.v")[1], c.trace(pop, "lif.v")[1])
+        assert np.array_equal(a.times(pop)[0], d.times(pop)[0])
+        assert np.array_equal(a.times(pop)[1], d.times(pop)[1])
+        assert np.array_equal(a.trace(pop, "lif.v")[1], d.trace(pop, "lif.v")[1])
         va, vb = a.trace(pop, "lif.v")[1], b.trace(pop, "lif.v")[1]
         assert np.allclose(va, vb, rtol=0, atol=1e-4)
 
