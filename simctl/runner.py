@@ -65,8 +65,14 @@ def _signals_deferred() -> Iterator[None]:
     _DEFERRED.depth += 1
     try:
         yield
-    finally:
+    except BaseException:
+        # the write failed (a full disk...): its error ends the run; a signal that arrived
+        # meanwhile is not left pending to interrupt the clean-up that follows
         _DEFERRED.depth -= 1
+        if not _DEFERRED.depth:
+            _DEFERRED.pending = None
+        raise
+    _DEFERRED.depth -= 1
     if not _DEFERRED.depth and _DEFERRED.pending is not None:
         signum, _DEFERRED.pending = _DEFERRED.pending, None
         _interrupt(signum)

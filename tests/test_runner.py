@@ -365,3 +365,21 @@ def test_signal_during_a_blocks_write_is_raised_after_it() -> None:
                 written.append("input")
     assert written == ["spikes", "k", "input"]
     assert runner._DEFERRED.pending is None and runner._DEFERRED.depth == 0
+
+
+def test_a_write_that_fails_while_a_signal_is_held_raises_its_error_and_drops_the_signal() -> None:
+    """A failed write (a full disk) ends the run with its own error; the signal that came
+    meanwhile is not left pending to interrupt the clean-up that follows."""
+    import os
+    import signal
+
+    from simctl import runner
+
+    with runner.handle_sigterm():
+        with pytest.raises(OSError, match="No space"):
+            with runner._signals_deferred():
+                os.kill(os.getpid(), signal.SIGTERM)
+                raise OSError(28, "No space left on device")
+        assert runner._DEFERRED.pending is None and runner._DEFERRED.depth == 0
+        with runner._signals_deferred():
+            pass  # the clean-up's own write: not interrupted by the old signal
