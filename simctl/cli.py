@@ -548,14 +548,21 @@ class _Guard:
 
 
 def _task_config(cfg):
-    """``cfg`` less its ``hydra`` node: a deep copy, as Hydra's ``run_job`` makes it."""
+    """``cfg`` less its ``hydra`` node, as Hydra's ``run_job`` makes it (a deep copy, then
+    ``del copy["hydra"]`` under ``read_write``/``open_dict``), without copying the ``hydra``
+    node only to drop it: the root's content is the same dict less that key meanwhile."""
     import copy
 
     from omegaconf import open_dict, read_write
 
-    task_cfg = copy.deepcopy(cfg)
+    content = cfg.__dict__["_content"]
+    cfg.__dict__["_content"] = {k: v for k, v in content.items() if k != "hydra"}
+    try:
+        task_cfg = copy.deepcopy(cfg)
+    finally:
+        cfg.__dict__["_content"] = content
     with read_write(task_cfg), open_dict(task_cfg):
-        del task_cfg["hydra"]
+        pass  # (the flag changes of run_job's deletion)
     return task_cfg
 
 

@@ -4,6 +4,7 @@ basic launcher leaves them (spikes and traces bit-identical, own node ids, ``.hy
 
 from __future__ import annotations
 
+import copy
 import csv
 import json
 from pathlib import Path
@@ -321,10 +322,11 @@ def test_jobs_composed_from_one_composition_are_hydras_node_for_node():
     from hydra import initialize_config_module
     from hydra.core.global_hydra import GlobalHydra
     from hydra.types import RunMode
-    from omegaconf import OmegaConf
+    from omegaconf import OmegaConf, open_dict, read_write
 
     import hydra_plugins.simctl_batch_launcher.batch_launcher  # noqa: F401 - registers batch
     from hydra_plugins.simctl_batch_launcher._compose import SweepComposer
+    from simctl import cli
 
     with initialize_config_module("simctl.configs", version_base="1.3"):
         loader = GlobalHydra.instance().config_loader()
@@ -347,6 +349,14 @@ def test_jobs_composed_from_one_composition_are_hydras_node_for_node():
             assert OmegaConf.get_cache(ours) == OmegaConf.get_cache(hydras)
             if overrides == JOBS[0]:
                 assert composer.stats["copies"] == 1  # (the fast path is taken)
+            # the task's config made for the check is run_job's deep copy less the hydra node
+            task_cfg = cli._task_config(ours)
+            expected = copy.deepcopy(hydras)
+            with read_write(expected), open_dict(expected):
+                del expected["hydra"]
+            assert _nodes(task_cfg) == _nodes(expected), overrides
+            assert OmegaConf.get_cache(task_cfg) == OmegaConf.get_cache(expected)
+            assert OmegaConf.to_yaml(ours) == OmegaConf.to_yaml(hydras)  # (left as it was)
         # a key the config lacks, an unknown option: Hydra's own composition raises its error
         for overrides in (["input.no_such_key=3"], ["neuron=no_such_model", "input.amplitude=3"]):
             with pytest.raises(Exception) as ours:

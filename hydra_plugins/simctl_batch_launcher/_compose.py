@@ -73,6 +73,7 @@ class SweepComposer:
         )
         self.parser = OverridesParser.create()
         self._parsed: dict[str, Override] = {}
+        self._groups: dict[str, bool] = {}
         self._templates: dict[tuple[str, ...], DictConfig | None] = {}
         searchpath = OmegaConf.select(master_config, "hydra.searchpath", default=None)
         self.enabled = not searchpath
@@ -91,14 +92,21 @@ class SweepComposer:
         key = override.key_or_group
         if key == "hydra" or key.startswith(("hydra.", "hydra/")):
             return False
-        return not self.loader.repository.group_exists(key)
+        return not self._group(key)
+
+    def _group(self, key: str) -> bool:
+        """``repository.group_exists(key)`` (as ``defaults_list.Overrides`` asks), once a key."""
+        found = self._groups.get(key)
+        if found is None:
+            found = self._groups[key] = bool(self.loader.repository.group_exists(key))
+        return found
 
     def _applied(self, override: Override) -> bool:
         """Whether Hydra applies ``override`` to the composed config (as it applies the
         values) rather than reading it into the defaults list (``defaults_list.Overrides``)."""
         if isinstance(override.value(), dict):
             return True
-        return not self.loader.repository.group_exists(override.key_or_group)
+        return not self._group(override.key_or_group)
 
     def compose(self, sweep_overrides: list[str]) -> DictConfig:
         if not self.enabled:

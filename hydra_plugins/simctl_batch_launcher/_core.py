@@ -73,6 +73,7 @@ class Job:
     run_dir: Path | None = None
     task_cfg: DictConfig | None = None  #: the config the task would get (no ``hydra`` node)
     config_yaml: str = ""  #: ``task_cfg`` resolved, as sim.h5's root attribute
+    task_yaml: str = ""  #: ``task_cfg`` as YAML, unresolved (``.hydra/config.yaml``)
     choices: dict[str, Any] = dataclasses.field(default_factory=dict)
     spec: Any = None
     pops: list[Any] = dataclasses.field(default_factory=list)
@@ -141,7 +142,9 @@ def _prepare(launcher: Any, idx: int, overrides: list[str]) -> Job:
             job.task_cfg = copy.deepcopy(config)
             with read_write(job.task_cfg), open_dict(job.task_cfg):
                 del job.task_cfg["hydra"]
-        if reads_hydra or "${hydra:" in OmegaConf.to_yaml(job.task_cfg, resolve=False):
+        # as .hydra/config.yaml will hold it (Hydra writes it before the task runs)
+        job.task_yaml = OmegaConf.to_yaml(job.task_cfg)
+        if reads_hydra or "${hydra:" in job.task_yaml:
             HydraConfig.instance().set_config(config)
         # resolved now, while the job's Hydra config is current (as in the lone run's task)
         job.config_yaml = OmegaConf.to_yaml(job.task_cfg, resolve=True)
@@ -669,11 +672,19 @@ def _run_batch(launcher: Any, group: list[Job]) -> dict[int, JobReturn]:
     return results
 
 
+def _save_text(text: str, filename: str, output_dir: Path) -> None:
+    """What ``hydra.core.utils._save_config`` does with ``OmegaConf.to_yaml(cfg)`` = ``text``."""
+    output_dir.mkdir(parents=True, exist_ok=True)
+    with open(str(output_dir / filename), "w", encoding="utf-8") as file:
+        file.write(text)
+
+
 def _run_job(hydra_context: Any, task: Callable[[DictConfig], Any], job: Job) -> JobReturn:
     """What :func:`hydra.core.utils.run_job` does for the job, with the copies it makes once
     instead of twice: the job's directory and ``hydra.runtime.output_dir`` were set by
     :func:`_prepare` as ``run_job`` sets them, the task's config (the job's config less its
-    ``hydra`` node, a deep copy) is the one :func:`_prepare` made, and the Hydra config is set
+    ``hydra`` node, a deep copy) is the one :func:`_prepare` made (its YAML too, written as
+    ``.hydra/config.yaml``), and the Hydra config is set
     once (``run_job`` sets it before and after ``output_dir``, then deep-copies it for the
     JobReturn; here the JobReturn holds the set copy itself). The files are Hydra's:
     ``.hydra/{config,hydra,overrides}.yaml`` by Hydra's ``_save_config``, the job's log by
@@ -712,7 +723,7 @@ def _run_job(hydra_context: Any, task: Callable[[DictConfig], Any], job: Job) ->
         configure_log(config.hydra.job_logging, config.hydra.verbose)
         if config.hydra.output_subdir is not None:
             hydra_output = Path(config.hydra.runtime.output_dir) / Path(config.hydra.output_subdir)
-            _save_config(task_cfg, "config.yaml", hydra_output)
+            _save_text(job.task_yaml, "config.yaml", hydra_output)  # _save_config's text
             _save_config(hydra_cfg, "hydra.yaml", hydra_output)
             _save_config(config.hydra.overrides.task, "overrides.yaml", hydra_output)
         with env_override(hydra_cfg.hydra.job.env_set):
