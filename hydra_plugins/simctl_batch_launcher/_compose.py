@@ -19,6 +19,11 @@ composition when a value's key is a prefix of another override's key (the order 
 would then matter), when the search path is changed (a group could then come from elsewhere),
 or when applying its values raises (Hydra's own composition then reports the error).
 ``tests/test_batch_launcher.py`` checks the copies against Hydra's composition, node by node.
+
+Each copy is then checked by simctl (``simctl.cli._Guard.check``: the trusted-config check and
+the job's whole validation) where Hydra's composition would have run it, so a bad value still
+stops the sweep with that job's one-line error before any job runs. Only a sweep whose launcher
+is ``hydra/launcher=batch`` is composed this way; the other launchers compose as Hydra does.
 """
 
 from __future__ import annotations

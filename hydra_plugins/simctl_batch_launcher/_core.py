@@ -687,8 +687,9 @@ def _run_job(hydra_context: Any, task: Callable[[DictConfig], Any], job: Job) ->
     ``.hydra/config.yaml``), and the Hydra config is set
     once (``run_job`` sets it before and after ``output_dir``, then deep-copies it for the
     JobReturn; here the JobReturn holds the set copy itself). The files are Hydra's:
-    ``.hydra/{config,hydra,overrides}.yaml`` by Hydra's ``_save_config``, the job's log by
-    Hydra's ``configure_log``, callbacks and ``hydra.job.env_set`` as ``run_job`` runs them."""
+    ``.hydra/{hydra,overrides}.yaml`` by Hydra's ``_save_config`` (``config.yaml`` is the text
+    it would write), the job's log by Hydra's ``configure_log``, callbacks and
+    ``hydra.job.env_set`` as ``run_job`` runs them."""
     from hydra import version
     from hydra.core.utils import JobRuntime, JobStatus, _flush_loggers, _save_config, env_override
 
