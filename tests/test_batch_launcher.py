@@ -120,6 +120,7 @@ def test_a_sweep_over_a_parameter_an_amplitude_and_an_initial_state_is_one_simul
     basic, _ = _sweep(tmp_path, "basic", *sweep)
     batch, out = _sweep(tmp_path, "batch", *sweep, launcher="batch")
     assert "jobs #0-#7: one simulation of 24 x izhikevich" in out
+    assert "8 of 8 jobs: composed once per set of group choices" in out
     assert "one by one" not in out and "on its own" not in out
     _compare_sweeps(basic, batch)
     job = _jobs(batch)[3]
