@@ -1,17 +1,26 @@
-"""A 32-job amplitude sweep of one neuron (1 s of model time): the whole ``simctl run -m``
-process with Hydra's basic launcher against ``hydra/launcher=batch``.
+"""An amplitude sweep of one neuron (1 s of model time, 32 jobs by default): the whole
+``simctl run -m`` process with Hydra's basic launcher against ``hydra/launcher=batch``.
 
 Both launchers run in alternation (same load on the machine for both); each process's wall time
 and CPU time (user + system, from ``getrusage`` of the children: less disturbed by other load
 on a shared machine) are kept, best of ``--repeats``. After the timing, every job's spike
-times are compared between the two sweeps (they must be identical). Prints one JSON line::
+times are compared between the two sweeps (they must be identical). Prints one JSON line per
+sweep size::
 
     {"case", "jobs", "neuron", "plots", "basic_wall_s", "batch_wall_s", "wall_ratio",
      "basic_cpu_s", "batch_cpu_s", "cpu_ratio", "target", "met", "identical"}
 
+and, with two sizes (``--jobs 32 128``), one more line with each launcher's cost per added
+job (``marginal``: the difference of the two sweeps' times over the difference of their
+sizes) and the fixed cost it implies (the time of a sweep of no job)::
+
+    {"case": "batch_launcher_marginal", "basic_per_job_cpu_s", "batch_per_job_cpu_s",
+     "basic_per_job_wall_s", "batch_per_job_wall_s", "basic_fixed_cpu_s", "batch_fixed_cpu_s"}
+
 Usage::
 
-    python benchmarks/batch_launcher.py                 # Izhikevich, figures off
+    python benchmarks/batch_launcher.py                 # Izhikevich, 32 jobs, figures off
+    python benchmarks/batch_launcher.py --jobs 32 128   # and the cost per job
     python benchmarks/batch_launcher.py --neuron lif --plots --repeats 3
 """
 
@@ -27,10 +36,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-#: the swept amplitudes of each model (in its input's unit), 32 values that all make it fire
-AMPLITUDES = {
-    "izhikevich": "range(5,37)",  # dimensionless current, 5 … 36
-    "lif": "range(16,48)",  # R·I in mV, 16 … 47 (v_th − v_leak = 15 mV is the rheobase)
+#: the first swept amplitude of each model (in its input's unit; every job fires): jobs
+#: sweep ``range(start, start + jobs)``
+START = {
+    "izhikevich": 5,  # dimensionless current, 5 … 36 for 32 jobs
+    "lif": 16,  # R·I in mV, 16 … 47 for 32 jobs (v_th − v_leak = 15 mV is the rheobase)
 }
 
 
@@ -39,10 +49,19 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def sweep(launcher: str, out: Path, neuron: str, plots: bool) -> tuple[float, float]:
-    """Runs the sweep with ``launcher`` into ``out``; returns (wall s, CPU s)."""
+def sweep(
+    launcher: str,
+    out: Path,
+    neuron: str,
+    plots: bool,
+    jobs: int = 32,
+    python: str = sys.executable,
+) -> tuple[float, float]:
+    """Runs the sweep with ``launcher`` into ``out`` (with ``python``, from ``out``'s parent,
+    so that the interpreter's own simctl is the one that runs); returns (wall s, CPU s)."""
+    start = START[neuron]
     command = [
-        sys.executable,
+        python,
         "-m",
         "simctl.cli",
         "run",
@@ -50,15 +69,15 @@ def sweep(launcher: str, out: Path, neuron: str, plots: bool) -> tuple[float, fl
         f"hydra/launcher={launcher}",
         f"neuron={neuron}",
         "input=constant",
-        f"input.amplitude={AMPLITUDES[neuron]}",
+        f"input.amplitude=range({start},{start + jobs})",
         "simulation.duration=1000",
         f"plot.enabled={'true' if plots else 'false'}",
         f"hydra.sweep.dir={out}",
     ]
     cpu = _children_cpu()
-    start = time.perf_counter()
-    subprocess.run(command, check=True, capture_output=True)
-    return time.perf_counter() - start, _children_cpu() - cpu
+    begin = time.perf_counter()
+    subprocess.run(command, check=True, capture_output=True, cwd=out.parent)
+    return time.perf_counter() - begin, _children_cpu() - cpu
 
 
 def identical(a: Path, b: Path) -> bool:
@@ -78,18 +97,20 @@ def identical(a: Path, b: Path) -> bool:
     return True
 
 
-def measure(neuron: str = "izhikevich", plots: bool = False, repeats: int = 2) -> dict[str, Any]:
+def measure(
+    neuron: str = "izhikevich", plots: bool = False, repeats: int = 2, jobs: int = 32
+) -> dict[str, Any]:
     best: dict[str, list[float]] = {"basic": [1e9, 1e9], "batch": [1e9, 1e9]}
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(repeats):
             for launcher in ("basic", "batch"):
-                wall, cpu = sweep(launcher, Path(tmp) / f"{launcher}{r}", neuron, plots)
+                wall, cpu = sweep(launcher, Path(tmp) / f"{launcher}{r}", neuron, plots, jobs)
                 best[launcher] = [min(best[launcher][0], wall), min(best[launcher][1], cpu)]
         same = identical(Path(tmp) / "basic0", Path(tmp) / "batch0")
     (bw, bc), (sw, sc) = best["basic"], best["batch"]
     return {
-        "case": "batch_launcher_32",
-        "jobs": 32,
+        "case": f"batch_launcher_{jobs}",
+        "jobs": jobs,
         "neuron": neuron,
         "plots": plots,
         "basic_wall_s": round(bw, 2),
@@ -104,13 +125,33 @@ def measure(neuron: str = "izhikevich", plots: bool = False, repeats: int = 2) -
     }
 
 
+def marginal(small: dict[str, Any], large: dict[str, Any]) -> dict[str, Any]:
+    """Each launcher's cost per added job and its fixed cost, from two sweep sizes."""
+    n = large["jobs"] - small["jobs"]
+    row: dict[str, Any] = {"case": "batch_launcher_marginal"}
+    row["jobs"] = [small["jobs"], large["jobs"]]
+    for launcher in ("basic", "batch"):
+        for kind in ("cpu", "wall"):
+            per_job = (large[f"{launcher}_{kind}_s"] - small[f"{launcher}_{kind}_s"]) / n
+            row[f"{launcher}_per_job_{kind}_s"] = round(per_job, 4)
+            fixed = small[f"{launcher}_{kind}_s"] - per_job * small["jobs"]
+            row[f"{launcher}_fixed_{kind}_s"] = round(fixed, 2)
+    return row
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--neuron", choices=sorted(AMPLITUDES), default="izhikevich")
+    parser.add_argument("--neuron", choices=sorted(START), default="izhikevich")
     parser.add_argument("--plots", action="store_true", help="draw each job's figures")
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--jobs", type=int, nargs="+", default=[32], help="sweep sizes")
     args = parser.parse_args(argv)
-    print(json.dumps(measure(args.neuron, args.plots, args.repeats)), flush=True)
+    rows = []
+    for jobs in args.jobs:
+        rows.append(measure(args.neuron, args.plots, args.repeats, jobs))
+        print(json.dumps(rows[-1]), flush=True)
+    if len(rows) == 2:
+        print(json.dumps(marginal(*sorted(rows, key=lambda r: r["jobs"]))), flush=True)
     return 0
 
 

@@ -408,6 +408,7 @@ class _Guard:
         self.compositions = 0
         self._sweep_jobs: dict[tuple[str, ...], object] = {}
         self._in_sweep = False
+        self._sweep_composer = None
         self._saved: list[tuple[object, str, object]] = []
 
     def __enter__(self) -> _Guard:
@@ -443,7 +444,11 @@ class _Guard:
                 return guard._sweep_jobs.pop(key)
             guard._in_sweep = True
             try:
-                cfg = load_sweep(loader, master_config, sweep_overrides)
+                composer = guard._composer(loader, master_config, load, load_sweep)
+                if composer is None:
+                    cfg = load_sweep(loader, master_config, sweep_overrides)
+                else:
+                    cfg = composer.compose(list(sweep_overrides))
             finally:
                 guard._in_sweep = False
             guard._sweep_jobs[key] = cfg
@@ -454,6 +459,32 @@ class _Guard:
         self._patch(Hydra, "get_mode", lambda hydra, config_name, overrides: None)
         return self
 
+    def _composer(self, loader, master_config, load, load_sweep):
+        """``hydra/launcher=batch`` composes the jobs that differ only in values from one
+        composition (:mod:`hydra_plugins.simctl_batch_launcher._compose`); None otherwise."""
+        from hydra_plugins.simctl_batch_launcher._compose import SweepComposer, is_batch_launcher
+
+        if self._sweep_composer is not None and self._sweep_composer.master is master_config:
+            return self._sweep_composer
+        if not is_batch_launcher(master_config):
+            return None
+        from hydra.types import RunMode
+
+        def check(cfg):
+            self.compositions += 1
+            task_cfg = _task_config(cfg)
+            self.check(cfg, RunMode.RUN, task_cfg)
+            return task_cfg
+
+        self._sweep_composer = SweepComposer(
+            loader,
+            master_config,
+            load=lambda ov: load(loader, master_config.hydra.job.config_name, ov, RunMode.RUN),
+            full=lambda ov: load_sweep(loader, master_config, ov),
+            check=check,
+        )
+        return self._sweep_composer
+
     def _patch(self, owner: object, name: str, function: object) -> None:
         self._saved.append((owner, name, getattr(owner, name)))
         setattr(owner, name, function)
@@ -463,8 +494,12 @@ class _Guard:
             setattr(owner, name, original)
         self._saved.clear()
 
-    def check(self, cfg, run_mode) -> None:
-        """Refuses a config that would run code; validates a job (exit 2 on any problem)."""
+    def check(self, cfg, run_mode, task_cfg=None) -> None:
+        """Refuses a config that would run code; validates a job (exit 2 on any problem).
+
+        ``task_cfg`` (the batch launcher's jobs): ``cfg`` less its ``hydra`` node, a copy the
+        caller keeps; the validation then reads it and ``cfg``'s own ``hydra`` node instead of
+        making its two copies of ``cfg`` (the result is the same)."""
         import copy
 
         from hydra.core.hydra_config import HydraConfig
@@ -492,9 +527,12 @@ class _Guard:
         if multirun:
             return  # the sweep's jobs are validated one by one as Hydra composes them
         try:
-            # for ${hydra:...} in the task's config; Hydra sets it again for the job
-            HydraConfig.instance().set_config(copy.deepcopy(cfg))
-            spec = app.resolve_config(cfg)
+            if task_cfg is not None:
+                spec = _resolve_task(cfg, task_cfg)
+            else:
+                # for ${hydra:...} in the task's config; Hydra sets it again for the job
+                HydraConfig.instance().set_config(copy.deepcopy(cfg))
+                spec = app.resolve_config(cfg)
         except ConfigError as error:
             if os.environ.get("HYDRA_FULL_ERROR") == "1":
                 raise
@@ -507,6 +545,43 @@ class _Guard:
                 raise
             _die(line)
         app.PREPARED[tuple(cfg.hydra.overrides.task)] = spec
+
+
+def _task_config(cfg):
+    """``cfg`` less its ``hydra`` node, as Hydra's ``run_job`` makes it (a deep copy, then
+    ``del copy["hydra"]`` under ``read_write``/``open_dict``), without copying the ``hydra``
+    node only to drop it: the root's content is the same dict less that key meanwhile."""
+    import copy
+
+    from omegaconf import open_dict, read_write
+
+    content = cfg.__dict__["_content"]
+    cfg.__dict__["_content"] = {k: v for k, v in content.items() if k != "hydra"}
+    try:
+        task_cfg = copy.deepcopy(cfg)
+    finally:
+        cfg.__dict__["_content"] = content
+    with read_write(task_cfg), open_dict(task_cfg):
+        pass  # (the flag changes of run_job's deletion)
+    return task_cfg
+
+
+def _resolve_task(cfg, task_cfg):
+    """``app.resolve_config(cfg)`` computed on ``task_cfg`` (``cfg`` less its ``hydra``
+    node), with ``${hydra:...}`` reading ``cfg``'s own ``hydra`` node meanwhile."""
+    from hydra.core.hydra_config import HydraConfig
+
+    from simctl import app
+
+    instance = HydraConfig.instance()
+    saved = instance.cfg
+    instance.cfg = cfg  # HydraConfig.get() is cfg.hydra, as after set_config(copy of cfg)
+    try:
+        hydra_cfg = cfg.hydra
+        choices = {k: v for k, v in hydra_cfg.runtime.choices.items() if not k.startswith("hydra/")}
+        return app.resolve_config(task_cfg, choices, app.config_dirs_from_hydra(hydra_cfg))
+    finally:
+        instance.cfg = saved
 
 
 def _check_launcher(cfg) -> str:

@@ -36,6 +36,7 @@ job) is simulated again one job at a time, so each job's failure is its own.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import logging
 import os
@@ -56,6 +57,8 @@ from simctl.config.errors import ConfigError, SimulationError
 from simctl.config.resolve import spikes_of
 from simctl.kernels.trace import Unsupported, flatten, trace_step, unflatten
 
+from ._compose import TASK_CONFIGS
+
 log = logging.getLogger("hydra_plugins.simctl_batch_launcher")
 job_log = logging.getLogger("simctl")
 
@@ -70,12 +73,14 @@ class Job:
     run_dir: Path | None = None
     task_cfg: DictConfig | None = None  #: the config the task would get (no ``hydra`` node)
     config_yaml: str = ""  #: ``task_cfg`` resolved, as sim.h5's root attribute
+    task_yaml: str = ""  #: ``task_cfg`` as YAML, unresolved (``.hydra/config.yaml``)
     choices: dict[str, Any] = dataclasses.field(default_factory=dict)
     spec: Any = None
     pops: list[Any] = dataclasses.field(default_factory=list)
     device: Any = None
     alone: str = ""  #: why the job cannot share a batch at all ('' if it can)
     signature: list[tuple[str, Any]] = dataclasses.field(default_factory=list)
+    shared: bool = False  #: composed as a copy of a shared composition (:mod:`._compose`)
 
     @property
     def h5_path(self) -> Path:
@@ -90,6 +95,14 @@ def launch(launcher: Any, job_overrides: list[list[str]], initial_job_idx: int) 
     for start in range(0, len(job_overrides), size):
         window = job_overrides[start : start + size]
         jobs = [_prepare(launcher, initial_job_idx + start + i, o) for i, o in enumerate(window)]
+        shared = sum(job.shared for job in jobs)
+        if shared:
+            log.info(
+                "%d of %d jobs: composed once per set of group choices, each a copy with its "
+                "own values applied",
+                shared,
+                len(jobs),
+            )
         for group in _plan(jobs):
             if len(group) == 1:
                 results[group[0].idx] = _run_alone(launcher, group[0])
@@ -121,9 +134,17 @@ def _prepare(launcher: Any, idx: int, overrides: list[str]) -> Job:
         with read_write(config.hydra.runtime), open_dict(config.hydra.runtime):
             config.hydra.runtime.output_dir = os.path.abspath(out)
         job.run_dir = Path(config.hydra.runtime.output_dir)
-        # the task's config as run_job hands it over (everything but the hydra node)
-        job.task_cfg = OmegaConf.masked_copy(config, [k for k in config if k != "hydra"])
-        if reads_hydra or "${hydra:" in OmegaConf.to_yaml(job.task_cfg, resolve=False):
+        # the task's config as run_job hands it over (a deep copy less the hydra node; the
+        # one made for simctl's check when the job was composed from a template)
+        job.task_cfg = TASK_CONFIGS.pop(tuple(config.hydra.overrides.task), None)
+        job.shared = job.task_cfg is not None
+        if job.task_cfg is None:
+            job.task_cfg = copy.deepcopy(config)
+            with read_write(job.task_cfg), open_dict(job.task_cfg):
+                del job.task_cfg["hydra"]
+        # as .hydra/config.yaml will hold it (Hydra writes it before the task runs)
+        job.task_yaml = OmegaConf.to_yaml(job.task_cfg)
+        if reads_hydra or "${hydra:" in job.task_yaml:
             HydraConfig.instance().set_config(config)
         # resolved now, while the job's Hydra config is current (as in the lone run's task)
         job.config_yaml = OmegaConf.to_yaml(job.task_cfg, resolve=True)
@@ -297,10 +318,50 @@ def _set(p: Any, path: str, value: Any) -> Any:
     return unflatten(p, leaves)
 
 
+def _proof(pop: Any, p: Any, what: tuple, prove: Callable[[], str]) -> str:
+    """``prove()`` (a reason, '' when proven), kept in simctl's trace cache
+    (:mod:`simctl.kernels.plancache`) under everything the traces depend on (the step, the
+    dtypes and structure of its input and state, the parameters' structure and scalar values,
+    ``dt``: the key of a fused plan) and this file's source, so that a later sweep neither
+    traces nor imports torch's tracing stack (about a second) for the same proof."""
+    from simctl.kernels import fused, plancache
+
+    try:
+        x = torch.zeros(1, dtype=pop.dtype)
+        variant = ("simctl_batch_launcher", _source_hash(), *what)
+        key = fused._key(pop.model.feed_forward_step, x, pop.state, p, pop.spec.dt, (), variant)
+        name = plancache.disk_key(key)
+    except Exception:  # noqa: BLE001 - an unhashable parameter: prove it every time
+        name = None
+    entry = plancache.load(name) if name else None
+    if entry is not None and "refused" in entry:
+        return entry["refused"]
+    why = prove()
+    if name:
+        plancache.store(name, {"refused": why})
+    return why
+
+
+_SOURCE_HASH: str | None = None
+
+
+def _source_hash() -> str:
+    global _SOURCE_HASH
+    if _SOURCE_HASH is None:
+        import hashlib
+
+        _SOURCE_HASH = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
+    return _SOURCE_HASH
+
+
 def _direct(pop: Any, path: str, value: float | int) -> str:
     """'' when the step uses parameter ``path`` only as it is (so a per-neuron tensor of the
     run's dtype computes exactly what the lone run computes with the number), else why not."""
     lone_p = _set(pop.p, path, value)
+    return _proof(pop, lone_p, ("direct", path), lambda: _prove_direct(pop, lone_p, path, value))
+
+
+def _prove_direct(pop: Any, lone_p: Any, path: str, value: float | int) -> str:
     batch_p = _set(pop.p, path, torch.full((2,), value, dtype=pop.dtype))
     try:
         lone = _trace(pop, lone_p)
@@ -369,15 +430,22 @@ def _same_graph(lone: Any, batch: Any, name: str, value: float) -> bool:
 def _not_elementwise(group: list[Job]) -> str:
     """'' when every population's step is elementwise per neuron, else why not."""
     for pop in group[0].pops:
-        try:
-            _trace(pop, pop.p)
-        except Unsupported as error:
-            at = pop.spec.key
-            at = "" if at in ("", "population") else f"{at}."
-            return (
-                f"{at}neuron={pop.spec.model}: its step is not elementwise per neuron "
-                f"({error}), so jobs cannot share a population"
-            )
+        why = _proof(pop, pop.p, ("elementwise",), lambda pop=pop: _prove_elementwise(pop))
+        if why:
+            return why
+    return ""
+
+
+def _prove_elementwise(pop: Any) -> str:
+    try:
+        _trace(pop, pop.p)
+    except Unsupported as error:
+        at = pop.spec.key
+        at = "" if at in ("", "population") else f"{at}."
+        return (
+            f"{at}neuron={pop.spec.model}: its step is not elementwise per neuron "
+            f"({error}), so jobs cannot share a population"
+        )
     return ""
 
 
@@ -599,15 +667,82 @@ def _run_batch(launcher: Any, group: list[Job]) -> dict[int, JobReturn]:
     for job in group:
         app.PREPARED.pop(tuple(job.config.hydra.overrides.task), None)  # used: the task is ours
         _log_job_line(job)
-        results[job.idx] = run_job(
-            hydra_context=launcher.hydra_context,
-            task_function=_finisher(job, _ids(group), total),
-            config=job.config,
-            job_dir_key="hydra.sweep.dir",
-            job_subdir_key="hydra.sweep.subdir",
-        )
+        results[job.idx] = _run_job(launcher.hydra_context, _finisher(job, _ids(group), total), job)
         configure_log(launcher.config.hydra.hydra_logging, launcher.config.hydra.verbose)
     return results
+
+
+def _save_text(text: str, filename: str, output_dir: Path) -> None:
+    """What ``hydra.core.utils._save_config`` does with ``OmegaConf.to_yaml(cfg)`` = ``text``."""
+    output_dir.mkdir(parents=True, exist_ok=True)
+    with open(str(output_dir / filename), "w", encoding="utf-8") as file:
+        file.write(text)
+
+
+def _run_job(hydra_context: Any, task: Callable[[DictConfig], Any], job: Job) -> JobReturn:
+    """What :func:`hydra.core.utils.run_job` does for the job, with the copies it makes once
+    instead of twice: the job's directory and ``hydra.runtime.output_dir`` were set by
+    :func:`_prepare` as ``run_job`` sets them, the task's config (the job's config less its
+    ``hydra`` node, a deep copy) is the one :func:`_prepare` made (its YAML too, written as
+    ``.hydra/config.yaml``), and the Hydra config is set
+    once (``run_job`` sets it before and after ``output_dir``, then deep-copies it for the
+    JobReturn; here the JobReturn holds the set copy itself). The files are Hydra's:
+    ``.hydra/{hydra,overrides}.yaml`` by Hydra's ``_save_config`` (``config.yaml`` is the text
+    it would write), the job's log by Hydra's ``configure_log``, callbacks and
+    ``hydra.job.env_set`` as ``run_job`` runs them."""
+    from hydra import version
+    from hydra.core.utils import JobRuntime, JobStatus, _flush_loggers, _save_config, env_override
+
+    config, task_cfg = job.config, job.task_cfg
+    assert task_cfg is not None and job.run_dir is not None
+    callbacks = hydra_context.callbacks
+    old_cwd = os.getcwd()
+    instance = HydraConfig.instance()
+    orig_hydra_cfg = instance.cfg
+    instance.set_config(config)
+    output_dir = str(job.run_dir)
+    _chdir = None
+    try:
+        ret = JobReturn()
+        ret.cfg = task_cfg
+        hydra_cfg = instance.cfg
+        ret.hydra_cfg = hydra_cfg
+        overrides = OmegaConf.to_container(config.hydra.overrides.task)
+        assert isinstance(overrides, list)
+        ret.overrides = overrides
+        Path(output_dir).mkdir(parents=True, exist_ok=True)
+        _chdir = hydra_cfg.hydra.job.chdir
+        if _chdir is None and version.base_at_least("1.2"):
+            _chdir = False
+        if _chdir is None:
+            _chdir = True  # (run_job also warns that this default is deprecated)
+        if _chdir:
+            os.chdir(output_dir)
+            ret.working_dir = output_dir
+        else:
+            ret.working_dir = os.getcwd()
+        configure_log(config.hydra.job_logging, config.hydra.verbose)
+        if config.hydra.output_subdir is not None:
+            hydra_output = Path(config.hydra.runtime.output_dir) / Path(config.hydra.output_subdir)
+            _save_text(job.task_yaml, "config.yaml", hydra_output)  # _save_config's text
+            _save_config(hydra_cfg, "hydra.yaml", hydra_output)
+            _save_config(config.hydra.overrides.task, "overrides.yaml", hydra_output)
+        with env_override(hydra_cfg.hydra.job.env_set):
+            callbacks.on_job_start(config=config, task_function=task)
+            try:
+                ret.return_value = task(task_cfg)
+                ret.status = JobStatus.COMPLETED
+            except Exception as e:  # noqa: BLE001 - as run_job: the JobReturn carries it
+                ret.return_value = e
+                ret.status = JobStatus.FAILED
+        ret.task_name = JobRuntime.instance().get("name")
+        _flush_loggers()
+        callbacks.on_job_end(config=config, job_return=ret)
+        return ret
+    finally:
+        instance.cfg = orig_hydra_cfg
+        if _chdir:
+            os.chdir(old_cwd)
 
 
 def _simulate(

@@ -8,6 +8,9 @@ and hands the sweep to :mod:`._core` when Hydra launches it.
 Jobs that differ only in values that can lie on the neuron axis run as one population, each
 job a contiguous block of neurons; each job's directory then holds exactly what the basic
 launcher leaves there. Which values batch, and why the others cannot, is in :mod:`._core`.
+The jobs that differ only in values are composed once per set of group choices (simctl's
+composition guard hands the sweep's compositions to :mod:`._compose`), and their Hydra
+bookkeeping (``.hydra/``, the job's log) is written without Hydra's repeated copies.
 
 Options (``hydra.launcher.*``):
 
