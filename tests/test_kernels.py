@@ -309,6 +309,199 @@ def test_layer_keeps_the_loop_when_a_gradient_is_needed():
 
 
 # --------------------------------------------------------------------------------------------
+# the layer's cached call (kernels.fused_layer_call)
+
+
+def _counting_binds(monkeypatch) -> list[int]:
+    """Counts the layer calls that missed the cache (each runs ``run_fused_shaped`` once)."""
+    misses: list[int] = []
+    original = kernels.run_fused_shaped
+
+    def counted(*args, **kwargs):
+        misses.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(kernels, "run_fused_shaped", counted)
+    return misses
+
+
+def _reference_layer(monkeypatch, layer, x, state=None):
+    """``layer(x, state)`` on the Python loop (the cache and the fused path step aside)."""
+    with monkeypatch.context() as m:
+        m.setenv("SIMCTL_KERNELS", "reference")
+        with torch.no_grad():
+            return layer(x, state)
+
+
+def _same(a, b) -> None:
+    z_a, s_a = a
+    z_b, s_b = b
+    assert torch.equal(z_a, z_b)
+    assert type(s_a) is type(s_b)
+    for u, v in zip(s_a, s_b, strict=True):
+        assert u.dtype == v.dtype and torch.equal(u, v)
+
+
+@needs_cc
+def test_layer_cache_hits_for_the_same_shape_and_misses_on_a_new_one(monkeypatch):
+    misses = _counting_binds(monkeypatch)
+    layer = lif.LIF()
+    x = torch.rand(30, 5) * 4
+    with torch.no_grad():
+        first = layer(x)
+        second = layer(x.clone())
+        assert len(misses) == 1 and kernels.last_backend()[0] == "c"
+        _same(first, second)
+        wider = torch.rand(30, 7) * 4
+        third = layer(wider)  # another shape: bound anew
+        assert len(misses) == 2
+        layer(torch.rand(30, 7) * 4)
+        assert len(misses) == 2
+        layer(wider.t().contiguous().t())  # same shape, other strides
+        assert len(misses) == 3
+    _same(first, _reference_layer(monkeypatch, layer, x))
+    _same(third, _reference_layer(monkeypatch, layer, wider))
+
+
+@needs_cc
+def test_layer_cache_misses_on_a_new_dtype(monkeypatch):
+    misses = _counting_binds(monkeypatch)
+    layer = lif.LIF()
+    x = torch.rand(40, 3, dtype=torch.float64) * 4
+    with torch.no_grad():
+        layer(x.float())
+        z64, s64 = layer(x)
+        assert len(misses) == 2
+        assert z64.dtype == torch.float64 and s64.v.dtype == torch.float64
+        _same(layer(x), (z64, s64))
+        assert len(misses) == 2
+    _same((z64, s64), _reference_layer(monkeypatch, layer, x))
+
+
+@needs_cc
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda layer: layer.p__v_th.data.__iadd__(-0.3),  # bumps no version counter
+        lambda layer: layer.p__v_th.add_(-0.3),
+        lambda layer: layer.p__tau_mem_inv.data.fill_(250.0),
+        lambda layer: setattr(layer, "p", lif.LIFParameters(v_th=0.4)),
+        lambda layer: setattr(layer, "dt", 0.002),
+    ],
+    ids=["data+=", "add_", "data.fill_", "new p", "dt"],
+)
+def test_layer_cache_sees_parameter_changes(monkeypatch, edit):
+    misses = _counting_binds(monkeypatch)
+    layer = lif.LIF()
+    x = torch.full((60, 4), 0.6)
+    with torch.no_grad():
+        before = layer(x)
+        layer(x)
+        edit(layer)
+        after = layer(x)
+    assert len(misses) == 2
+    assert not torch.equal(before[0], after[0])  # the edit changes the spike train
+    _same(after, _reference_layer(monkeypatch, layer, x))
+
+
+@needs_cc
+def test_layer_cache_reads_per_neuron_parameters_as_they_are_now(monkeypatch):
+    layer = lif.LIF(lif.LIFParameters(v_th=torch.linspace(0.2, 1.0, 6)))
+    x = torch.full((50, 2, 6), 0.5)  # the parameters broadcast over the batch dim
+    state = lif.lif_initial_state((2, 6), layer.p)
+    with torch.no_grad():
+        layer(x, state)
+        layer.p__v_th.data.mul_(0.5)  # in place, through .data
+        cached = layer(x, state)
+    _same(cached, _reference_layer(monkeypatch, layer, x, state))
+
+
+@needs_cc
+def test_layer_cache_returns_fresh_tensors(monkeypatch):
+    layer = lif.LIF()
+    x = torch.rand(30, 4) * 4
+    state = lif.lif_initial_state((4,), layer.p)
+    with torch.no_grad():
+        for given in (None, state):
+            z1, s1 = layer(x, given)
+            expected = (z1.clone(), type(s1)(*[t.clone() for t in s1]))
+            z1.fill_(7.0)  # the caller owns them: writing them changes nothing later
+            for t in s1:
+                t.fill_(-3.0)
+            z2, s2 = layer(x, given)
+            _same((z2, s2), expected)
+            pointers = {z1.data_ptr(), z2.data_ptr(), *[t.data_ptr() for t in (*s1, *s2)]}
+            assert len(pointers) == 2 + 2 * len(s1)
+            assert s2.v.data_ptr() != state.v.data_ptr()
+            assert not s2.v.requires_grad and s2.v.grad_fn is None
+        assert torch.equal(state.v, lif.lif_initial_state((4,), layer.p).v)  # untouched
+
+
+@needs_cc
+def test_layer_cache_state_given_and_none_are_separate_entries(monkeypatch):
+    misses = _counting_binds(monkeypatch)
+    layer = lif.LIF()
+    x = torch.rand(30, 4) * 4
+    torch.manual_seed(1)
+    state = lif.LIFFeedForwardState(v=torch.rand(4), i=torch.rand(4))
+    with torch.no_grad():
+        none_1, given_1 = layer(x), layer(x, state)
+        none_2, given_2 = layer(x), layer(x, state)
+        assert len(misses) == 2
+        # a state of another layout (a 0-dim v broadcast over the population) is its own key
+        scalar_v = lif.LIFFeedForwardState(v=torch.tensor(0.1), i=torch.zeros(4))
+        layer(x, scalar_v)
+        broadcast = layer(x, scalar_v)
+        assert len(misses) == 3
+    _same(none_1, none_2)
+    _same(given_1, given_2)
+    assert not torch.equal(none_1[1].v, given_1[1].v)
+    _same(none_2, _reference_layer(monkeypatch, layer, x))
+    _same(given_2, _reference_layer(monkeypatch, layer, x, state))
+    _same(broadcast, _reference_layer(monkeypatch, layer, x, scalar_v))
+
+
+@needs_cc
+def test_layer_cache_leaves_gradients_to_autograd():
+    layer = lif.LIF()
+    x = torch.rand(30, 4) * 4
+    state = lif.lif_initial_state((4,), layer.p)
+    with torch.no_grad():
+        layer(x)
+        layer(x, state)
+    # the cached keys exist; a call that needs a gradient still records the loop
+    xg = x.clone().requires_grad_(True)
+    z, _ = layer(xg, state)
+    assert z.requires_grad
+    z.sum().backward()
+    assert xg.grad is not None
+    z, s = layer(x)  # the initial v requires grad (Norse's convention)
+    assert z.requires_grad or s.v.requires_grad
+    layer.p__tau_mem_inv.requires_grad_(True)  # a parameter that now wants its gradient
+    z, s = layer(x, state)
+    assert s.v.requires_grad
+    s.v.sum().backward()
+    assert layer.p__tau_mem_inv.grad is not None
+    layer.p__tau_mem_inv.requires_grad_(False)
+    z_hit, _ = layer(x, state)  # nothing requires grad: the cached fused call again
+    assert kernels.last_backend()[0] == "c" and not z_hit.requires_grad
+
+
+@needs_cc
+def test_layer_cache_not_kept_on_the_module():
+    import copy
+    import pickle
+
+    layer = lif.LIF()
+    with torch.no_grad():
+        layer(torch.rand(10, 3))
+    assert layer in kernels._layer_calls
+    clone = copy.deepcopy(layer)
+    assert clone not in kernels._layer_calls
+    assert isinstance(pickle.loads(pickle.dumps(layer)), lif.LIF)
+
+
+# --------------------------------------------------------------------------------------------
 # fallbacks
 
 

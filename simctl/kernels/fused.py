@@ -93,16 +93,25 @@ def _leaf_key(leaf: Any) -> Any:
 _p_keys: OrderedDict[tuple, tuple[Any, list[Any]]] = OrderedDict()
 
 
+def _ident(leaf: Any) -> Any:
+    """What :func:`_p_key`'s memo compares for one leaf: its identity and, for a tensor, its
+    dtype and device, and a scalar's value (read back: writes through ``.data`` bump no
+    version counter, and a scalar is folded into the kernel as a constant)."""
+    if isinstance(leaf, torch.Tensor):
+        if leaf.numel() == 1:
+            return (id(leaf), leaf.dtype, leaf.dim(), leaf.device, leaf.item())
+        return (id(leaf), leaf.dtype, leaf.device)
+    return id(leaf)
+
+
 def _p_key(p_flat: list[tuple[str, Any]]) -> Any:
     """``((path, _leaf_key(leaf)), ...)``, memoised: a layer's parameters are the same buffers
-    call after call, and ``_leaf_key`` reads every scalar back into Python (``.item()``, about
-    1 µs each). A leaf is the same when it is the same object and, for a tensor, has the same
-    version counter (bumped by every in-place write, also through a view); the memo holds a
-    reference to each leaf, so no identity is reused while its entry lives."""
-    ident = tuple(
-        (path, id(leaf), leaf._version if isinstance(leaf, torch.Tensor) else None)
-        for path, leaf in p_flat
-    )
+    call after call, and ``_leaf_key`` builds a tuple per leaf. A leaf is the same when it is
+    the same object of the same dtype and device and, for a scalar, holds the same value
+    (:func:`_ident`; a version counter would miss ``p.data += 1``); per-neuron tensors are
+    read by the kernel as they are. The memo holds a reference to each leaf, so no identity is
+    reused while its entry lives."""
+    ident = tuple((path, _ident(leaf)) for path, leaf in p_flat)
     with _plans_lock:
         found = _p_keys.get(ident)
     if found is not None:
@@ -620,8 +629,13 @@ def run_fused_shaped(
     record: Sequence[str] = (),
     record_index: torch.Tensor | None = None,
     events: bool = False,
+    bind: list[BoundLaunch] | None = None,
 ) -> tuple[Any, dict[str, torch.Tensor], Any, tuple[int, ...]]:
-    """:func:`run_fused`, and the population's shape (the broadcast of input and state)."""
+    """:func:`run_fused`, and the population's shape (the broadcast of input and state).
+
+    With ``bind`` (a list) and a plain call (no events, records or index), a
+    :class:`BoundLaunch` of this problem is appended to it, for repeating the call cheaply.
+    """
     if input_block.device.type != "cpu":
         raise FusedUnavailable("the C backend runs on the CPU")
     state_flat, p_flat, state_leaves, params, shape, layout, x = block_problem(
@@ -703,7 +717,112 @@ def run_fused_shaped(
         capacity = -(-most * 5 // 4)  # overflowed: once more, with room for every event
     final = unflatten(state, new_state)
     recorded = {name: trace for name, trace in zip(record, traces, strict=True)}
+    if bind is not None and not events and not record and not indexed and neurons:
+        bind.append(
+            BoundLaunch(
+                plan,
+                steps,
+                shape,
+                bounds,
+                layout,
+                x.data_ptr() == input_block.data_ptr(),
+                state_leaves,
+                [t is a for t, a in zip(params, param_arrays, strict=True)],
+            )
+        )
     return output, recorded, final, shape
+
+
+class BoundLaunch:
+    """One plain fused call (no events, records or index), bound for repeating it on inputs
+    of the same shape, strides and dtype, states of the same layout and the same parameters.
+
+    What :func:`run_fused_shaped` works out per call (flattening, shapes, layout, plan key,
+    per-neuron arrays, thread split) is fixed here; a repeat costs the input's address, fresh
+    state copies, a fresh output and the launch. The caller proves that the problem is the
+    same (:mod:`simctl.kernels` keys layer calls by input shape, strides, dtype and device, and
+    checks the parameters' identities and scalar values); the results equal a call of
+    :func:`run_fused` on the same arguments, and they are fresh tensors every time.
+    """
+
+    __slots__ = ("plan", "steps", "shape", "neurons", "bounds", "layout", "direct", "copies")
+    __slots__ += ("direct_params", "output_shape", "small_output", "array_type")
+
+    def __init__(
+        self,
+        plan: Plan,
+        steps: int,
+        shape: tuple[int, ...],
+        bounds: list[tuple[int, int]],
+        layout: str,
+        direct: bool,
+        state_leaves: list[torch.Tensor],
+        direct_params: list[bool],
+    ) -> None:
+        self.plan = plan
+        self.steps = steps
+        self.shape = shape
+        self.neurons = math.prod(shape)
+        self.bounds = bounds
+        self.layout = layout
+        #: the input is its own compact array (:func:`_input_layout` returns a view of it)
+        self.direct = direct
+        #: per state leaf: a plain ``clone`` gives its dense copy (else :func:`_dense`)
+        self.copies = [
+            tuple(t.shape) == shape and t.is_contiguous() and t.numel() < _SMALL_COPY
+            for t in state_leaves
+        ]
+        #: per per-neuron parameter: the kernel reads the tensor itself (else a dense copy)
+        self.direct_params = direct_params
+        self.output_shape = (steps, *shape)
+        output_bytes = steps * self.neurons * _element_size(plan.output_dtype)
+        #: an output too small to recycle or advise (:meth:`_Recycler.take`): a plain empty
+        self.small_output = output_bytes < RECYCLE_MIN_BYTES and output_bytes < 4 * _HUGE
+        #: the kernel's table of array addresses
+        self.array_type = ctypes.c_void_p * (1 + len(state_leaves) + len(direct_params) + 1)
+
+    def new_state(self, leaves: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+        """Fresh dense copies of ``leaves`` (the kernel updates them in place)."""
+        return [
+            leaf.detach().clone() if copy else _dense(leaf, self.shape)
+            for leaf, copy in zip(leaves, self.copies, strict=True)
+        ]
+
+    def run(
+        self,
+        input_block: torch.Tensor,
+        new_state: list[torch.Tensor],
+        params: Sequence[torch.Tensor],
+    ) -> torch.Tensor:
+        """The call's output; ``new_state`` (dense copies, see :meth:`new_state`) is advanced
+        in place to the final state. ``params``: the per-neuron parameters, in plan order."""
+        plan = self.plan
+        if self.direct:
+            x = input_block
+        else:
+            x = _input_layout(input_block.detach(), self.shape)[1]
+        if self.small_output:
+            output = torch.empty(self.output_shape, dtype=plan.output_dtype)
+        else:
+            output = _empty(self.output_shape, plan.output_dtype)
+        pointers = [x.data_ptr()]
+        for t in new_state:
+            pointers.append(t.data_ptr())
+        # the dense copies must outlive the launch: kept in a list, not read off temporaries
+        arrays = [
+            t if direct else _dense(t, self.shape, copy=False)
+            for t, direct in zip(params, self.direct_params, strict=True)
+        ]
+        for t in arrays:
+            pointers.append(t.data_ptr())
+        pointers.append(output.data_ptr())
+        bounds = self.bounds
+        if len(bounds) == 1:  # _launch without its generality: the common small call
+            table = self.array_type(*pointers)
+            plan.function(self.steps, self.neurons, bounds[0][0], bounds[0][1], plan.consts, table)
+        else:
+            _launch(plan, self.steps, self.neurons, bounds, [pointers] * len(bounds))
+        return output
 
 
 #: arrays below this many elements are copied by torch (one call), larger ones by numpy
