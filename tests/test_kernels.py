@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
 
@@ -499,6 +500,109 @@ def test_layer_cache_not_kept_on_the_module():
     clone = copy.deepcopy(layer)
     assert clone not in kernels._layer_calls
     assert isinstance(pickle.loads(pickle.dumps(layer)), lif.LIF)
+
+
+# --------------------------------------------------------------------------------------------
+# a caller's workspace (the runner's): bound launch and reused arrays across blocks
+
+
+def _blocks(work, p, blocks, events=True, index=(0, 3, 7)):
+    """Chained blocks of LIF (10 neurons, a per-step current), with or without a workspace:
+    ``[(spikes or events, v trace, final state)]``, copied as they come."""
+    torch.manual_seed(3)
+    state = lif.LIFFeedForwardState(v=torch.rand(10), i=torch.rand(10))
+    out = []
+    for k in range(blocks):
+        drive = torch.full((40, 1), 0.2 + 0.05 * k).expand(40, 10)
+        if events:
+            flat, _, traces, state = kernels.spike_events(
+                lif.MODEL, drive, state, p, 0.001, ("v",), torch.tensor(index), work
+            )
+            first = flat.copy()
+        else:
+            first, traces, state = kernels.integrate(
+                lif.MODEL, drive, state, p, 0.001, ("v",), None, work
+            )
+        out.append((first, traces["v"].clone(), [t.clone() for t in state]))
+    return out
+
+
+@needs_cc
+@pytest.mark.parametrize("events", [True, False])
+def test_workspace_blocks_equal_fresh_calls(monkeypatch, events):
+    p = lif.LIFParameters()
+    fresh = _blocks(None, p, 6, events)
+    assert kernels.last_backend()[0] == "c"
+    reused = _blocks(kernels.Workspace(), p, 6, events)
+    monkeypatch.setenv("SIMCTL_KERNELS", "reference")
+    reference = _blocks(None, p, 6, events)
+    for a, b, c in zip(fresh, reused, reference, strict=True):
+        for x, y, z in zip(a[2], b[2], c[2], strict=True):
+            assert torch.equal(x, y) and torch.equal(x, z)
+        assert torch.equal(a[1], b[1]) and torch.equal(a[1], c[1])
+        if events:
+            assert np.array_equal(a[0], b[0]) and np.array_equal(a[0], c[0])
+        else:
+            assert torch.equal(a[0], b[0]) and torch.equal(a[0], c[0])
+    assert sum(len(a[0]) for a in fresh) > 0  # the blocks spike
+
+
+@needs_cc
+def test_workspace_never_writes_the_state_it_is_given():
+    work = kernels.Workspace()
+    p = lif.LIFParameters()
+    drive = torch.full((40, 10), 0.3)
+    state = lif.LIFFeedForwardState(v=torch.linspace(0, 0.9, 10), i=torch.full((10,), 0.5))
+    states = [state]
+    for _ in range(5):  # each block from the previous block's state
+        _, _, final = kernels.integrate(lif.MODEL, drive, states[-1], p, 0.001, (), None, work)
+        before = [t.clone() for t in states[-1]]
+        states.append(final)
+        assert all(torch.equal(a, b) for a, b in zip(before, states[-2], strict=True))
+        with torch.no_grad():
+            _, _, expected = kernels.integrate_reference(lif.MODEL, drive, states[-2], p, 0.001)
+        assert all(torch.equal(a, b) for a, b in zip(final, expected, strict=True))
+    assert torch.equal(states[0].v, torch.linspace(0, 0.9, 10))
+
+
+@needs_cc
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda p, index: p.v_th.data.__iadd__(-0.4),  # no version bump
+        lambda p, index: p.v_th.add_(-0.4),
+        lambda p, index: index.fill_(1),  # the recorded neurons change
+    ],
+    ids=["v_th.data+=", "v_th.add_", "index.fill_"],
+)
+def test_workspace_sees_changed_parameters_and_index(edit):
+    work = kernels.Workspace()
+    p = lif.LIFParameters(v_th=torch.tensor(1.0))
+    index = torch.tensor([0, 5])
+    drive = torch.full((60, 8), 0.15)
+    state = lif.lif_initial_state((8,), p)
+    args = (lif.MODEL, drive, state, p, 0.001, ("v",), index)
+    kernels.spike_events(*args, work)
+    kernels.spike_events(*args, work)
+    edit(p, index)
+    flat, _, traces, final = kernels.spike_events(*args, work)
+    expected, _, ref_traces, ref_final = kernels.spike_events(*args)  # fresh: no workspace
+    assert np.array_equal(flat, expected)
+    assert torch.equal(traces["v"], ref_traces["v"])
+    assert all(torch.equal(a, b) for a, b in zip(final, ref_final, strict=True))
+
+
+@needs_cc
+def test_workspace_rebinds_on_a_new_shape():
+    work = kernels.Workspace()
+    p = lif.LIFParameters()
+    for n in (8, 8, 12, 8):
+        drive = torch.full((30, n), 0.3)
+        state = lif.lif_initial_state((n,), p)
+        out, _, final = kernels.integrate(lif.MODEL, drive, state, p, 0.001, (), None, work)
+        ref, _, ref_final = kernels.integrate(lif.MODEL, drive, state, p, 0.001)
+        assert out.shape == (30, n) and torch.equal(out, ref)
+        assert all(torch.equal(a, b) for a, b in zip(final, ref_final, strict=True))
 
 
 # --------------------------------------------------------------------------------------------

@@ -53,7 +53,14 @@ from simctl.neurons import base as _base
 from simctl.neurons.base import SNN, NeuronModel
 
 from . import fused, triton_backend
-from .fused import BoundLaunch, FusedUnavailable, broadcast_shapes, run_fused, run_fused_shaped
+from .fused import (
+    BoundLaunch,
+    FusedUnavailable,
+    Workspace,
+    broadcast_shapes,
+    run_fused,
+    run_fused_shaped,
+)
 from .trace import flatten, unflatten
 
 __all__ = [
@@ -67,6 +74,7 @@ __all__ = [
     "select_backend",
     "last_backend",
     "BACKENDS",
+    "Workspace",
 ]
 
 BACKENDS = ("auto", "c", "triton", "reference", "compile")
@@ -252,6 +260,7 @@ def _run(
     record: Sequence[str],
     record_index: torch.Tensor | None = None,
     events: bool = False,
+    workspace: Workspace | None = None,
 ) -> tuple:
     """``(outputs, traces, final state)`` from the selected backend, the reference loop when
     it cannot run; with ``events``, ``(flat, N, traces, final state)`` (see
@@ -259,9 +268,14 @@ def _run(
     backend = select_backend(input_block)
     if backend == "c":
         try:
-            output, traces, final, shape = run_fused_shaped(
-                step, input_block, state, p, dt, record, record_index, events
-            )
+            if workspace is not None:
+                output, traces, final, shape = fused.run_fused_workspace(
+                    step, input_block, state, p, dt, record, record_index, events, workspace
+                )
+            else:
+                output, traces, final, shape = run_fused_shaped(
+                    step, input_block, state, p, dt, record, record_index, events
+                )
         except FusedUnavailable as error:
             _log.debug("fused kernel unavailable, using the reference loop: %s", error)
             _last.update(backend="reference", reason=str(error))
@@ -322,6 +336,7 @@ def integrate(
     dt: float,
     record: Sequence[str] = (),
     record_index: Any = None,
+    workspace: Workspace | None = None,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor], Any]:
     """Advances a feed-forward population over ``input_block`` (time is dim 0), no gradients.
 
@@ -339,13 +354,18 @@ def integrate(
             ``record`` traces are kept, ``(T, *shape[:-1], len(record_index))``, equal to
             ``full_trace[..., record_index]`` (the C kernel never writes the full trace).
             None keeps every neuron.
+        workspace: a :class:`Workspace` for a caller that advances one population block
+            after block (the runner): the C backend then binds the launch once and reuses
+            its arrays, so **the traces are valid until the next call with this workspace
+            and the final state until the call after it** (two state sets alternate; the
+            state given is never written). Copy what must live longer.
 
     Returns:
         ``(outputs (T, *shape), {variable: (T, *shape)}, final state)``, equal to
         :func:`integrate_reference` (proven in ``tests/test_kernels.py``).
     """
     index = None if record_index is None else _record_index(record_index, input_block, state)
-    return _run(model.feed_forward_step, input_block, state, p, dt, record, index)
+    return _run(model.feed_forward_step, input_block, state, p, dt, record, index, False, workspace)
 
 
 def spike_events(
@@ -356,6 +376,7 @@ def spike_events(
     dt: float,
     record: Sequence[str] = (),
     record_index: Any = None,
+    workspace: Workspace | None = None,
 ) -> tuple[np.ndarray, int, dict[str, torch.Tensor], Any]:
     """:func:`integrate` for a spiking population whose output is only needed as spike events.
 
@@ -363,7 +384,7 @@ def spike_events(
     (each step's outputs are scanned while in L1 and only the indices of the nonzero ones are
     written), and the array is a view of this thread's reused event workspace, **valid only
     until the thread's next call**, so a block allocates nothing in proportion to its spikes;
-    on other backends it is a fresh CPU array.
+    on other backends it is a fresh CPU array. ``workspace``: as for :func:`integrate`.
 
     Returns:
         ``(flat (K,) int64, N, {variable: trace}, final state)``: the sorted flat indices
@@ -372,7 +393,7 @@ def spike_events(
         flattened.
     """
     index = None if record_index is None else _record_index(record_index, input_block, state)
-    return _run(model.feed_forward_step, input_block, state, p, dt, record, index, events=True)
+    return _run(model.feed_forward_step, input_block, state, p, dt, record, index, True, workspace)
 
 
 def integrate_spikes(

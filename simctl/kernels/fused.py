@@ -47,6 +47,9 @@ __all__ = [
     "FusedUnavailable",
     "PARALLEL_MIN_WORK",
     "trim_heap",
+    "BoundLaunch",
+    "Workspace",
+    "run_fused_workspace",
 ]
 
 _log = logging.getLogger("simctl.kernels")
@@ -668,69 +671,175 @@ def run_fused_shaped(
     # every element of a trace is written by the kernel (indexed: small (T, ..., R))
     trace_shape = (steps, *shape[:-1], columns) if indexed else (steps, *shape)
     traces = [_empty(trace_shape, state_leaves[k].dtype) for k in plan.record_leaves]
-    capacity = 0
-    while True:
-        new_state = [_dense(leaf, shape) for leaf in state_leaves]  # the kernel updates these
-        if events:
-            output = None
-            capacity = capacity or _event_capacity(plan, steps * per)
-            # one reused array, thread i's slots at [i·capacity, (i+1)·capacity), and the
-            # threads' {count, capacity} pairs after them
-            space, counts = _event_space(len(bounds) * capacity, len(bounds))
-            counts[:, 0] = 0
-            counts[:, 1] = capacity
-            base, count_base = space.ctypes.data, counts.ctypes.data
-            tail = [[base + 8 * i * capacity, count_base + 16 * i] for i in range(len(bounds))]
-            output_args: list[Any] = []
-        else:
-            output = _empty((steps, *shape), plan.output_dtype)
-            output_args = [output]
-            tail = [[] for _ in bounds]
-        shared = [x, *new_state, *param_arrays, *output_args, *traces, *extra]
-        shared_pointers = [t.data_ptr() for t in shared]
-        _launch(plan, steps, neurons, bounds, [shared_pointers + own for own in tail])
-        if not events:
-            break
-        found = counts[:, 0].tolist()
-        most = max(found, default=0)
-        plan.event_hint = max(plan.event_hint, most)
-        if most <= capacity:
-            # gather the threads' runs at the front, in place (each moves left, numpy copes
-            # with an overlap), then sort there: t·N + n orders by step, then neuron
-            total = 0
-            for i, count in enumerate(found):
-                if i and count:
-                    space[total : total + count] = space[i * capacity : i * capacity + count]
-                total += count
-            flat = space[:total]
-            tile = codegen.WIDE if wide else LANES
-            if len(bounds) > 1 or bounds and bounds[0][1] - bounds[0][0] > tile:
-                # one ascending run per tile: merged by step in C, else sorted (timsort)
-                runs = sum(-(-(hi - lo) // tile) for lo, hi in bounds)
-                merged = merge_by_step(flat, neurons, steps, runs)
-                if merged is None:
-                    flat.sort(kind="stable")
-                else:
-                    flat = merged
-            output = flat
-            break
-        capacity = -(-most * 5 // 4)  # overflowed: once more, with room for every event
+    output, new_state = _execute(
+        plan,
+        steps,
+        neurons,
+        bounds,
+        per,
+        wide,
+        x,
+        lambda: [_dense(leaf, shape) for leaf in state_leaves],  # the kernel updates these
+        param_arrays,
+        traces,
+        extra,
+        events,
+        (steps, *shape),
+    )
     final = unflatten(state, new_state)
     recorded = {name: trace for name, trace in zip(record, traces, strict=True)}
-    if bind is not None and not events and not record and not indexed and neurons:
-        bind.append(
-            BoundLaunch(
-                plan,
-                steps,
-                shape,
-                bounds,
-                layout,
-                x.data_ptr() == input_block.data_ptr(),
-                state_leaves,
-                [t is a for t, a in zip(params, param_arrays, strict=True)],
-            )
+    if bind is not None and neurons:
+        bound = BoundLaunch(
+            plan,
+            steps,
+            shape,
+            bounds,
+            layout,
+            x.data_ptr() == input_block.data_ptr(),
+            state_leaves,
+            [t is a for t, a in zip(params, param_arrays, strict=True)],
+            input_block,
         )
+        bound.per, bound.wide, bound.events, bound.extra = per, wide, events, extra
+        bound.traces = [(tuple(t.shape), t.dtype) for t in traces]
+        bind.append(bound)
     return output, recorded, final, shape
+
+
+class Workspace:
+    """A caller's reused launch and arrays for repeated blocks of one population (the
+    runner's: the same shapes, parameters and record every block); see
+    :func:`run_fused_workspace`. Opaque: hold one per population and pass it every block."""
+
+    def __init__(self) -> None:
+        self.key: Any = None
+        self.ident: Any = None
+        self.kept: list[Any] = []  # what the key's identities refer to (never reused while kept)
+        self.bound: BoundLaunch | None = None
+        self.states: list[list[torch.Tensor]] = []  # two sets of state arrays, alternating
+        self.traces: list[torch.Tensor] = []
+
+
+def _layout_key(tensor: torch.Tensor) -> tuple:
+    return (tensor.shape, tensor.stride(), tensor.dtype, tensor.device)
+
+
+def run_fused_workspace(
+    step: Any,
+    input_block: torch.Tensor,
+    state: Any,
+    p: Any,
+    dt: Any,
+    record: Sequence[str],
+    record_index: torch.Tensor | None,
+    events: bool,
+    workspace: Workspace,
+) -> tuple[Any, dict[str, torch.Tensor], Any, tuple[int, ...]]:
+    """:func:`run_fused_shaped` for a caller that repeats blocks of one population.
+
+    The first block (or one whose input layout, state layout, parameters, ``dt``, record or
+    index changed: compared by the same rules as the plan key, scalars by value) runs as usual
+    and binds its launch; the next ones skip flattening, shapes, plan look-up and the record
+    table, and write into ``workspace``'s arrays instead of fresh ones: the final state into
+    one of two sets of state arrays (never the set the given state lives in, so the state
+    before the block stays intact), the traces into one set. So the returned **traces are
+    valid until the next call and the state until the call after it**; the caller copies what
+    it keeps longer (the runner writes the traces out at once and keeps only the last state).
+    Results equal :func:`run_fused_shaped`'s.
+    """
+    state_flat = flatten(state)
+    p_flat = flatten(p)
+    try:
+        key = (
+            step,
+            _layout_key(input_block),
+            tuple(
+                (path, _layout_key(leaf)) if isinstance(leaf, torch.Tensor) else (path, leaf)
+                for path, leaf in state_flat
+            ),
+            type(state),
+            type(p),
+            tuple(record),
+            None if record_index is None else (id(record_index), record_index._version),
+            events,
+            _leaf_key(dt),
+            torch.get_num_threads(),
+            LOOP_ORDER,
+            codegen.WIDE,
+        )
+    except FusedUnavailable:
+        return run_fused_shaped(step, input_block, state, p, dt, record, record_index, events)
+    ident = tuple((path, _ident(leaf)) for path, leaf in p_flat)
+    bound = workspace.bound
+    if bound is None or workspace.key != key or workspace.ident != ident:
+        bind: list[BoundLaunch] = []
+        result = run_fused_shaped(
+            step, input_block, state, p, dt, record, record_index, events, bind
+        )
+        workspace.bound = bind[0] if bind else None
+        workspace.key, workspace.ident = key, ident
+        workspace.kept = [step, record_index, [leaf for _, leaf in p_flat]]
+        workspace.states, workspace.traces = [], []
+        return result
+    shape = bound.shape
+    leaves = [leaf for _, leaf in state_flat]
+    if not workspace.states:
+        workspace.states = [
+            [_empty(shape, leaf.dtype) for leaf in leaves],
+            [_empty(shape, leaf.dtype) for leaf in leaves],
+        ]
+        workspace.traces = [_empty(trace_shape, dtype) for trace_shape, dtype in bound.traces]
+    given = {leaf.data_ptr() for leaf in leaves}
+    target: list[torch.Tensor] | None = None
+    for candidate in workspace.states:  # the set the given state does not live in
+        if not any(t.data_ptr() in given for t in candidate):
+            target = candidate
+            break
+
+    def make_state() -> list[torch.Tensor]:
+        if target is None:  # a state mixing both sets: fresh arrays
+            return [_dense(leaf, shape) for leaf in leaves]
+        for out, leaf in zip(target, leaves, strict=True):
+            _copy_into(out, leaf, shape)
+        return target
+
+    x = input_block if bound.direct else _input_layout(input_block.detach(), shape)[1]
+    p_leaves = dict(p_flat)
+    params = [p_leaves[path] for path in _per_neuron(p, p_flat)]
+    arrays = [
+        t if direct else _dense(t, shape, copy=False)
+        for t, direct in zip(params, bound.direct_params, strict=True)
+    ]
+    output, new_state = _execute(
+        bound.plan,
+        bound.steps,
+        bound.neurons,
+        bound.bounds,
+        bound.per,
+        bound.wide,
+        x,
+        make_state,
+        arrays,
+        workspace.traces,
+        bound.extra,
+        events,
+        bound.output_shape,
+    )
+    final = unflatten(state, new_state)
+    recorded = {name: trace for name, trace in zip(record, workspace.traces, strict=True)}
+    return output, recorded, final, shape
+
+
+def _copy_into(out: torch.Tensor, tensor: torch.Tensor, shape: tuple[int, ...]) -> None:
+    """``out[...] = tensor`` broadcast to ``shape``, on this thread (see :func:`_dense`)."""
+    tensor = tensor.detach()
+    if tensor.numel() < _SMALL_COPY and tensor.shape == out.shape:
+        out.copy_(tensor)  # one torch call, below its parallel grain
+        return
+    try:
+        np.copyto(out.numpy(), np.broadcast_to(tensor.numpy(), shape))
+    except (TypeError, RuntimeError):  # a dtype numpy lacks
+        out.copy_(tensor.expand(shape))
 
 
 class BoundLaunch:
@@ -746,7 +855,8 @@ class BoundLaunch:
     """
 
     __slots__ = ("plan", "steps", "shape", "neurons", "bounds", "layout", "direct", "copies")
-    __slots__ += ("direct_params", "output_shape", "small_output", "array_type")
+    __slots__ += ("direct_params", "output_shape", "small_output", "array_type", "like_input")
+    __slots__ += ("per", "wide", "events", "extra", "traces")
 
     def __init__(
         self,
@@ -758,6 +868,7 @@ class BoundLaunch:
         direct: bool,
         state_leaves: list[torch.Tensor],
         direct_params: list[bool],
+        input_block: torch.Tensor,
     ) -> None:
         self.plan = plan
         self.steps = steps
@@ -778,6 +889,13 @@ class BoundLaunch:
         output_bytes = steps * self.neurons * _element_size(plan.output_dtype)
         #: an output too small to recycle or advise (:meth:`_Recycler.take`): a plain empty
         self.small_output = output_bytes < RECYCLE_MIN_BYTES and output_bytes < 4 * _HUGE
+        #: the output is shaped as the (contiguous) input and of its dtype
+        self.like_input = (
+            direct
+            and tuple(input_block.shape) == self.output_shape
+            and input_block.is_contiguous()
+            and input_block.dtype == plan.output_dtype
+        )
         #: the kernel's table of array addresses
         self.array_type = ctypes.c_void_p * (1 + len(state_leaves) + len(direct_params) + 1)
 
@@ -802,7 +920,10 @@ class BoundLaunch:
         else:
             x = _input_layout(input_block.detach(), self.shape)[1]
         if self.small_output:
-            output = torch.empty(self.output_shape, dtype=plan.output_dtype)
+            if self.like_input:  # empty_like parses no shape and dtype: the cheapest
+                output = torch.empty_like(input_block)
+            else:
+                output = torch.empty(self.output_shape, dtype=plan.output_dtype)
         else:
             output = _empty(self.output_shape, plan.output_dtype)
         pointers = [x.data_ptr()]
@@ -823,6 +944,72 @@ class BoundLaunch:
         else:
             _launch(plan, self.steps, self.neurons, bounds, [pointers] * len(bounds))
         return output
+
+
+def _execute(
+    plan: Plan,
+    steps: int,
+    neurons: int,
+    bounds: list[tuple[int, int]],
+    per: int,
+    wide: bool,
+    x: torch.Tensor,
+    make_state: Any,
+    param_arrays: list[torch.Tensor],
+    traces: list[torch.Tensor],
+    extra: list[torch.Tensor],
+    events: bool,
+    output_shape: tuple[int, ...],
+) -> tuple[Any, list[torch.Tensor]]:
+    """Launches ``plan`` on its arrays: ``(output or the events' flat indices, the advanced
+    state)``. ``make_state()`` returns the dense state arrays the kernel advances in place (called
+    again when the event space overflowed and the block runs once more)."""
+    capacity = 0
+    while True:
+        new_state = make_state()
+        if events:
+            output = None
+            capacity = capacity or _event_capacity(plan, steps * per)
+            # one reused array, thread i's slots at [i·capacity, (i+1)·capacity), and the
+            # threads' {count, capacity} pairs after them
+            space, counts = _event_space(len(bounds) * capacity, len(bounds))
+            counts[:, 0] = 0
+            counts[:, 1] = capacity
+            base, count_base = space.ctypes.data, counts.ctypes.data
+            tail = [[base + 8 * i * capacity, count_base + 16 * i] for i in range(len(bounds))]
+            output_args: list[Any] = []
+        else:
+            output = _empty(output_shape, plan.output_dtype)
+            output_args = [output]
+            tail = [[] for _ in bounds]
+        shared = [x, *new_state, *param_arrays, *output_args, *traces, *extra]
+        shared_pointers = [t.data_ptr() for t in shared]
+        _launch(plan, steps, neurons, bounds, [shared_pointers + own for own in tail])
+        if not events:
+            return output, new_state
+        found = counts[:, 0].tolist()
+        most = max(found, default=0)
+        plan.event_hint = max(plan.event_hint, most)
+        if most <= capacity:
+            # gather the threads' runs at the front, in place (each moves left, numpy copes
+            # with an overlap), then sort there: t·N + n orders by step, then neuron
+            total = 0
+            for i, count in enumerate(found):
+                if i and count:
+                    space[total : total + count] = space[i * capacity : i * capacity + count]
+                total += count
+            flat = space[:total]
+            tile = codegen.WIDE if wide else LANES
+            if len(bounds) > 1 or bounds and bounds[0][1] - bounds[0][0] > tile:
+                # one ascending run per tile: merged by step in C, else sorted (timsort)
+                runs = sum(-(-(hi - lo) // tile) for lo, hi in bounds)
+                merged = merge_by_step(flat, neurons, steps, runs)
+                if merged is None:
+                    flat.sort(kind="stable")
+                else:
+                    flat = merged
+            return flat, new_state
+        capacity = -(-most * 5 // 4)  # overflowed: once more, with room for every event
 
 
 #: arrays below this many elements are copied by torch (one call), larger ones by numpy
