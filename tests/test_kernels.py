@@ -361,6 +361,7 @@ def test_layer_cache_hits_for_the_same_shape_and_misses_on_a_new_one(monkeypatch
         layer(wider.t().contiguous().t())  # same shape, other strides
         assert len(misses) == 3
     _same(first, _reference_layer(monkeypatch, layer, x))
+    assert kernels.last_backend() == ("reference", "selected")  # the variable is read per call
     _same(third, _reference_layer(monkeypatch, layer, wider))
 
 

@@ -558,13 +558,25 @@ def _fields_of(cls: type) -> Any:
     return _fields(cls)
 
 
+#: the mapping behind ``os.environ`` and the encoded ``SIMCTL_KERNELS`` key: the layer call
+#: checks the variable is unset with one dict look-up (``os.environ.get`` decodes, ~1 µs);
+#: ``os.environ`` writes go through that mapping, so a change is seen at once
+_ENVIRON_DATA: Any = getattr(os.environ, "_data", None)
+try:
+    _ENV_KEY: Any = os.environ.encodekey("SIMCTL_KERNELS")  # type: ignore[attr-defined]
+except AttributeError:  # another os.environ: always os.environ.get
+    _ENVIRON_DATA = None
+if not isinstance(_ENVIRON_DATA, dict):
+    _ENVIRON_DATA = None
+
+
 def fused_layer_call(layer: SNN, input_tensor: torch.Tensor, state: Any) -> Any | None:
     """The cached fast path of ``layer(input, state)`` (:class:`simctl.neurons.SNN`), tried
     before anything else in ``forward``; ``None`` means: run the layer's own ``forward``.
 
-    A call with no gradient to record, on the C backend, is keyed by the input's shape,
-    strides, dtype and device and the state's layout (or ``state is None``). The first call of
-    a key runs as :func:`fused_layer_forward` does and binds the launch
+    A call with no gradient to record, on the C backend (a CPU input), is keyed by the
+    input's shape, strides and dtype and the state's layout (or ``state is None``). The first
+    call of a key runs as :func:`fused_layer_forward` does and binds the launch
     (:class:`~simctl.kernels.fused.BoundLaunch`) and, where the layer's initial state is the
     model's (a function of shape, dtype, device and scalar parameters), a copy of that state;
     later calls only check that the parameters are unchanged (:class:`_LayerCall`), copy the
@@ -574,6 +586,7 @@ def fused_layer_call(layer: SNN, input_tensor: torch.Tensor, state: Any) -> Any 
     if (
         type(input_tensor) is not torch.Tensor
         or input_tensor.layout is not torch.strided
+        or not input_tensor.is_cpu  # the C backend: every key is a CPU input's
         or input_tensor.dim() < 1
         or layer.record_states
         or _base.is_tracing()
@@ -583,15 +596,15 @@ def fused_layer_call(layer: SNN, input_tensor: torch.Tensor, state: Any) -> Any 
     if grad and (state is None or input_tensor.requires_grad):
         return None  # the initial v requires grad (Norse's convention): the loop records it
     if state is None:
-        key: Any = (input_tensor.shape, input_tensor.stride(), input_tensor.dtype)
+        key: Any = (input_tensor.shape, input_tensor.stride(), input_tensor.dtype, None)
     else:
         state_key = _state_key(state)
         if state_key is False:
             return None
         key = (input_tensor.shape, input_tensor.stride(), input_tensor.dtype, state_key)
-    key += (input_tensor.device,)
-    if _requested() not in ("auto", "c"):
-        return None
+    if _ENVIRON_DATA is None or _ENVIRON_DATA.get(_ENV_KEY) is not None:
+        if _requested() not in ("auto", "c"):  # SIMCTL_KERNELS is set: parse it
+            return None
     calls = _layer_calls.get(layer)
     entry = calls.get(key) if calls is not None else None
     tensors = entry.current(layer) if entry is not None else None
@@ -613,7 +626,8 @@ def fused_layer_call(layer: SNN, input_tensor: torch.Tensor, state: Any) -> Any 
     else:
         new_state = bound.new_state(state)
         state_type = type(state)
-    output = bound.run(input_tensor, new_state, [tensors[k] for k in entry.params])
+    params = [tensors[k] for k in entry.params] if entry.params else ()
+    output = bound.run(input_tensor, new_state, params)
     _last["backend"], _last["reason"] = "c", ""
     return output, state_type(*new_state)
 
