@@ -361,7 +361,13 @@ def test_layer_cache_hits_for_the_same_shape_and_misses_on_a_new_one(monkeypatch
         layer(wider.t().contiguous().t())  # same shape, other strides
         assert len(misses) == 3
     _same(first, _reference_layer(monkeypatch, layer, x))
-    assert kernels.last_backend() == ("reference", "selected")  # the variable is read per call
+    with torch.no_grad():
+        assert kernels.fused_layer_call(layer, x, None) is not None  # a hit
+        monkeypatch.setenv("SIMCTL_KERNELS", "reference")  # read on every call
+        assert kernels.fused_layer_call(layer, x, None) is None
+        monkeypatch.setenv("SIMCTL_KERNELS", "c")
+        assert kernels.fused_layer_call(layer, x, None) is not None
+        monkeypatch.delenv("SIMCTL_KERNELS")
     _same(third, _reference_layer(monkeypatch, layer, wider))
 
 
