@@ -233,6 +233,34 @@ def _record_index(record_index: Any, input_block: torch.Tensor, state: Any) -> t
     return index
 
 
+def _index_with(
+    workspace: Workspace | None, record_index: Any, input_block: torch.Tensor, state: Any
+) -> torch.Tensor | None:
+    """:func:`_record_index`, remembered by ``workspace`` for the runner's blocks: the same
+    index tensor (object and version) and input shape, and the state the workspace returned
+    last (its arrays have the bound population's shape), give the same checked index."""
+    if record_index is None:
+        return None
+    bound = workspace.bound if workspace is not None else None
+    if bound is None or not isinstance(record_index, torch.Tensor):
+        return _record_index(record_index, input_block, state)
+    memo = workspace.index
+    if (
+        memo is not None
+        and state is workspace.final
+        and memo[0] is record_index
+        and memo[1] == record_index._version
+        and memo[2] == input_block.shape
+        and memo[3] == bound.shape
+    ):
+        return memo[4]
+    index = _record_index(record_index, input_block, state)
+    if state is workspace.final:
+        workspace.index = (record_index, record_index._version, input_block.shape, bound.shape)
+        workspace.index += (index,)
+    return index
+
+
 def _checked_index(record_index: Any, input_block: torch.Tensor, state: Any) -> torch.Tensor:
     index = torch.as_tensor(record_index, device="cpu")
     integer = (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8)
@@ -364,7 +392,7 @@ def integrate(
         ``(outputs (T, *shape), {variable: (T, *shape)}, final state)``, equal to
         :func:`integrate_reference` (proven in ``tests/test_kernels.py``).
     """
-    index = None if record_index is None else _record_index(record_index, input_block, state)
+    index = _index_with(workspace, record_index, input_block, state)
     return _run(model.feed_forward_step, input_block, state, p, dt, record, index, False, workspace)
 
 
@@ -392,7 +420,7 @@ def spike_events(
         over the population's shape), exactly ``torch.nonzero`` of :func:`integrate`'s output
         flattened.
     """
-    index = None if record_index is None else _record_index(record_index, input_block, state)
+    index = _index_with(workspace, record_index, input_block, state)
     return _run(model.feed_forward_step, input_block, state, p, dt, record, index, True, workspace)
 
 

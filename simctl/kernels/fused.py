@@ -718,6 +718,18 @@ class Workspace:
         self.bound: BoundLaunch | None = None
         self.states: list[list[torch.Tensor]] = []  # two sets of state arrays, alternating
         self.traces: list[torch.Tensor] = []
+        #: the last call's final state, parameters and the tensor leaves of ``p`` with their
+        #: identities (:func:`_ident`): a block given back the state it returned, with the same
+        #: ``p`` object, skips flattening and the state's part of the key
+        self.final: Any = None
+        self.p: Any = None
+        self.p_tensors: list[torch.Tensor] = []
+        self.p_idents: list[Any] = []
+        #: the caller's record index, its version and the checked index (simctl.kernels)
+        self.index: Any = None
+        self.final_leaves: list[torch.Tensor] = []
+        self.sets_match = False  #: the state arrays' layout is the bound key's
+        self.p_params: list[torch.Tensor] = []  # p's per-neuron tensors, in the plan's order
 
 
 def _layout_key(tensor: torch.Tensor) -> tuple:
@@ -747,17 +759,25 @@ def run_fused_workspace(
     it keeps longer (the runner writes the traces out at once and keeps only the last state).
     Results equal :func:`run_fused_shaped`'s.
     """
-    state_flat = flatten(state)
-    p_flat = flatten(p)
-    try:
-        key = (
-            step,
-            _layout_key(input_block),
+    bound = workspace.bound
+    # the last call's own state, in the workspace's arrays, whose layout is the key's
+    returned = bound is not None and state is workspace.final and workspace.sets_match
+    if returned:
+        state_part: Any = workspace.key[2]  # its layout: the workspace's arrays
+    else:
+        state_flat = flatten(state)
+        state_part = (
             tuple(
                 (path, _layout_key(leaf)) if isinstance(leaf, torch.Tensor) else (path, leaf)
                 for path, leaf in state_flat
             ),
             type(state),
+        )
+    try:
+        key = (
+            step,
+            _layout_key(input_block),
+            state_part,
             type(p),
             tuple(record),
             None if record_index is None else (id(record_index), record_index._version),
@@ -769,26 +789,46 @@ def run_fused_workspace(
         )
     except FusedUnavailable:
         return run_fused_shaped(step, input_block, state, p, dt, record, record_index, events)
-    ident = tuple((path, _ident(leaf)) for path, leaf in p_flat)
+    if p is workspace.p:  # a NamedTuple: the same leaves; compare what can change in them
+        same_p = list(map(_ident, workspace.p_tensors)) == workspace.p_idents
+    else:
+        same_p = False
+    if bound is None or workspace.key != key or not same_p:
+        p_flat = flatten(p)
+        ident = tuple((path, _ident(leaf)) for path, leaf in p_flat)
+        if bound is None or workspace.key != key or workspace.ident != ident:
+            bind: list[BoundLaunch] = []
+            result = run_fused_shaped(
+                step, input_block, state, p, dt, record, record_index, events, bind
+            )
+            workspace.bound = bind[0] if bind else None
+            workspace.key, workspace.ident = key, ident
+            workspace.kept = [step, record_index, [leaf for _, leaf in p_flat]]
+            workspace.states, workspace.traces = [], []
+            workspace.final = None
+            return result
+        tensors = [leaf for _, leaf in p_flat if isinstance(leaf, torch.Tensor)]
+        workspace.p, workspace.p_tensors = p, tensors
+        workspace.p_idents = list(map(_ident, tensors))
+        workspace.p_params = [dict(p_flat)[path] for path in _per_neuron(p, p_flat)]
     bound = workspace.bound
-    if bound is None or workspace.key != key or workspace.ident != ident:
-        bind: list[BoundLaunch] = []
-        result = run_fused_shaped(
-            step, input_block, state, p, dt, record, record_index, events, bind
-        )
-        workspace.bound = bind[0] if bind else None
-        workspace.key, workspace.ident = key, ident
-        workspace.kept = [step, record_index, [leaf for _, leaf in p_flat]]
-        workspace.states, workspace.traces = [], []
-        return result
+    assert bound is not None
     shape = bound.shape
-    leaves = [leaf for _, leaf in state_flat]
-    if not workspace.states:
+    leaves = list(workspace.final_leaves) if returned else [leaf for _, leaf in state_flat]
+    if not workspace.states:  # (never on a returned state: final is None after a bind)
         workspace.states = [
             [_empty(shape, leaf.dtype) for leaf in leaves],
             [_empty(shape, leaf.dtype) for leaf in leaves],
         ]
         workspace.traces = [_empty(trace_shape, dtype) for trace_shape, dtype in bound.traces]
+        paths = [path for path, _ in state_flat]
+        layout = tuple(
+            (path, _layout_key(t)) for path, t in zip(paths, workspace.states[0], strict=True)
+        )
+        workspace.sets_match = (
+            all(isinstance(leaf, torch.Tensor) for _, leaf in state_flat)
+            and (layout, type(state)) == workspace.key[2]
+        )
     given = {leaf.data_ptr() for leaf in leaves}
     target: list[torch.Tensor] | None = None
     for candidate in workspace.states:  # the set the given state does not live in
@@ -804,11 +844,9 @@ def run_fused_workspace(
         return target
 
     x = input_block if bound.direct else _input_layout(input_block.detach(), shape)[1]
-    p_leaves = dict(p_flat)
-    params = [p_leaves[path] for path in _per_neuron(p, p_flat)]
     arrays = [
         t if direct else _dense(t, shape, copy=False)
-        for t, direct in zip(params, bound.direct_params, strict=True)
+        for t, direct in zip(workspace.p_params, bound.direct_params, strict=True)
     ]
     output, new_state = _execute(
         bound.plan,
@@ -826,6 +864,7 @@ def run_fused_workspace(
         bound.output_shape,
     )
     final = unflatten(state, new_state)
+    workspace.final, workspace.final_leaves = final, new_state
     recorded = {name: trace for name, trace in zip(record, workspace.traces, strict=True)}
     return output, recorded, final, shape
 
