@@ -425,6 +425,28 @@ def test_layer_cache_reads_per_neuron_parameters_as_they_are_now(monkeypatch):
 
 
 @needs_cc
+def test_per_neuron_parameter_swapped_through_data(monkeypatch):
+    """``.data = other`` keeps the tensor's identity and version: the cached layer call and the
+    workspace compare its shape and strides, and read its values at launch."""
+    layer = lif.LIF(lif.LIFParameters(v_th=torch.linspace(0.2, 1.0, 6)))
+    x = torch.full((50, 6), 0.5)
+    with torch.no_grad():
+        layer(x)
+        layer.p__v_th.data = torch.linspace(0.1, 0.6, 12).reshape(2, 6).t().contiguous().t()[0]
+        _same(layer(x), _reference_layer(monkeypatch, layer, x))
+    work = kernels.Workspace()
+    p = lif.LIFParameters(v_th=torch.linspace(0.2, 1.0, 6))
+    state = lif.lif_initial_state((6,), p)
+    for _ in range(3):
+        state = kernels.integrate(lif.MODEL, x, state, p, 0.001, (), None, work)[2]
+    p.v_th.data = torch.linspace(0.1, 0.6, 12).reshape(2, 6).t().contiguous().t()[0]
+    expected = kernels.integrate(lif.MODEL, x, state, p, 0.001)
+    got = kernels.integrate(lif.MODEL, x, state, p, 0.001, (), None, work)
+    assert torch.equal(got[0], expected[0])
+    assert all(torch.equal(a, b) for a, b in zip(got[2], expected[2], strict=True))
+
+
+@needs_cc
 def test_layer_cache_returns_fresh_tensors(monkeypatch):
     layer = lif.LIF()
     x = torch.rand(30, 4) * 4
@@ -493,6 +515,21 @@ def test_layer_cache_leaves_gradients_to_autograd():
     layer.p__tau_mem_inv.requires_grad_(False)
     z_hit, _ = layer(x, state)  # nothing requires grad: the cached fused call again
     assert kernels.last_backend()[0] == "c" and not z_hit.requires_grad
+
+
+@needs_cc
+def test_layer_cache_does_not_keep_layers_alive():
+    import gc
+    import weakref
+
+    layer = lif.LIF()
+    with torch.no_grad():
+        layer(torch.rand(10, 3))
+    assert layer in kernels._layer_calls
+    alive = weakref.ref(layer)
+    del layer
+    gc.collect()
+    assert alive() is None
 
 
 @needs_cc

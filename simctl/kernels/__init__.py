@@ -43,7 +43,7 @@ import operator
 import os
 import weakref
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -61,7 +61,7 @@ from .fused import (
     run_fused,
     run_fused_shaped,
 )
-from .trace import flatten, unflatten
+from .trace import _fields, flatten, unflatten
 
 __all__ = [
     "integrate",
@@ -487,7 +487,7 @@ class _LayerCall:
     initial state) and parameter tensors (the same objects, dtypes and devices, each scalar
     holding the same value: scalars are constants of the kernel, read back here because a
     write through ``.data`` bumps no version counter; per-neuron tensors are read by the
-    kernel as they are, so only their shapes are compared). ``bound`` is None where the
+    kernel as they are, so only their shapes and strides are compared). ``bound`` is None where the
     fused call declined this key (the layer's own path runs).
     """
 
@@ -498,14 +498,15 @@ class _LayerCall:
         self.bound = bound
         self.step = layer.activation
         self.dt = layer.dt
-        self.fallback = layer.state_fallback
+        # weakly: a bound method holds its layer, and the cache must not keep layers alive
+        self.fallback = _weak(layer.state_fallback)
         self.spec = layer._p_spec
         self.names = layer._p_names
         self.tensors = _p_tensors(layer) or []
         self.scalars = [t for t in self.tensors if t.numel() == 1]
         self.values = [t.item() for t in self.scalars]
         self.neuron = [t for t in self.tensors if t.numel() != 1]
-        self.neuron_shapes = [t.shape for t in self.neuron]
+        self.neuron_shapes = [(t.shape, t.stride()) for t in self.neuron]
         leaves = dict(p_flat)
         #: the per-neuron parameters in the plan's order, as indices into ``tensors``
         by_id = {id(t): k for k, t in enumerate(self.tensors)}
@@ -523,7 +524,7 @@ class _LayerCall:
             or layer.dt != self.dt
             or layer._p_spec is not self.spec
             or layer._p_names is not self.names
-            or layer.state_fallback is not self.fallback
+            or layer.state_fallback is not self.fallback()
         ):
             return None
         tensors = _p_tensors(layer)
@@ -531,10 +532,18 @@ class _LayerCall:
             return None
         if [t.item() for t in self.scalars] != self.values:
             return None
-        for t, shape in zip(self.neuron, self.neuron_shapes, strict=True):
-            if t.shape != shape:
+        for t, (shape, strides) in zip(self.neuron, self.neuron_shapes, strict=True):
+            if t.shape != shape or t.stride() != strides:  # a .data swap: read as bound
                 return None
         return tensors
+
+
+def _weak(value: Any) -> Callable[[], Any]:
+    """A weak reference to ``value`` (a strong one where it takes none)."""
+    try:
+        return weakref.ref(value)
+    except TypeError:
+        return lambda: value
 
 
 def _p_tensors(layer: SNN) -> list[torch.Tensor] | None:
@@ -569,8 +578,7 @@ MAX_LAYER_CALLS = 8
 
 def _state_key(state: Any) -> Any:
     """The layout of a flat state NamedTuple of tensors, False for any other state."""
-    fields = _fields_of(type(state))
-    if fields is None:
+    if _fields(type(state)) is None:
         return False
     key = [type(state)]
     for leaf in state:
@@ -578,12 +586,6 @@ def _state_key(state: Any) -> Any:
             return False
         key.append((leaf.shape, leaf.stride(), leaf.dtype, leaf.device))
     return tuple(key)
-
-
-def _fields_of(cls: type) -> Any:
-    from .trace import _fields
-
-    return _fields(cls)
 
 
 #: the mapping behind ``os.environ`` and the encoded ``SIMCTL_KERNELS`` key: the layer call

@@ -97,13 +97,14 @@ _p_keys: OrderedDict[tuple, tuple[Any, list[Any]]] = OrderedDict()
 
 
 def _ident(leaf: Any) -> Any:
-    """What :func:`_p_key`'s memo compares for one leaf: its identity and, for a tensor, its
-    dtype and device, and a scalar's value (read back: writes through ``.data`` bump no
-    version counter, and a scalar is folded into the kernel as a constant)."""
+    """What :func:`_p_key`'s memo (and a :class:`Workspace`) compares for one leaf: its
+    identity and, for a tensor, its dtype and device, a scalar's value (read back: writes
+    through ``.data`` bump no version counter, and a scalar is folded into the kernel as a
+    constant) and a per-neuron tensor's shape and strides (its values the kernel reads)."""
     if isinstance(leaf, torch.Tensor):
         if leaf.numel() == 1:
             return (id(leaf), leaf.dtype, leaf.dim(), leaf.device, leaf.item())
-        return (id(leaf), leaf.dtype, leaf.device)
+        return (id(leaf), leaf.dtype, leaf.device, leaf.shape, leaf.stride())
     return id(leaf)
 
 
