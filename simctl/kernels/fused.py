@@ -14,6 +14,11 @@ tables are memoised, and large outputs come from recycled memory (:class:`_Recyc
 loop over blocks does not fault in fresh pages every call. The loop order is chosen by
 working-set size (:func:`_wide`): lane tiles with time inside while the streamed arrays fit the
 last-level cache, step-ordered wide tiles beyond it (``LOOP_ORDER`` forces one).
+
+Repeated calls skip even that: a :class:`BoundLaunch` fixes what a call works out (the layer
+cache of :func:`simctl.kernels.fused_layer_call` keeps one per layer and input shape), and a
+:class:`Workspace` keeps one and its arrays for a caller that advances a population block after
+block (:func:`run_fused_workspace`, the runner's).
 """
 
 from __future__ import annotations
