@@ -9,9 +9,10 @@ Measures, in one process, in CPU time of the calling thread (best of ``--repeats
 * ``integrate_us`` / ``spike_events_us``: the same for :func:`simctl.kernels.integrate` and
   :func:`simctl.kernels.spike_events` with a given state;
 * ``runner_block_overhead``: the runner's call at 10^4 neurons × 100 steps (one current per step,
-  spikes as events, 10 recorded neurons, ~2 % of neuron-steps spiking): the fraction of the
-  call outside the C kernel, from the call's time minus the bare kernel's (``Plan.function`` on
-  the same pointers, with the state copy it needs);
+  spikes as events, 10 recorded neurons, ~6 % of neuron-steps spiking, the population's
+  :class:`simctl.kernels.Workspace`, each block from the state the last one returned): the
+  fraction of the call outside the C kernel, from the call's time minus the bare kernel's
+  (``Plan.function`` on the same pointers, with the state copy it needs);
 * ``output_4mb_ms`` / ``output_40mb_ms``: :func:`integrate` producing a 4 MB (10^4 × 100) or
   40 MB (10^5 × 100) float32 output per call, the previous one dropped as the call returns:
   a fresh output costs page faults on first touch unless its memory is reused.
@@ -84,8 +85,14 @@ def main(argv: list[str] | None = None) -> int:
     state = lif.LIFFeedForwardState(v=torch.rand(n), i=torch.rand(n))  # phases spread out
     index = torch.arange(0, n, n // 10)
 
+    work = kernels.Workspace()  # as the runner passes one per population
+    current = [state]
+
     def block():
-        return kernels.spike_events(lif.MODEL, drive, state, p, 0.001, ("v",), index)
+        # as the runner: each block from the state the previous one returned
+        result = kernels.spike_events(lif.MODEL, drive, current[0], p, 0.001, ("v",), index, work)
+        current[0] = result[3]
+        return result
 
     block()
     plan = fused.get_plan(

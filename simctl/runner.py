@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from simctl.config.errors import SimulationError
-from simctl.kernels import integrate, last_backend, spike_events
+from simctl.kernels import Workspace, integrate, last_backend, spike_events
 from simctl.kernels.fused import trim_heap
 
 log = logging.getLogger("simctl")
@@ -148,6 +148,10 @@ class Population:
         self.backend = ""  #: the integration backend of the first block (sim.h5 attr)
         self.backend_reason = ""  #: why, where it is not the fused kernel
         self.work: dict[str, np.ndarray] = {}  #: reused per-block spike arrays (_spikes)
+        #: the kernel's bound launch and arrays, reused block after block: the traces it
+        #: returns live until the next block, the state until the one after (advance writes
+        #: the traces out at once and keeps only the last state)
+        self.kernel_work = Workspace()
 
     @property
     def name(self) -> str:
@@ -216,10 +220,12 @@ def advance(pop: Population, n: int, writer: Any) -> None:
     index = pop.ids_t if record else None
     if pop.model.spiking:
         events, neurons, traces, state = spike_events(
-            pop.model, drive, pop.state, pop.p, dt, record, record_index=index
+            pop.model, drive, pop.state, pop.p, dt, record, index, pop.kernel_work
         )
     else:
-        _, traces, state = integrate(pop.model, drive, pop.state, pop.p, dt, record, index)
+        _, traces, state = integrate(
+            pop.model, drive, pop.state, pop.p, dt, record, index, pop.kernel_work
+        )
         events, neurons = None, 0
     if not pop.backend:
         pop.backend, pop.backend_reason = last_backend()

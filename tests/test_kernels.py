@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
 
@@ -306,6 +307,346 @@ def test_layer_keeps_the_loop_when_a_gradient_is_needed():
     assert z.requires_grad
     z.sum().backward()
     assert x.grad is not None
+
+
+# --------------------------------------------------------------------------------------------
+# the layer's cached call (kernels.fused_layer_call)
+
+
+def _counting_binds(monkeypatch) -> list[int]:
+    """Counts the layer calls that missed the cache (each runs ``run_fused_shaped`` once)."""
+    misses: list[int] = []
+    original = kernels.run_fused_shaped
+
+    def counted(*args, **kwargs):
+        misses.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(kernels, "run_fused_shaped", counted)
+    return misses
+
+
+def _reference_layer(monkeypatch, layer, x, state=None):
+    """``layer(x, state)`` on the Python loop (the cache and the fused path step aside)."""
+    with monkeypatch.context() as m:
+        m.setenv("SIMCTL_KERNELS", "reference")
+        with torch.no_grad():
+            return layer(x, state)
+
+
+def _same(a, b) -> None:
+    z_a, s_a = a
+    z_b, s_b = b
+    assert torch.equal(z_a, z_b)
+    assert type(s_a) is type(s_b)
+    for u, v in zip(s_a, s_b, strict=True):
+        assert u.dtype == v.dtype and torch.equal(u, v)
+
+
+@needs_cc
+def test_layer_cache_hits_for_the_same_shape_and_misses_on_a_new_one(monkeypatch):
+    misses = _counting_binds(monkeypatch)
+    layer = lif.LIF()
+    x = torch.rand(30, 5) * 4
+    with torch.no_grad():
+        first = layer(x)
+        second = layer(x.clone())
+        assert len(misses) == 1 and kernels.last_backend()[0] == "c"
+        _same(first, second)
+        wider = torch.rand(30, 7) * 4
+        third = layer(wider)  # another shape: bound anew
+        assert len(misses) == 2
+        layer(torch.rand(30, 7) * 4)
+        assert len(misses) == 2
+        layer(wider.t().contiguous().t())  # same shape, other strides
+        assert len(misses) == 3
+    _same(first, _reference_layer(monkeypatch, layer, x))
+    with torch.no_grad():
+        assert kernels.fused_layer_call(layer, x, None) is not None  # a hit
+        monkeypatch.setenv("SIMCTL_KERNELS", "reference")  # read on every call
+        assert kernels.fused_layer_call(layer, x, None) is None
+        monkeypatch.setenv("SIMCTL_KERNELS", "c")
+        assert kernels.fused_layer_call(layer, x, None) is not None
+        monkeypatch.delenv("SIMCTL_KERNELS")
+    _same(third, _reference_layer(monkeypatch, layer, wider))
+
+
+@needs_cc
+def test_layer_cache_misses_on_a_new_dtype(monkeypatch):
+    misses = _counting_binds(monkeypatch)
+    layer = lif.LIF()
+    x = torch.rand(40, 3, dtype=torch.float64) * 4
+    with torch.no_grad():
+        layer(x.float())
+        z64, s64 = layer(x)
+        assert len(misses) == 2
+        assert z64.dtype == torch.float64 and s64.v.dtype == torch.float64
+        _same(layer(x), (z64, s64))
+        assert len(misses) == 2
+    _same((z64, s64), _reference_layer(monkeypatch, layer, x))
+
+
+@needs_cc
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda layer: layer.p__v_th.data.__iadd__(-0.3),  # bumps no version counter
+        lambda layer: layer.p__v_th.add_(-0.3),
+        lambda layer: layer.p__tau_mem_inv.data.fill_(250.0),
+        lambda layer: setattr(layer, "p", lif.LIFParameters(v_th=0.4)),
+        lambda layer: setattr(layer, "dt", 0.002),
+    ],
+    ids=["data+=", "add_", "data.fill_", "new p", "dt"],
+)
+def test_layer_cache_sees_parameter_changes(monkeypatch, edit):
+    misses = _counting_binds(monkeypatch)
+    layer = lif.LIF()
+    x = torch.full((60, 4), 0.6)
+    with torch.no_grad():
+        before = layer(x)
+        layer(x)
+        edit(layer)
+        after = layer(x)
+    assert len(misses) == 2
+    assert not torch.equal(before[0], after[0])  # the edit changes the spike train
+    _same(after, _reference_layer(monkeypatch, layer, x))
+
+
+@needs_cc
+def test_layer_cache_reads_per_neuron_parameters_as_they_are_now(monkeypatch):
+    layer = lif.LIF(lif.LIFParameters(v_th=torch.linspace(0.2, 1.0, 6)))
+    x = torch.full((50, 2, 6), 0.5)  # the parameters broadcast over the batch dim
+    state = lif.lif_initial_state((2, 6), layer.p)
+    with torch.no_grad():
+        layer(x, state)
+        layer.p__v_th.data.mul_(0.5)  # in place, through .data
+        cached = layer(x, state)
+    _same(cached, _reference_layer(monkeypatch, layer, x, state))
+
+
+@needs_cc
+def test_per_neuron_parameter_swapped_through_data(monkeypatch):
+    """``.data = other`` keeps the tensor's identity and version: the cached layer call and the
+    workspace compare its shape and strides, and read its values at launch."""
+    layer = lif.LIF(lif.LIFParameters(v_th=torch.linspace(0.2, 1.0, 6)))
+    x = torch.full((50, 6), 0.5)
+    with torch.no_grad():
+        layer(x)
+        layer.p__v_th.data = torch.linspace(0.1, 0.6, 12).reshape(2, 6).t().contiguous().t()[0]
+        _same(layer(x), _reference_layer(monkeypatch, layer, x))
+    work = kernels.Workspace()
+    p = lif.LIFParameters(v_th=torch.linspace(0.2, 1.0, 6))
+    state = lif.lif_initial_state((6,), p)
+    for _ in range(3):
+        state = kernels.integrate(lif.MODEL, x, state, p, 0.001, (), None, work)[2]
+    p.v_th.data = torch.linspace(0.1, 0.6, 12).reshape(2, 6).t().contiguous().t()[0]
+    expected = kernels.integrate(lif.MODEL, x, state, p, 0.001)
+    got = kernels.integrate(lif.MODEL, x, state, p, 0.001, (), None, work)
+    assert torch.equal(got[0], expected[0])
+    assert all(torch.equal(a, b) for a, b in zip(got[2], expected[2], strict=True))
+
+
+@needs_cc
+def test_layer_cache_returns_fresh_tensors(monkeypatch):
+    layer = lif.LIF()
+    x = torch.rand(30, 4) * 4
+    state = lif.lif_initial_state((4,), layer.p)
+    with torch.no_grad():
+        for given in (None, state):
+            z1, s1 = layer(x, given)
+            expected = (z1.clone(), type(s1)(*[t.clone() for t in s1]))
+            z1.fill_(7.0)  # the caller owns them: writing them changes nothing later
+            for t in s1:
+                t.fill_(-3.0)
+            z2, s2 = layer(x, given)
+            _same((z2, s2), expected)
+            pointers = {z1.data_ptr(), z2.data_ptr(), *[t.data_ptr() for t in (*s1, *s2)]}
+            assert len(pointers) == 2 + 2 * len(s1)
+            assert s2.v.data_ptr() != state.v.data_ptr()
+            assert not s2.v.requires_grad and s2.v.grad_fn is None
+        assert torch.equal(state.v, lif.lif_initial_state((4,), layer.p).v)  # untouched
+
+
+@needs_cc
+def test_layer_cache_state_given_and_none_are_separate_entries(monkeypatch):
+    misses = _counting_binds(monkeypatch)
+    layer = lif.LIF()
+    x = torch.rand(30, 4) * 4
+    torch.manual_seed(1)
+    state = lif.LIFFeedForwardState(v=torch.rand(4), i=torch.rand(4))
+    with torch.no_grad():
+        none_1, given_1 = layer(x), layer(x, state)
+        none_2, given_2 = layer(x), layer(x, state)
+        assert len(misses) == 2
+        # a state of another layout (a 0-dim v broadcast over the population) is its own key
+        scalar_v = lif.LIFFeedForwardState(v=torch.tensor(0.1), i=torch.zeros(4))
+        layer(x, scalar_v)
+        broadcast = layer(x, scalar_v)
+        assert len(misses) == 3
+    _same(none_1, none_2)
+    _same(given_1, given_2)
+    assert not torch.equal(none_1[1].v, given_1[1].v)
+    _same(none_2, _reference_layer(monkeypatch, layer, x))
+    _same(given_2, _reference_layer(monkeypatch, layer, x, state))
+    _same(broadcast, _reference_layer(monkeypatch, layer, x, scalar_v))
+
+
+@needs_cc
+def test_layer_cache_leaves_gradients_to_autograd():
+    layer = lif.LIF()
+    x = torch.rand(30, 4) * 4
+    state = lif.lif_initial_state((4,), layer.p)
+    with torch.no_grad():
+        layer(x)
+        layer(x, state)
+    # the cached keys exist; a call that needs a gradient still records the loop
+    xg = x.clone().requires_grad_(True)
+    z, _ = layer(xg, state)
+    assert z.requires_grad
+    z.sum().backward()
+    assert xg.grad is not None
+    z, s = layer(x)  # the initial v requires grad (Norse's convention)
+    assert z.requires_grad or s.v.requires_grad
+    layer.p__tau_mem_inv.requires_grad_(True)  # a parameter that now wants its gradient
+    z, s = layer(x, state)
+    assert s.v.requires_grad
+    s.v.sum().backward()
+    assert layer.p__tau_mem_inv.grad is not None
+    layer.p__tau_mem_inv.requires_grad_(False)
+    z_hit, _ = layer(x, state)  # nothing requires grad: the cached fused call again
+    assert kernels.last_backend()[0] == "c" and not z_hit.requires_grad
+
+
+@needs_cc
+def test_layer_cache_does_not_keep_layers_alive():
+    import gc
+    import weakref
+
+    layer = lif.LIF()
+    with torch.no_grad():
+        layer(torch.rand(10, 3))
+    assert layer in kernels._layer_calls
+    alive = weakref.ref(layer)
+    del layer
+    gc.collect()
+    assert alive() is None
+
+
+@needs_cc
+def test_layer_cache_not_kept_on_the_module():
+    import copy
+    import pickle
+
+    layer = lif.LIF()
+    with torch.no_grad():
+        layer(torch.rand(10, 3))
+    assert layer in kernels._layer_calls
+    clone = copy.deepcopy(layer)
+    assert clone not in kernels._layer_calls
+    assert isinstance(pickle.loads(pickle.dumps(layer)), lif.LIF)
+
+
+# --------------------------------------------------------------------------------------------
+# a caller's workspace (the runner's): bound launch and reused arrays across blocks
+
+
+def _blocks(work, p, blocks, events=True, index=(0, 3, 7)):
+    """Chained blocks of LIF (10 neurons, a per-step current), with or without a workspace:
+    ``[(spikes or events, v trace, final state)]``, copied as they come."""
+    torch.manual_seed(3)
+    state = lif.LIFFeedForwardState(v=torch.rand(10), i=torch.rand(10))
+    out = []
+    for k in range(blocks):
+        drive = torch.full((40, 1), 0.2 + 0.05 * k).expand(40, 10)
+        if events:
+            flat, _, traces, state = kernels.spike_events(
+                lif.MODEL, drive, state, p, 0.001, ("v",), torch.tensor(index), work
+            )
+            first = flat.copy()
+        else:
+            first, traces, state = kernels.integrate(
+                lif.MODEL, drive, state, p, 0.001, ("v",), None, work
+            )
+        out.append((first, traces["v"].clone(), [t.clone() for t in state]))
+    return out
+
+
+@needs_cc
+@pytest.mark.parametrize("events", [True, False])
+def test_workspace_blocks_equal_fresh_calls(monkeypatch, events):
+    p = lif.LIFParameters()
+    fresh = _blocks(None, p, 6, events)
+    assert kernels.last_backend()[0] == "c"
+    reused = _blocks(kernels.Workspace(), p, 6, events)
+    monkeypatch.setenv("SIMCTL_KERNELS", "reference")
+    reference = _blocks(None, p, 6, events)
+    for a, b, c in zip(fresh, reused, reference, strict=True):
+        for x, y, z in zip(a[2], b[2], c[2], strict=True):
+            assert torch.equal(x, y) and torch.equal(x, z)
+        assert torch.equal(a[1], b[1]) and torch.equal(a[1], c[1])
+        if events:
+            assert np.array_equal(a[0], b[0]) and np.array_equal(a[0], c[0])
+        else:
+            assert torch.equal(a[0], b[0]) and torch.equal(a[0], c[0])
+    assert sum(len(a[0]) for a in fresh) > 0  # the blocks spike
+
+
+@needs_cc
+def test_workspace_never_writes_the_state_it_is_given():
+    work = kernels.Workspace()
+    p = lif.LIFParameters()
+    drive = torch.full((40, 10), 0.3)
+    state = lif.LIFFeedForwardState(v=torch.linspace(0, 0.9, 10), i=torch.full((10,), 0.5))
+    states = [state]
+    for _ in range(5):  # each block from the previous block's state
+        _, _, final = kernels.integrate(lif.MODEL, drive, states[-1], p, 0.001, (), None, work)
+        before = [t.clone() for t in states[-1]]
+        states.append(final)
+        assert all(torch.equal(a, b) for a, b in zip(before, states[-2], strict=True))
+        with torch.no_grad():
+            _, _, expected = kernels.integrate_reference(lif.MODEL, drive, states[-2], p, 0.001)
+        assert all(torch.equal(a, b) for a, b in zip(final, expected, strict=True))
+    assert torch.equal(states[0].v, torch.linspace(0, 0.9, 10))
+
+
+@needs_cc
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda p, index: p.v_th.data.__iadd__(-0.4),  # no version bump
+        lambda p, index: p.v_th.add_(-0.4),
+        lambda p, index: index.fill_(1),  # the recorded neurons change
+    ],
+    ids=["v_th.data+=", "v_th.add_", "index.fill_"],
+)
+def test_workspace_sees_changed_parameters_and_index(edit):
+    work = kernels.Workspace()
+    p = lif.LIFParameters(v_th=torch.tensor(1.0))
+    index = torch.tensor([0, 5])
+    drive = torch.full((60, 8), 0.15)
+    state = lif.lif_initial_state((8,), p)
+    for _ in range(3):  # chained, as the runner calls: the workspace's own state comes back
+        state = kernels.spike_events(lif.MODEL, drive, state, p, 0.001, ("v",), index, work)[3]
+    edit(p, index)
+    args = (lif.MODEL, drive, state, p, 0.001, ("v",), index)
+    expected, _, ref_traces, ref_final = kernels.spike_events(*args)  # fresh: no workspace
+    flat, _, traces, final = kernels.spike_events(*args, work)
+    assert np.array_equal(flat, expected)
+    assert torch.equal(traces["v"], ref_traces["v"])
+    assert all(torch.equal(a, b) for a, b in zip(final, ref_final, strict=True))
+
+
+@needs_cc
+def test_workspace_rebinds_on_a_new_shape():
+    work = kernels.Workspace()
+    p = lif.LIFParameters()
+    for n in (8, 8, 12, 8):
+        drive = torch.full((30, n), 0.3)
+        state = lif.lif_initial_state((n,), p)
+        out, _, final = kernels.integrate(lif.MODEL, drive, state, p, 0.001, (), None, work)
+        ref, _, ref_final = kernels.integrate(lif.MODEL, drive, state, p, 0.001)
+        assert out.shape == (30, n) and torch.equal(out, ref)
+        assert all(torch.equal(a, b) for a, b in zip(final, ref_final, strict=True))
 
 
 # --------------------------------------------------------------------------------------------

@@ -39,8 +39,11 @@ from __future__ import annotations
 
 import logging
 import math
+import operator
 import os
-from collections.abc import Sequence
+import weakref
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -49,9 +52,16 @@ import torch
 from simctl.neurons import base as _base
 from simctl.neurons.base import SNN, NeuronModel
 
-from . import triton_backend
-from .fused import FusedUnavailable, broadcast_shapes, run_fused, run_fused_shaped
-from .trace import flatten, unflatten
+from . import fused, triton_backend
+from .fused import (
+    BoundLaunch,
+    FusedUnavailable,
+    Workspace,
+    broadcast_shapes,
+    run_fused,
+    run_fused_shaped,
+)
+from .trace import _fields, flatten, unflatten
 
 __all__ = [
     "integrate",
@@ -60,9 +70,11 @@ __all__ = [
     "integrate_reference",
     "get_path",
     "fused_layer_forward",
+    "fused_layer_call",
     "select_backend",
     "last_backend",
     "BACKENDS",
+    "Workspace",
 ]
 
 BACKENDS = ("auto", "c", "triton", "reference", "compile")
@@ -221,6 +233,34 @@ def _record_index(record_index: Any, input_block: torch.Tensor, state: Any) -> t
     return index
 
 
+def _index_with(
+    workspace: Workspace | None, record_index: Any, input_block: torch.Tensor, state: Any
+) -> torch.Tensor | None:
+    """:func:`_record_index`, remembered by ``workspace`` for the runner's blocks: the same
+    index tensor (object and version) and input shape, and the state the workspace returned
+    last (its arrays have the bound population's shape), give the same checked index."""
+    if record_index is None:
+        return None
+    bound = workspace.bound if workspace is not None else None
+    if bound is None or not isinstance(record_index, torch.Tensor):
+        return _record_index(record_index, input_block, state)
+    memo = workspace.index
+    if (
+        memo is not None
+        and state is workspace.final
+        and memo[0] is record_index
+        and memo[1] == record_index._version
+        and memo[2] == input_block.shape
+        and memo[3] == bound.shape
+    ):
+        return memo[4]
+    index = _record_index(record_index, input_block, state)
+    if state is workspace.final:
+        workspace.index = (record_index, record_index._version, input_block.shape, bound.shape)
+        workspace.index += (index,)
+    return index
+
+
 def _checked_index(record_index: Any, input_block: torch.Tensor, state: Any) -> torch.Tensor:
     index = torch.as_tensor(record_index, device="cpu")
     integer = (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8)
@@ -248,6 +288,7 @@ def _run(
     record: Sequence[str],
     record_index: torch.Tensor | None = None,
     events: bool = False,
+    workspace: Workspace | None = None,
 ) -> tuple:
     """``(outputs, traces, final state)`` from the selected backend, the reference loop when
     it cannot run; with ``events``, ``(flat, N, traces, final state)`` (see
@@ -255,9 +296,14 @@ def _run(
     backend = select_backend(input_block)
     if backend == "c":
         try:
-            output, traces, final, shape = run_fused_shaped(
-                step, input_block, state, p, dt, record, record_index, events
-            )
+            if workspace is not None:
+                output, traces, final, shape = fused.run_fused_workspace(
+                    step, input_block, state, p, dt, record, record_index, events, workspace
+                )
+            else:
+                output, traces, final, shape = run_fused_shaped(
+                    step, input_block, state, p, dt, record, record_index, events
+                )
         except FusedUnavailable as error:
             _log.debug("fused kernel unavailable, using the reference loop: %s", error)
             _last.update(backend="reference", reason=str(error))
@@ -318,6 +364,7 @@ def integrate(
     dt: float,
     record: Sequence[str] = (),
     record_index: Any = None,
+    workspace: Workspace | None = None,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor], Any]:
     """Advances a feed-forward population over ``input_block`` (time is dim 0), no gradients.
 
@@ -335,13 +382,18 @@ def integrate(
             ``record`` traces are kept, ``(T, *shape[:-1], len(record_index))``, equal to
             ``full_trace[..., record_index]`` (the C kernel never writes the full trace).
             None keeps every neuron.
+        workspace: a :class:`Workspace` for a caller that advances one population block
+            after block (the runner): the C backend then binds the launch once and reuses
+            its arrays, so **the traces are valid until the next call with this workspace
+            and the final state until the call after it** (two state sets alternate; the
+            state given is never written). Copy what must live longer.
 
     Returns:
         ``(outputs (T, *shape), {variable: (T, *shape)}, final state)``, equal to
         :func:`integrate_reference` (proven in ``tests/test_kernels.py``).
     """
-    index = None if record_index is None else _record_index(record_index, input_block, state)
-    return _run(model.feed_forward_step, input_block, state, p, dt, record, index)
+    index = _index_with(workspace, record_index, input_block, state)
+    return _run(model.feed_forward_step, input_block, state, p, dt, record, index, False, workspace)
 
 
 def spike_events(
@@ -352,6 +404,7 @@ def spike_events(
     dt: float,
     record: Sequence[str] = (),
     record_index: Any = None,
+    workspace: Workspace | None = None,
 ) -> tuple[np.ndarray, int, dict[str, torch.Tensor], Any]:
     """:func:`integrate` for a spiking population whose output is only needed as spike events.
 
@@ -359,7 +412,7 @@ def spike_events(
     (each step's outputs are scanned while in L1 and only the indices of the nonzero ones are
     written), and the array is a view of this thread's reused event workspace, **valid only
     until the thread's next call**, so a block allocates nothing in proportion to its spikes;
-    on other backends it is a fresh CPU array.
+    on other backends it is a fresh CPU array. ``workspace``: as for :func:`integrate`.
 
     Returns:
         ``(flat (K,) int64, N, {variable: trace}, final state)``: the sorted flat indices
@@ -367,8 +420,8 @@ def spike_events(
         over the population's shape), exactly ``torch.nonzero`` of :func:`integrate`'s output
         flattened.
     """
-    index = None if record_index is None else _record_index(record_index, input_block, state)
-    return _run(model.feed_forward_step, input_block, state, p, dt, record, index, events=True)
+    index = _index_with(workspace, record_index, input_block, state)
+    return _run(model.feed_forward_step, input_block, state, p, dt, record, index, True, workspace)
 
 
 def integrate_spikes(
@@ -427,5 +480,248 @@ def fused_layer_forward(layer: SNN, input_tensor: torch.Tensor, state: Any, p: A
     return outputs, final
 
 
+class _LayerCall:
+    """A layer's cached, pre-bound fused call for one key (see :func:`fused_layer_call`).
+
+    Valid while the layer still has the same step, ``dt``, state fallback (when it builds the
+    initial state) and parameter tensors (the same objects, dtypes and devices, each scalar
+    holding the same value: scalars are constants of the kernel, read back here because a
+    write through ``.data`` bumps no version counter; per-neuron tensors are read by the
+    kernel as they are, so only their shapes and strides are compared). ``bound`` is None where the
+    fused call declined this key (the layer's own path runs).
+    """
+
+    __slots__ = ("bound", "step", "dt", "fallback", "spec", "names", "tensors", "scalars")
+    __slots__ += ("values", "neuron", "neuron_shapes", "params", "state_type", "initial")
+
+    def __init__(self, layer: SNN, bound: BoundLaunch | None, initial: Any, p_flat: list) -> None:
+        self.bound = bound
+        self.step = layer.activation
+        self.dt = layer.dt
+        # weakly: a bound method holds its layer, and the cache must not keep layers alive
+        self.fallback = _weak(layer.state_fallback)
+        self.spec = layer._p_spec
+        self.names = layer._p_names
+        self.tensors = _p_tensors(layer) or []
+        self.scalars = [t for t in self.tensors if t.numel() == 1]
+        self.values = [t.item() for t in self.scalars]
+        self.neuron = [t for t in self.tensors if t.numel() != 1]
+        self.neuron_shapes = [(t.shape, t.stride()) for t in self.neuron]
+        leaves = dict(p_flat)
+        #: the per-neuron parameters in the plan's order, as indices into ``tensors``
+        by_id = {id(t): k for k, t in enumerate(self.tensors)}
+        self.params = [by_id.get(id(leaves[path]), -1) for path in fused._per_neuron(None, p_flat)]
+        if -1 in self.params:  # a per-neuron leaf that is not one of the layer's tensors
+            self.bound = None
+        self.state_type: Any = None
+        #: dense copies of the initial state (None: built by the layer on every call)
+        self.initial: list[torch.Tensor] | None = initial
+
+    def current(self, layer: SNN) -> list[torch.Tensor] | None:
+        """The layer's parameter tensors when the entry is still valid for it, else None."""
+        if (
+            layer.activation is not self.step
+            or layer.dt != self.dt
+            or layer._p_spec is not self.spec
+            or layer._p_names is not self.names
+            or layer.state_fallback is not self.fallback()
+        ):
+            return None
+        tensors = _p_tensors(layer)
+        if tensors is None or not all(map(operator.is_, tensors, self.tensors)):
+            return None
+        if [t.item() for t in self.scalars] != self.values:
+            return None
+        for t, (shape, strides) in zip(self.neuron, self.neuron_shapes, strict=True):
+            if t.shape != shape or t.stride() != strides:  # a .data swap: read as bound
+                return None
+        return tensors
+
+
+def _weak(value: Any) -> Callable[[], Any]:
+    """A weak reference to ``value`` (a strong one where it takes none)."""
+    try:
+        return weakref.ref(value)
+    except TypeError:
+        return lambda: value
+
+
+def _p_tensors(layer: SNN) -> list[torch.Tensor] | None:
+    """The layer's registered parameter tensors (``p``'s numeric leaves), in ``_p_names``
+    order, as ``_rebuild_p`` finds them (parameters before buffers)."""
+    names = layer._p_names
+    parameters, buffers = layer._parameters, layer._buffers
+    if not parameters:  # the usual layer: every field a buffer
+        try:
+            return [buffers[name] for name in names]
+        except KeyError:
+            return None
+    out = []
+    for name in names:
+        tensor = parameters.get(name)
+        if tensor is None:
+            tensor = buffers.get(name)
+            if tensor is None:
+                return None
+        out.append(tensor)
+    return out
+
+
+#: per layer, its :class:`_LayerCall` entries by key (weak: a dropped layer drops its cache;
+#: nothing is stored on the module, so pickling and ``deepcopy`` see no cache)
+_layer_calls: weakref.WeakKeyDictionary[SNN, OrderedDict[Any, _LayerCall]] = (
+    weakref.WeakKeyDictionary()
+)
+#: entries kept per layer (keys: input shape, strides, dtype, device and the state's layout)
+MAX_LAYER_CALLS = 8
+
+
+def _state_key(state: Any) -> Any:
+    """The layout of a flat state NamedTuple of tensors, False for any other state."""
+    if _fields(type(state)) is None:
+        return False
+    key = [type(state)]
+    for leaf in state:
+        if type(leaf) is not torch.Tensor or leaf.layout is not torch.strided:
+            return False
+        key.append((leaf.shape, leaf.stride(), leaf.dtype, leaf.device))
+    return tuple(key)
+
+
+#: the mapping behind ``os.environ`` and the encoded ``SIMCTL_KERNELS`` key: the layer call
+#: checks the variable is unset with one dict look-up (``os.environ.get`` decodes, ~1 µs);
+#: ``os.environ`` writes go through that mapping, so a change is seen at once
+_ENVIRON_DATA: Any = getattr(os.environ, "_data", None)
+try:
+    _ENV_KEY: Any = os.environ.encodekey("SIMCTL_KERNELS")  # type: ignore[attr-defined]
+except AttributeError:  # another os.environ: always os.environ.get
+    _ENVIRON_DATA = None
+if not isinstance(_ENVIRON_DATA, dict):
+    _ENVIRON_DATA = None
+
+
+def fused_layer_call(layer: SNN, input_tensor: torch.Tensor, state: Any) -> Any | None:
+    """The cached fast path of ``layer(input, state)`` (:class:`simctl.neurons.SNN`), tried
+    before anything else in ``forward``; ``None`` means: run the layer's own ``forward``.
+
+    A call with no gradient to record, on the C backend (a CPU input), is keyed by the
+    input's shape, strides and dtype and the state's layout (or ``state is None``). The first
+    call of a key runs as :func:`fused_layer_forward` does and binds the launch
+    (:class:`~simctl.kernels.fused.BoundLaunch`) and, where the layer's initial state is the
+    model's (a function of shape, dtype, device and scalar parameters), a copy of that state;
+    later calls only check that the parameters are unchanged (:class:`_LayerCall`), copy the
+    state, allocate the output and launch: about 15 µs instead of 100 for a tiny block.
+    Outputs and final state are fresh tensors, equal to the layer's own path's.
+    """
+    if (
+        type(input_tensor) is not torch.Tensor
+        or input_tensor.layout is not torch.strided
+        or not input_tensor.is_cpu  # the C backend: every key is a CPU input's
+        or input_tensor.dim() < 1
+        or layer.record_states
+        or _base.is_tracing()
+    ):
+        return None
+    grad = torch.is_grad_enabled()
+    if grad and (state is None or input_tensor.requires_grad):
+        return None  # the initial v requires grad (Norse's convention): the loop records it
+    if state is None:
+        key: Any = (input_tensor.shape, input_tensor.stride(), input_tensor.dtype, None)
+    else:
+        state_key = _state_key(state)
+        if state_key is False:
+            return None
+        key = (input_tensor.shape, input_tensor.stride(), input_tensor.dtype, state_key)
+    if _ENVIRON_DATA is None or _ENVIRON_DATA.get(_ENV_KEY) is not None:
+        if _requested() not in ("auto", "c"):  # SIMCTL_KERNELS is set: parse it
+            return None
+    calls = _layer_calls.get(layer)
+    entry = calls.get(key) if calls is not None else None
+    tensors = entry.current(layer) if entry is not None else None
+    if tensors is None:
+        return _bind_layer_call(layer, input_tensor, state, key, grad)
+    bound = entry.bound
+    if bound is None:
+        return None
+    if grad and _needs_grad(input_tensor, state, layer.p, layer):
+        return None
+    if state is None:
+        if entry.initial is not None:
+            new_state = [leaf.clone() for leaf in entry.initial]  # detached, dense
+            state_type = entry.state_type
+        else:
+            initial = layer.state_fallback(input_tensor)
+            new_state = bound.new_state([leaf for _, leaf in flatten(initial)])
+            state_type = type(initial)
+    else:
+        new_state = bound.new_state(state)
+        state_type = type(state)
+    params = [tensors[k] for k in entry.params] if entry.params else ()
+    output = bound.run(input_tensor, new_state, params)
+    _last["backend"], _last["reason"] = "c", ""
+    return output, state_type(*new_state)
+
+
+def _bind_layer_call(
+    layer: SNN, input_tensor: torch.Tensor, state: Any, key: Any, grad: bool
+) -> Any | None:
+    """A cache miss of :func:`fused_layer_call`: the layer's own checks, initial state and
+    fused call, and the entry for the next calls; None where the layer's own path must run."""
+    layer._check_per_neuron(tuple(input_tensor.shape), time_dim=True)
+    given = state
+    state = layer.state_fallback(input_tensor) if given is None else given
+    p = layer.p
+    if grad and _needs_grad(input_tensor, state, p, layer):
+        return None
+    if select_backend(input_tensor) != "c":
+        return None
+    bind: list[fused.BoundLaunch] = []
+    try:
+        output, _, final, _ = run_fused_shaped(
+            layer.activation, input_tensor, state, p, layer.dt, (), None, False, bind
+        )
+    except FusedUnavailable as error:
+        _log.debug("fused layer forward unavailable: %s", error)
+        _last.update(backend="reference", reason=str(error))
+        bound = None
+        output = final = None
+    else:
+        _last.update(backend="c", reason="")
+        bound = bind[0] if bind else None
+    cacheable = (
+        _state_key(state) is not False
+        and all(type(leaf) is torch.Tensor for leaf in state)
+        and isinstance(layer.dt, (int, float))
+    )
+    if cacheable:
+        p_flat = flatten(p)
+        initial = None
+        if given is None and bound is not None and _pure_initial(layer, p_flat):
+            initial = bound.new_state(list(state))
+        entry = _LayerCall(layer, bound, initial, p_flat)
+        entry.state_type = type(state)
+        if _p_tensors(layer) is not None:
+            calls = _layer_calls.get(layer)
+            if calls is None:
+                calls = _layer_calls[layer] = OrderedDict()
+            calls[key] = entry
+            while len(calls) > MAX_LAYER_CALLS:
+                calls.popitem(last=False)
+    if output is None:
+        return None  # declined: the layer's own path (the loop) runs
+    return output, final
+
+
+def _pure_initial(layer: SNN, p_flat: list[tuple[str, Any]]) -> bool:
+    """Whether the layer's initial state may be built once per key: the state fallback is a
+    model's own (:func:`simctl.neurons._modules.model_modules` marks those: a function of the
+    shape, dtype, device and parameters) and every parameter is a scalar (whose values the
+    cache compares)."""
+    function = getattr(layer.state_fallback, "__func__", None)
+    if not getattr(function, "_simctl_pure_state", False):
+        return False
+    return all(not isinstance(leaf, torch.Tensor) or leaf.numel() == 1 for _, leaf in p_flat)
+
+
 # the neuron library's layers use the fused loop once this package is imported
-_base.install_fast_path(fused_layer_forward)
+_base.install_fast_path(fused_layer_forward, fused_layer_call)

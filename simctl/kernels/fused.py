@@ -14,6 +14,11 @@ tables are memoised, and large outputs come from recycled memory (:class:`_Recyc
 loop over blocks does not fault in fresh pages every call. The loop order is chosen by
 working-set size (:func:`_wide`): lane tiles with time inside while the streamed arrays fit the
 last-level cache, step-ordered wide tiles beyond it (``LOOP_ORDER`` forces one).
+
+Repeated calls skip even that: a :class:`BoundLaunch` fixes what a call works out (the layer
+cache of :func:`simctl.kernels.fused_layer_call` keeps one per layer and input shape), and a
+:class:`Workspace` keeps one and its arrays for a caller that advances a population block after
+block (:func:`run_fused_workspace`, the runner's).
 """
 
 from __future__ import annotations
@@ -47,6 +52,9 @@ __all__ = [
     "FusedUnavailable",
     "PARALLEL_MIN_WORK",
     "trim_heap",
+    "BoundLaunch",
+    "Workspace",
+    "run_fused_workspace",
 ]
 
 _log = logging.getLogger("simctl.kernels")
@@ -93,16 +101,26 @@ def _leaf_key(leaf: Any) -> Any:
 _p_keys: OrderedDict[tuple, tuple[Any, list[Any]]] = OrderedDict()
 
 
+def _ident(leaf: Any) -> Any:
+    """What :func:`_p_key`'s memo (and a :class:`Workspace`) compares for one leaf: its
+    identity and, for a tensor, its dtype and device, a scalar's value (read back: writes
+    through ``.data`` bump no version counter, and a scalar is folded into the kernel as a
+    constant) and a per-neuron tensor's shape and strides (its values the kernel reads)."""
+    if isinstance(leaf, torch.Tensor):
+        if leaf.numel() == 1:
+            return (id(leaf), leaf.dtype, leaf.dim(), leaf.device, leaf.item())
+        return (id(leaf), leaf.dtype, leaf.device, leaf.shape, leaf.stride())
+    return id(leaf)
+
+
 def _p_key(p_flat: list[tuple[str, Any]]) -> Any:
     """``((path, _leaf_key(leaf)), ...)``, memoised: a layer's parameters are the same buffers
-    call after call, and ``_leaf_key`` reads every scalar back into Python (``.item()``, about
-    1 µs each). A leaf is the same when it is the same object and, for a tensor, has the same
-    version counter (bumped by every in-place write, also through a view); the memo holds a
-    reference to each leaf, so no identity is reused while its entry lives."""
-    ident = tuple(
-        (path, id(leaf), leaf._version if isinstance(leaf, torch.Tensor) else None)
-        for path, leaf in p_flat
-    )
+    call after call, and ``_leaf_key`` builds a tuple per leaf. A leaf is the same when it is
+    the same object of the same dtype and device and, for a scalar, holds the same value
+    (:func:`_ident`; a version counter would miss ``p.data += 1``); per-neuron tensors are
+    read by the kernel as they are. The memo holds a reference to each leaf, so no identity is
+    reused while its entry lives."""
+    ident = tuple((path, _ident(leaf)) for path, leaf in p_flat)
     with _plans_lock:
         found = _p_keys.get(ident)
     if found is not None:
@@ -620,8 +638,13 @@ def run_fused_shaped(
     record: Sequence[str] = (),
     record_index: torch.Tensor | None = None,
     events: bool = False,
+    bind: list[BoundLaunch] | None = None,
 ) -> tuple[Any, dict[str, torch.Tensor], Any, tuple[int, ...]]:
-    """:func:`run_fused`, and the population's shape (the broadcast of input and state)."""
+    """:func:`run_fused`, and the population's shape (the broadcast of input and state).
+
+    With ``bind`` (a list) and a plain call (no events, records or index), a
+    :class:`BoundLaunch` of this problem is appended to it, for repeating the call cheaply.
+    """
     if input_block.device.type != "cpu":
         raise FusedUnavailable("the C backend runs on the CPU")
     state_flat, p_flat, state_leaves, params, shape, layout, x = block_problem(
@@ -654,9 +677,341 @@ def run_fused_shaped(
     # every element of a trace is written by the kernel (indexed: small (T, ..., R))
     trace_shape = (steps, *shape[:-1], columns) if indexed else (steps, *shape)
     traces = [_empty(trace_shape, state_leaves[k].dtype) for k in plan.record_leaves]
+    output, new_state = _execute(
+        plan,
+        steps,
+        neurons,
+        bounds,
+        per,
+        wide,
+        x,
+        lambda: [_dense(leaf, shape) for leaf in state_leaves],  # the kernel updates these
+        param_arrays,
+        traces,
+        extra,
+        events,
+        (steps, *shape),
+    )
+    final = unflatten(state, new_state)
+    recorded = {name: trace for name, trace in zip(record, traces, strict=True)}
+    if bind is not None and neurons:
+        bound = BoundLaunch(
+            plan,
+            steps,
+            shape,
+            bounds,
+            layout,
+            x.data_ptr() == input_block.data_ptr(),
+            state_leaves,
+            [t is a for t, a in zip(params, param_arrays, strict=True)],
+            input_block,
+        )
+        bound.per, bound.wide, bound.events, bound.extra = per, wide, events, extra
+        bound.traces = [(tuple(t.shape), t.dtype) for t in traces]
+        bind.append(bound)
+    return output, recorded, final, shape
+
+
+class Workspace:
+    """A caller's reused launch and arrays for repeated blocks of one population (the
+    runner's: the same shapes, parameters and record every block); see
+    :func:`run_fused_workspace`. Opaque: hold one per population and pass it every block."""
+
+    def __init__(self) -> None:
+        self.key: Any = None
+        self.ident: Any = None
+        self.kept: list[Any] = []  # what the key's identities refer to (never reused while kept)
+        self.bound: BoundLaunch | None = None
+        self.states: list[list[torch.Tensor]] = []  # two sets of state arrays, alternating
+        self.traces: list[torch.Tensor] = []
+        #: the last call's final state, parameters and the tensor leaves of ``p`` with their
+        #: identities (:func:`_ident`): a block given back the state it returned, with the same
+        #: ``p`` object, skips flattening and the state's part of the key
+        self.final: Any = None
+        self.p: Any = None
+        self.p_tensors: list[torch.Tensor] = []
+        self.p_idents: list[Any] = []
+        #: the caller's record index, its version and the checked index (simctl.kernels)
+        self.index: Any = None
+        self.final_leaves: list[torch.Tensor] = []
+        self.sets_match = False  #: the state arrays' layout is the bound key's
+        self.p_params: list[torch.Tensor] = []  # p's per-neuron tensors, in the plan's order
+
+
+def _layout_key(tensor: torch.Tensor) -> tuple:
+    return (tensor.shape, tensor.stride(), tensor.dtype, tensor.device)
+
+
+def run_fused_workspace(
+    step: Any,
+    input_block: torch.Tensor,
+    state: Any,
+    p: Any,
+    dt: Any,
+    record: Sequence[str],
+    record_index: torch.Tensor | None,
+    events: bool,
+    workspace: Workspace,
+) -> tuple[Any, dict[str, torch.Tensor], Any, tuple[int, ...]]:
+    """:func:`run_fused_shaped` for a caller that repeats blocks of one population.
+
+    The first block (or one whose input layout, state layout, parameters, ``dt``, record or
+    index changed: compared by the same rules as the plan key, scalars by value) runs as usual
+    and binds its launch; the next ones skip flattening, shapes, plan look-up and the record
+    table, and write into ``workspace``'s arrays instead of fresh ones: the final state into
+    one of two sets of state arrays (never the set the given state lives in, so the state
+    before the block stays intact), the traces into one set. So the returned **traces are
+    valid until the next call and the state until the call after it**; the caller copies what
+    it keeps longer (the runner writes the traces out at once and keeps only the last state).
+    Results equal :func:`run_fused_shaped`'s.
+    """
+    bound = workspace.bound
+    # the last call's own state, in the workspace's arrays, whose layout is the key's
+    returned = bound is not None and state is workspace.final and workspace.sets_match
+    if returned:
+        state_part: Any = workspace.key[2]  # its layout: the workspace's arrays
+    else:
+        state_flat = flatten(state)
+        state_part = (
+            tuple(
+                (path, _layout_key(leaf)) if isinstance(leaf, torch.Tensor) else (path, leaf)
+                for path, leaf in state_flat
+            ),
+            type(state),
+        )
+    try:
+        key = (
+            step,
+            _layout_key(input_block),
+            state_part,
+            type(p),
+            tuple(record),
+            None if record_index is None else (id(record_index), record_index._version),
+            events,
+            _leaf_key(dt),
+            torch.get_num_threads(),
+            LOOP_ORDER,
+            codegen.WIDE,
+        )
+    except FusedUnavailable:
+        return run_fused_shaped(step, input_block, state, p, dt, record, record_index, events)
+    if p is workspace.p:  # a NamedTuple: the same leaves; compare what can change in them
+        same_p = list(map(_ident, workspace.p_tensors)) == workspace.p_idents
+    else:
+        same_p = False
+    if bound is None or workspace.key != key or not same_p:
+        p_flat = flatten(p)
+        ident = tuple((path, _ident(leaf)) for path, leaf in p_flat)
+        if bound is None or workspace.key != key or workspace.ident != ident:
+            bind: list[BoundLaunch] = []
+            result = run_fused_shaped(
+                step, input_block, state, p, dt, record, record_index, events, bind
+            )
+            workspace.bound = bind[0] if bind else None
+            workspace.key, workspace.ident = key, ident
+            workspace.kept = [step, record_index, [leaf for _, leaf in p_flat]]
+            workspace.states, workspace.traces = [], []
+            workspace.final = None
+            return result
+        tensors = [leaf for _, leaf in p_flat if isinstance(leaf, torch.Tensor)]
+        workspace.p, workspace.p_tensors = p, tensors
+        workspace.p_idents = list(map(_ident, tensors))
+        workspace.p_params = [dict(p_flat)[path] for path in _per_neuron(p, p_flat)]
+    bound = workspace.bound
+    assert bound is not None
+    shape = bound.shape
+    leaves = list(workspace.final_leaves) if returned else [leaf for _, leaf in state_flat]
+    if not workspace.states:  # (never on a returned state: final is None after a bind)
+        workspace.states = [
+            [_empty(shape, leaf.dtype) for leaf in leaves],
+            [_empty(shape, leaf.dtype) for leaf in leaves],
+        ]
+        workspace.traces = [_empty(trace_shape, dtype) for trace_shape, dtype in bound.traces]
+        paths = [path for path, _ in state_flat]
+        layout = tuple(
+            (path, _layout_key(t)) for path, t in zip(paths, workspace.states[0], strict=True)
+        )
+        workspace.sets_match = (
+            all(isinstance(leaf, torch.Tensor) for _, leaf in state_flat)
+            and (layout, type(state)) == workspace.key[2]
+        )
+    given = {leaf.data_ptr() for leaf in leaves}
+    target: list[torch.Tensor] | None = None
+    for candidate in workspace.states:  # the set the given state does not live in
+        if not any(t.data_ptr() in given for t in candidate):
+            target = candidate
+            break
+
+    def make_state() -> list[torch.Tensor]:
+        if target is None:  # a state mixing both sets: fresh arrays
+            return [_dense(leaf, shape) for leaf in leaves]
+        for out, leaf in zip(target, leaves, strict=True):
+            _copy_into(out, leaf, shape)
+        return target
+
+    x = input_block if bound.direct else _input_layout(input_block.detach(), shape)[1]
+    arrays = [
+        t if direct else _dense(t, shape, copy=False)
+        for t, direct in zip(workspace.p_params, bound.direct_params, strict=True)
+    ]
+    output, new_state = _execute(
+        bound.plan,
+        bound.steps,
+        bound.neurons,
+        bound.bounds,
+        bound.per,
+        bound.wide,
+        x,
+        make_state,
+        arrays,
+        workspace.traces,
+        bound.extra,
+        events,
+        bound.output_shape,
+    )
+    final = unflatten(state, new_state)
+    workspace.final, workspace.final_leaves = final, new_state
+    recorded = {name: trace for name, trace in zip(record, workspace.traces, strict=True)}
+    return output, recorded, final, shape
+
+
+def _copy_into(out: torch.Tensor, tensor: torch.Tensor, shape: tuple[int, ...]) -> None:
+    """``out[...] = tensor`` broadcast to ``shape``, on this thread (see :func:`_dense`)."""
+    tensor = tensor.detach()
+    if tensor.numel() < _SMALL_COPY and tensor.shape == out.shape:
+        out.copy_(tensor)  # one torch call, below its parallel grain
+        return
+    try:
+        np.copyto(out.numpy(), np.broadcast_to(tensor.numpy(), shape))
+    except (TypeError, RuntimeError):  # a dtype numpy lacks
+        out.copy_(tensor.expand(shape))
+
+
+class BoundLaunch:
+    """One plain fused call (no events, records or index), bound for repeating it on inputs
+    of the same shape, strides and dtype, states of the same layout and the same parameters.
+
+    What :func:`run_fused_shaped` works out per call (flattening, shapes, layout, plan key,
+    per-neuron arrays, thread split) is fixed here; a repeat costs the input's address, fresh
+    state copies, a fresh output and the launch. The caller proves that the problem is the
+    same (:mod:`simctl.kernels` keys layer calls by input shape, strides, dtype and device, and
+    checks the parameters' identities and scalar values); the results equal a call of
+    :func:`run_fused` on the same arguments, and they are fresh tensors every time.
+    """
+
+    __slots__ = ("plan", "steps", "shape", "neurons", "bounds", "layout", "direct", "copies")
+    __slots__ += ("direct_params", "output_shape", "small_output", "array_type", "like_input")
+    __slots__ += ("per", "wide", "events", "extra", "traces")
+
+    def __init__(
+        self,
+        plan: Plan,
+        steps: int,
+        shape: tuple[int, ...],
+        bounds: list[tuple[int, int]],
+        layout: str,
+        direct: bool,
+        state_leaves: list[torch.Tensor],
+        direct_params: list[bool],
+        input_block: torch.Tensor,
+    ) -> None:
+        self.plan = plan
+        self.steps = steps
+        self.shape = shape
+        self.neurons = math.prod(shape)
+        self.bounds = bounds
+        self.layout = layout
+        #: the input is its own compact array (:func:`_input_layout` returns a view of it)
+        self.direct = direct
+        #: per state leaf: a plain ``clone`` gives its dense copy (else :func:`_dense`)
+        self.copies = [
+            tuple(t.shape) == shape and t.is_contiguous() and t.numel() < _SMALL_COPY
+            for t in state_leaves
+        ]
+        #: per per-neuron parameter: the kernel reads the tensor itself (else a dense copy)
+        self.direct_params = direct_params
+        self.output_shape = (steps, *shape)
+        output_bytes = steps * self.neurons * _element_size(plan.output_dtype)
+        #: an output too small to recycle or advise (:meth:`_Recycler.take`): a plain empty
+        self.small_output = output_bytes < RECYCLE_MIN_BYTES and output_bytes < 4 * _HUGE
+        #: the output is shaped as the (contiguous) input and of its dtype
+        self.like_input = (
+            direct
+            and tuple(input_block.shape) == self.output_shape
+            and input_block.is_contiguous()
+            and input_block.dtype == plan.output_dtype
+        )
+        #: the kernel's table of array addresses
+        self.array_type = ctypes.c_void_p * (1 + len(state_leaves) + len(direct_params) + 1)
+
+    def new_state(self, leaves: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+        """Fresh dense copies of ``leaves`` (the kernel updates them in place)."""
+        return [
+            leaf.detach().clone() if copy else _dense(leaf, self.shape)
+            for leaf, copy in zip(leaves, self.copies, strict=True)
+        ]
+
+    def run(
+        self,
+        input_block: torch.Tensor,
+        new_state: list[torch.Tensor],
+        params: Sequence[torch.Tensor],
+    ) -> torch.Tensor:
+        """The call's output; ``new_state`` (dense copies, see :meth:`new_state`) is advanced
+        in place to the final state. ``params``: the per-neuron parameters, in plan order."""
+        plan = self.plan
+        if self.direct:
+            x = input_block
+        else:
+            x = _input_layout(input_block.detach(), self.shape)[1]
+        if self.small_output:
+            if self.like_input:  # empty_like parses no shape and dtype: the cheapest
+                output = torch.empty_like(input_block)
+            else:
+                output = torch.empty(self.output_shape, dtype=plan.output_dtype)
+        else:
+            output = _empty(self.output_shape, plan.output_dtype)
+        pointers = [x.data_ptr()]
+        for t in new_state:
+            pointers.append(t.data_ptr())
+        # the dense copies must outlive the launch: kept in a list, not read off temporaries
+        arrays = [
+            t if direct else _dense(t, self.shape, copy=False)
+            for t, direct in zip(params, self.direct_params, strict=True)
+        ]
+        for t in arrays:
+            pointers.append(t.data_ptr())
+        pointers.append(output.data_ptr())
+        bounds = self.bounds
+        if len(bounds) == 1:  # _launch without its generality: the common small call
+            table = self.array_type(*pointers)
+            plan.function(self.steps, self.neurons, bounds[0][0], bounds[0][1], plan.consts, table)
+        else:
+            _launch(plan, self.steps, self.neurons, bounds, [pointers] * len(bounds))
+        return output
+
+
+def _execute(
+    plan: Plan,
+    steps: int,
+    neurons: int,
+    bounds: list[tuple[int, int]],
+    per: int,
+    wide: bool,
+    x: torch.Tensor,
+    make_state: Any,
+    param_arrays: list[torch.Tensor],
+    traces: list[torch.Tensor],
+    extra: list[torch.Tensor],
+    events: bool,
+    output_shape: tuple[int, ...],
+) -> tuple[Any, list[torch.Tensor]]:
+    """Launches ``plan`` on its arrays: ``(output or the events' flat indices, the advanced
+    state)``. ``make_state()`` returns the dense state arrays the kernel advances in place (called
+    again when the event space overflowed and the block runs once more)."""
     capacity = 0
     while True:
-        new_state = [_dense(leaf, shape) for leaf in state_leaves]  # the kernel updates these
+        new_state = make_state()
         if events:
             output = None
             capacity = capacity or _event_capacity(plan, steps * per)
@@ -669,14 +1024,14 @@ def run_fused_shaped(
             tail = [[base + 8 * i * capacity, count_base + 16 * i] for i in range(len(bounds))]
             output_args: list[Any] = []
         else:
-            output = _empty((steps, *shape), plan.output_dtype)
+            output = _empty(output_shape, plan.output_dtype)
             output_args = [output]
             tail = [[] for _ in bounds]
         shared = [x, *new_state, *param_arrays, *output_args, *traces, *extra]
         shared_pointers = [t.data_ptr() for t in shared]
         _launch(plan, steps, neurons, bounds, [shared_pointers + own for own in tail])
         if not events:
-            break
+            return output, new_state
         found = counts[:, 0].tolist()
         most = max(found, default=0)
         plan.event_hint = max(plan.event_hint, most)
@@ -698,12 +1053,8 @@ def run_fused_shaped(
                     flat.sort(kind="stable")
                 else:
                     flat = merged
-            output = flat
-            break
+            return flat, new_state
         capacity = -(-most * 5 // 4)  # overflowed: once more, with room for every event
-    final = unflatten(state, new_state)
-    recorded = {name: trace for name, trace in zip(record, traces, strict=True)}
-    return output, recorded, final, shape
 
 
 #: arrays below this many elements are copied by torch (one call), larger ones by numpy

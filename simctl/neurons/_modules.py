@@ -68,6 +68,9 @@ def _layer_state(state: StateFunction) -> Callable[..., Any]:
     def initial_state(self: Any, input_tensor: torch.Tensor) -> Any:
         return state(self, tuple(input_tensor.shape[1:]), input_tensor)
 
+    # a model's own initial state (a function of shape, dtype, device and p): a backend may
+    # build it once per input shape and copy it (simctl.kernels.fused_layer_call)
+    initial_state._simctl_pure_state = getattr(state, "_simctl_pure_state", False)  # type: ignore[attr-defined]
     return initial_state
 
 
@@ -182,6 +185,7 @@ def _fresh_state(initial_state: Callable[..., Any], voltage: str) -> StateFuncti
         return fresh
 
     state.__annotations__["return"] = initial_state.__annotations__.get("return", "Any")
+    state._simctl_pure_state = True  # type: ignore[attr-defined]
     return state
 
 

@@ -72,14 +72,24 @@ def is_namedtuple(value: Any) -> bool:
 #: the fused whole-loop integration of :class:`SNN` layers, installed by a backend package
 #: (``import simctl.kernels`` installs its C kernels); the library itself imports no backend
 _FAST_LAYER_FORWARD: Callable[..., Any] | None = None
+#: tried first in :meth:`SNN.forward`, before its checks and initial state (a backend's cache)
+_FAST_LAYER_CALL: Callable[..., Any] | None = None
 
 
-def install_fast_path(forward: Callable[..., Any] | None) -> None:
+def install_fast_path(
+    forward: Callable[..., Any] | None, call: Callable[..., Any] | None = None
+) -> None:
     """Installs ``forward(layer, input, state, p) -> (outputs, state) | None`` as the fast path
     of every :class:`SNN` layer (``None`` restores the plain loop). A backend must return
-    exactly what the loop returns, or ``None`` to decline a call."""
-    global _FAST_LAYER_FORWARD
+    exactly what the loop returns, or ``None`` to decline a call.
+
+    ``call(layer, input, state) -> (outputs, state) | None``, optional, runs first in
+    ``forward``, with the state as given (``None`` for the initial state): a backend's cached
+    path for repeated calls, which must return what ``forward`` would (fresh tensors), or
+    ``None`` to let ``forward`` run as usual."""
+    global _FAST_LAYER_FORWARD, _FAST_LAYER_CALL
     _FAST_LAYER_FORWARD = forward
+    _FAST_LAYER_CALL = call if forward is not None else None
 
 
 @dataclass(frozen=True)
@@ -569,6 +579,10 @@ class SNN(_ParameterMixin, torch.nn.Module):
         return _FAST_LAYER_FORWARD(self, input_tensor, state, p)
 
     def forward(self, input_tensor: torch.Tensor, state: Any | None = None) -> tuple[Any, Any]:
+        if _FAST_LAYER_CALL is not None:
+            fast = _FAST_LAYER_CALL(self, input_tensor, state)
+            if fast is not None:
+                return fast
         if not isinstance(input_tensor, torch.Tensor) or input_tensor.dim() < 1:
             shape = getattr(input_tensor, "shape", None)
             raise ValueError(
