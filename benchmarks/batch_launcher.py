@@ -22,6 +22,7 @@ Usage::
     python benchmarks/batch_launcher.py                 # Izhikevich, 32 jobs, figures off
     python benchmarks/batch_launcher.py --jobs 32 128   # and the cost per job
     python benchmarks/batch_launcher.py --neuron lif --plots --repeats 3
+    python benchmarks/batch_launcher.py --processes     # and 32 separate simctl run processes
 """
 
 from __future__ import annotations
@@ -80,6 +81,31 @@ def sweep(
     return time.perf_counter() - begin, _children_cpu() - cpu
 
 
+def processes(out: Path, neuron: str, plots: bool, jobs: int = 32) -> tuple[float, float]:
+    """The same jobs as ``jobs`` separate ``simctl run`` processes, one after the other (a
+    shell loop over the amplitudes, the way the sweep is run without a launcher); returns
+    (wall s, CPU s) of them all. Job ``k`` is written to ``out/k`` as in a sweep."""
+    start = START[neuron]
+    out.mkdir(parents=True, exist_ok=True)
+    cpu = _children_cpu()
+    begin = time.perf_counter()
+    for k in range(jobs):
+        command = [
+            sys.executable,
+            "-m",
+            "simctl.cli",
+            "run",
+            f"neuron={neuron}",
+            "input=constant",
+            f"input.amplitude={start + k}",
+            "simulation.duration=1000",
+            f"plot.enabled={'true' if plots else 'false'}",
+            f"hydra.run.dir={out / str(k)}",
+        ]
+        subprocess.run(command, check=True, capture_output=True, cwd=out.parent)
+    return time.perf_counter() - begin, _children_cpu() - cpu
+
+
 def identical(a: Path, b: Path) -> bool:
     """Every job's spike times and ids are the same in both sweeps."""
     import h5py
@@ -98,7 +124,11 @@ def identical(a: Path, b: Path) -> bool:
 
 
 def measure(
-    neuron: str = "izhikevich", plots: bool = False, repeats: int = 2, jobs: int = 32
+    neuron: str = "izhikevich",
+    plots: bool = False,
+    repeats: int = 2,
+    jobs: int = 32,
+    separate: bool = False,
 ) -> dict[str, Any]:
     best: dict[str, list[float]] = {"basic": [1e9, 1e9], "batch": [1e9, 1e9]}
     with tempfile.TemporaryDirectory() as tmp:
@@ -107,6 +137,9 @@ def measure(
                 wall, cpu = sweep(launcher, Path(tmp) / f"{launcher}{r}", neuron, plots, jobs)
                 best[launcher] = [min(best[launcher][0], wall), min(best[launcher][1], cpu)]
         same = identical(Path(tmp) / "basic0", Path(tmp) / "batch0")
+        if separate:  # once: it takes about a minute
+            own = processes(Path(tmp) / "processes", neuron, plots, jobs)
+            same = same and identical(Path(tmp) / "processes", Path(tmp) / "batch0")
     (bw, bc), (sw, sc) = best["basic"], best["batch"]
     return {
         "case": f"batch_launcher_{jobs}",
@@ -122,6 +155,16 @@ def measure(
         "target": 10.0,
         "met": bw / sw >= 10.0,
         "identical": same,
+        **(
+            {
+                "processes_wall_s": round(own[0], 2),
+                "processes_cpu_s": round(own[1], 2),
+                "processes_over_batch_wall": round(own[0] / sw, 2),
+                "processes_over_batch_cpu": round(own[1] / sc, 2),
+            }
+            if separate
+            else {}
+        ),
     }
 
 
@@ -145,10 +188,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--plots", action="store_true", help="draw each job's figures")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--jobs", type=int, nargs="+", default=[32], help="sweep sizes")
+    parser.add_argument(
+        "--processes",
+        action="store_true",
+        help="also time the jobs as separate simctl run processes, one after the other",
+    )
     args = parser.parse_args(argv)
     rows = []
     for jobs in args.jobs:
-        rows.append(measure(args.neuron, args.plots, args.repeats, jobs))
+        rows.append(measure(args.neuron, args.plots, args.repeats, jobs, args.processes))
         print(json.dumps(rows[-1]), flush=True)
     if len(rows) == 2:
         print(json.dumps(marginal(*sorted(rows, key=lambda r: r["jobs"]))), flush=True)
