@@ -951,7 +951,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--peers-python",
         default=os.environ.get("SIMCTL_PEERS_PYTHON", ""),
-        help="python of a separate venv with brian2 (cli_lif_end_to_end's peer)",
+        help="python of a separate venv with brian2 (the peer of the *_brian2 and cli cases)",
     )
     parser.add_argument(
         "--stream-overrides",
