@@ -1027,13 +1027,14 @@ def test_output_memory_is_reused_only_once_nothing_refers_to_it(monkeypatch):
 
 
 def test_loop_order_by_working_set(monkeypatch):
-    """Step-ordered wide tiles once the streamed arrays exceed the last-level cache, and only
-    when a thread has more than one lane tile to run."""
+    """Step-ordered wide tiles once the streamed arrays exceed a core's private cache, and
+    only when a thread has more than one lane tile to run."""
     monkeypatch.setattr(fused, "LOOP_ORDER", "auto")
-    monkeypatch.setattr(fused, "_l3_bytes", 32 << 20)
-    assert not fused._wide(streamed=8 << 20, per_thread=10**4)
+    monkeypatch.setattr(fused, "_private_bytes", 1 << 20)
+    assert not fused._wide(streamed=512 << 10, per_thread=10**4)
+    assert fused._wide(streamed=8 << 20, per_thread=10**4)
     assert fused._wide(streamed=64 << 20, per_thread=10**4)
     assert not fused._wide(streamed=64 << 20, per_thread=fused.LANES)
     monkeypatch.setattr(fused, "LOOP_ORDER", "tile")
     assert not fused._wide(streamed=64 << 20, per_thread=10**4)
-    assert fused._last_level_cache() > 0
+    assert fused._private_cache() > 0
