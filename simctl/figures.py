@@ -359,10 +359,11 @@ def _trace_grid_png(
     input_unit: str = "",
 ) -> Path:
     """:func:`trace_grid_figure`'s layout drawn on a :class:`simctl._png.Canvas`."""
-    from ._png import Canvas
+    from ._png import Canvas, rgb
 
     g = _grid(panels, nrows, ncols, title, panel_size, mark_checks, note, input_label, peak_label)
-    cv = Canvas(g.width, g.height, dpi)
+    colored = any(rgb(c) not in GREYS for _, line, text, _ in g.legend for c in (line, text))
+    cv = Canvas(g.width, g.height, dpi, color=colored)
     if g.title_lines:
         cv.text(g.width / 2, g.height - 0.1, "\n".join(g.title_lines), 8.5, ha="center", va="top")
     for n, p in enumerate(panels):
@@ -403,6 +404,10 @@ def _trace_grid_png(
     for k, line in enumerate(g.note_lines):
         cv.text(0.02 * g.width, 0.04 + 0.13 * (len(g.note_lines) - 1 - k), line, 5.5)
     return cv.save(path)
+
+
+#: the colours of a figure without failing checks or runaway panels (drawn in greyscale)
+GREYS = {(0, 0, 0), (115, 115, 115), (89, 89, 89), (255, 255, 255)}
 
 
 def _png_legend(cv: Any, g: _Grid, size: float = 5.5) -> None:
