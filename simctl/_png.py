@@ -57,15 +57,18 @@ def font_path() -> str | None:
 
 
 def available() -> bool:
-    """Whether Pillow with FreeType and the font are there (else the caller uses matplotlib)."""
+    """Whether Pillow (10.1 or later) with FreeType and the font are there (else the caller
+    uses matplotlib)."""
     if font_path() is None:
         return False
     try:
+        import PIL
         from PIL import features
-
-        return bool(features.check("freetype2"))
     except ImportError:
         return False
+    version = tuple(int(part) for part in PIL.__version__.split(".")[:2] if part.isdigit())
+    # fractional font sizes: Pillow 10.1
+    return version >= (10, 1) and bool(features.check("freetype2"))
 
 
 def decimate(x: np.ndarray, y: np.ndarray, columns: int) -> tuple[np.ndarray, np.ndarray]:
