@@ -142,12 +142,11 @@ class Canvas:
         box: tuple[float, float, float, float] | None = None,
         limits: tuple[float, float, float, float] | None = None,
         steps: bool = False,
-        butt: bool = True,
     ) -> None:
         """A line through data points ``x, y``: with ``box`` (left, bottom, width, height in
         inches) and ``limits`` (x0, x1, y0, y1) in data units they are mapped into the box and
         clipped to it; without them ``x, y`` are inches. ``steps``: each value held until the
-        next point (matplotlib's ``steps-post``)."""
+        next point (matplotlib's ``steps-post``). Ends are butt, joins round."""
         x = np.asarray(x, dtype=np.float64)
         y = np.asarray(y, dtype=np.float64)
         if steps and len(x) > 1:
@@ -185,10 +184,6 @@ class Canvas:
             ) | (dot < 0)
             for cx, cy in zip(X[1:-1][turn], Y[1:-1][turn], strict=True):
                 self.draw.ellipse((cx - r + 0.5, cy - r + 0.5, cx + r - 0.5, cy + r - 0.5), fill)
-        if not butt:  # pragma: no cover - every figure here uses butt caps
-            r = width / 2.0
-            for cx, cy in ((X[0], Y[0]), (X[-1], Y[-1])):
-                self.draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill)
 
     def font(self, size: float) -> Any:
         """DejaVu Sans at ``size`` points at the final resolution (cached)."""

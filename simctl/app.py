@@ -20,8 +20,10 @@ Seams for other parts of simctl (stable; documented here for their authors):
     ``input.amplitude=5``, ``neuron.a=0.03``); a preset for another neuron is a one-line error.
 (c) **Experiments.** ``configs/experiment/*.yaml`` (``# @package _global_``) set
     ``populations`` and ``experiment: {name, description, options}``. After a successful run
-    this task calls ``simctl.experiments.finish(cfg, run_dir, h5_path)`` when ``cfg.experiment``
-    is set (``cfg`` is the composed DictConfig; ``run_dir`` and ``h5_path`` are Paths).
+    this task calls ``simctl.experiments.finish(cfg, run_dir, h5_path, pops)`` when
+    ``cfg.experiment`` is set (``cfg`` is the composed DictConfig; ``run_dir`` and ``h5_path``
+    are Paths; ``pops``: what ``sim.h5`` holds, kept in memory by :class:`KeepingWriter`, or
+    None when the file must be read).
 (d) **Loaders.** :func:`simctl.recording.load_run` returns a ``RunData`` whose ``populations``
     map names to ``PopulationData`` (attrs, spike_times/spike_ids, state_time/state/state_ids,
     input_time/input_current, summary).
