@@ -20,8 +20,10 @@ Seams for other parts of simctl (stable; documented here for their authors):
     ``input.amplitude=5``, ``neuron.a=0.03``); a preset for another neuron is a one-line error.
 (c) **Experiments.** ``configs/experiment/*.yaml`` (``# @package _global_``) set
     ``populations`` and ``experiment: {name, description, options}``. After a successful run
-    this task calls ``simctl.experiments.finish(cfg, run_dir, h5_path)`` when ``cfg.experiment``
-    is set (``cfg`` is the composed DictConfig; ``run_dir`` and ``h5_path`` are Paths).
+    this task calls ``simctl.experiments.finish(cfg, run_dir, h5_path, pops)`` when
+    ``cfg.experiment`` is set (``cfg`` is the composed DictConfig; ``run_dir`` and ``h5_path``
+    are Paths; ``pops``: what ``sim.h5`` holds, kept in memory by :class:`KeepingWriter`, or
+    None when the file must be read).
 (d) **Loaders.** :func:`simctl.recording.load_run` returns a ``RunData`` whose ``populations``
     map names to ``PopulationData`` (attrs, spike_times/spike_ids, state_time/state/state_ids,
     input_time/input_current, summary).
@@ -132,12 +134,17 @@ def simulate(
     choices: dict[str, Any] | None = None,
     config_dirs: list[str] | None = None,
     spec: Any = None,
+    kept: dict[str, Any] | None = None,
 ) -> Path:
     """Runs one composed config into ``run_dir``; returns the path of ``sim.h5``.
 
     Usable without Hydra's runtime (tests, notebooks): pass ``config_dirs`` (extra config
     directories, may be empty) and the group ``choices``. ``spec`` is the config already
-    validated by :func:`resolve_config` (else it is validated here).
+    validated by :func:`resolve_config` (else it is validated here). ``kept``: a dict that
+    receives what ``sim.h5`` holds about each population as
+    :class:`~simctl.recording.PopulationData`, as :func:`~simctl.recording.load_run` would read
+    it back (populations without projections, up to :data:`KEEP_BYTES` of data; else left
+    empty), for an experiment's after-run step.
     """
     choices = dict(choices or {})
     if spec is None:
@@ -180,7 +187,8 @@ def simulate(
     h5_path = run_dir / "sim.h5"
     log.info("%s", run_line(pops, device, sim.dtype, h5_path))
     steps = runner.block_steps(pops, sim.block_ms)  # the writer's chunks are a block long
-    with open_writer(cfg, choices, spec, pops, device, h5_path, steps) as writer:
+    keep = kept is not None and net is None
+    with open_writer(cfg, choices, spec, pops, device, h5_path, steps, keep=keep) as writer:
         if net is not None:
             from simctl.network import write_projections
 
@@ -199,6 +207,8 @@ def simulate(
         runner.write_summaries(pops, writer)
         writer.flush()
         writer.finish()
+    if keep and kept is not None:
+        kept.update(writer.kept() or {})
     report_run(run_dir, spec, pops, h5_path)
     return h5_path
 
@@ -243,11 +253,13 @@ def open_writer(
     steps: dict[str, int],
     clock: Any = None,
     config_yaml: str | None = None,
+    keep: bool = False,
 ) -> Any:
     """A :class:`~simctl.recording.SimWriter` on ``h5_path`` with the run's root attributes and
     every population of ``pops`` added (``steps``: the runner's steps per block, by name;
     ``clock``: the writer's clock, default the populations' own time; ``config_yaml``: the
-    resolved ``cfg`` as YAML where it was made while the job's Hydra config was current)."""
+    resolved ``cfg`` as YAML where it was made while the job's Hydra config was current;
+    ``keep``: a :class:`KeepingWriter`, which also keeps what it writes)."""
     import torch
 
     from simctl import __version__, registry
@@ -275,6 +287,8 @@ def open_writer(
             return {p.name: p.t for p in pops}
 
     writer = SimWriter(h5_path, root, clock=clock)
+    if keep:
+        writer = KeepingWriter(writer)
     try:
         for pop in pops:
             s = pop.spec
@@ -309,6 +323,178 @@ def open_writer(
         writer.__exit__(*sys.exc_info())  # as leaving its ``with`` block would (OSError kept)
         raise
     return writer
+
+
+#: the most data (bytes) a :class:`KeepingWriter` keeps; beyond it it keeps nothing
+KEEP_BYTES = 256 * 2**20
+
+
+class KeepingWriter:
+    """A :class:`~simctl.recording.SimWriter` that also keeps a copy of what it writes, so
+    that an experiment's after-run step need not read ``sim.h5`` back (about 0.15 s for the
+    20 populations of ``izhikevich2004``: some 1000 HDF5 attribute reads).
+
+    :meth:`kept` gives each population as :func:`~simctl.recording.load_run` reads it: the
+    same attributes (as HDF5 stores and returns them), dtypes (times float64, state and
+    input float32, ids int64) and summaries; ``tests/test_experiments.py`` compares the two.
+    Past :data:`KEEP_BYTES` it drops what it kept and :meth:`kept` returns None.
+    """
+
+    def __init__(self, writer: Any):
+        self.writer = writer
+        self._pops: dict[str, dict[str, Any]] = {}
+        self._bytes = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.writer, name)
+
+    def __enter__(self) -> KeepingWriter:
+        self.writer.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.writer.__exit__(*exc)
+
+    def _keep(self, name: str, part: str, data: Any, dtype: str) -> None:
+        """A copy of ``data`` (the runner reuses its arrays) for population ``name``."""
+        import numpy as np
+
+        if self._pops is None:
+            return
+        array = np.array(data, dtype=dtype, copy=True)
+        self._bytes += array.nbytes
+        if self._bytes > KEEP_BYTES:
+            self._pops = None  # too much: the caller reads the file
+            return
+        self._pops[name][part].append(array)
+
+    def add_population(
+        self,
+        name: str,
+        attrs: dict[str, Any],
+        variables: dict[str, str],
+        node_ids: Any,
+        record_input: bool,
+        input_units: str = "",
+        rows_per_flush: int | None = None,
+    ) -> None:
+        import numpy as np
+
+        self.writer.add_population(
+            name, attrs, variables, node_ids, record_input, input_units, rows_per_flush
+        )
+        if self._pops is None:
+            return
+        n_rec = len(node_ids)
+        self._pops[name] = {
+            "attrs": {key: _as_read(value) for key, value in attrs.items()},
+            "variables": dict(variables) if n_rec else {},
+            "node_ids": np.asarray(node_ids, dtype="i8").copy(),
+            "input": bool(record_input and n_rec),
+            **{part: [] for part in ("times", "ids", "time", "input_time", "current")},
+            **{f"state.{var}": [] for var in variables},
+        }
+
+    def append_spikes(self, name: str, times_ms: Any, node_ids: Any) -> None:
+        import numpy as np
+
+        self.writer.append_spikes(name, times_ms, node_ids)
+        self._keep(name, "times", times_ms, "f8")
+        self._keep(name, "ids", np.asarray(node_ids).astype("u8", copy=False), "i8")
+
+    def append_state(self, name: str, time_ms: Any, values: dict[str, Any]) -> None:
+        self.writer.append_state(name, time_ms, values)
+        if self._pops is not None and self._pops[name]["variables"]:
+            variables = list(self._pops[name]["variables"])
+            self._keep(name, "time", time_ms, "f8")
+            for var in variables:
+                self._keep(name, f"state.{var}", values[var], "f4")
+
+    def append_input(self, name: str, time_ms: Any, current: Any) -> None:
+        self.writer.append_input(name, time_ms, current)
+        if self._pops is not None and self._pops[name]["input"]:
+            self._keep(name, "input_time", time_ms, "f8")
+            self._keep(name, "current", current, "f4")
+
+    def write_summary(self, name: str, spike_count: Any, t_ms: float, first_spike_ms: Any) -> None:
+        import numpy as np
+
+        self.writer.write_summary(name, spike_count, t_ms, first_spike_ms)
+        if self._pops is not None:
+            count = np.array(spike_count, dtype="i8")
+            rate = count / (t_ms / 1000.0) if t_ms > 0 else np.zeros(len(count))
+            self._pops[name]["summary"] = (
+                {
+                    "spike_count": count,
+                    "rate_hz": rate.astype("f8"),
+                    "first_spike_ms": np.array(first_spike_ms, dtype="f8"),
+                },
+                float(t_ms),
+            )
+
+    def set_population_attrs(self, name: str, attrs: dict[str, Any]) -> None:
+        self.writer.set_population_attrs(name, attrs)
+        if self._pops is not None:
+            self._pops[name]["attrs"].update({k: _as_read(v) for k, v in attrs.items()})
+
+    def kept(self) -> dict[str, Any] | None:
+        """Every population as :class:`~simctl.recording.PopulationData` (after the writer's
+        last flush), or None when it kept too much."""
+        import numpy as np
+
+        from simctl.recording import PopulationData
+
+        if self._pops is None:
+            return None
+        out = {}
+        clock = self.writer.clock() if self.writer.clock is not None else {}
+
+        def joined(parts: list[Any], dtype: str, width: int | None = None) -> Any:
+            if parts:
+                return np.concatenate(parts)
+            return np.zeros((0,) if width is None else (0, width), dtype=dtype)
+
+        for name, entry in self._pops.items():
+            times, ids = joined(entry["times"], "f8"), joined(entry["ids"], "i8")
+            n_rec = len(entry["node_ids"])
+            state_time = joined(entry["time"], "f8") if entry["variables"] else None
+            n_input = len(joined(entry["input_time"], "f8")) if entry["input"] else 0
+            t_ms = float(clock.get(name, 0.0))
+            attrs = dict(entry["attrs"])
+            attrs["t_reached"] = t_ms
+            attrs["flushed"] = np.array(
+                [t_ms, len(times), 0 if state_time is None else len(state_time), n_input]
+            )
+            pop = PopulationData(name=name, attrs=attrs, spike_times=times, spike_ids=ids)
+            pop.n_spikes = len(times)
+            if state_time is not None:
+                pop.state_time = state_time
+                pop.state_ids = entry["node_ids"]
+                for var, units in entry["variables"].items():
+                    pop.state[var] = joined(entry[f"state.{var}"], "f4", n_rec)
+                    pop.state_units[var] = units
+            if entry["input"]:
+                pop.input_current = joined(entry["current"], "f4", n_rec)
+                pop.input_time = joined(entry["input_time"], "f8")
+            pop.t_reached = t_ms
+            if "summary" in entry:
+                pop.summary, pop.t_reached = entry["summary"]
+            out[name] = pop
+        return out
+
+
+def _as_read(value: Any) -> Any:
+    """An attribute value as HDF5 stores it (``simctl.recording``: None as "", containers as
+    JSON) and :func:`~simctl.recording.read_attrs` returns it (numpy scalars unwrapped)."""
+    if value is None:
+        return ""
+    if isinstance(value, dict | list | tuple):
+        return json.dumps(value)
+    if isinstance(value, str):
+        return str(value)
+    if hasattr(value, "item") and getattr(value, "shape", None) == ():  # a numpy scalar
+        return value.item()
+    return value
 
 
 def report_run(run_dir: Path, spec: Any, pops: list, h5_path: Path) -> None:
@@ -407,14 +593,17 @@ def _write_status(run_dir: Path, status: str, rows: list | None = None, error: s
         pass
 
 
-def _finish_experiment(cfg: DictConfig, run_dir: Path, h5_path: Path, multirun: bool) -> int:
+def _finish_experiment(
+    cfg: DictConfig, run_dir: Path, h5_path: Path, multirun: bool, pops: dict | None = None
+) -> int:
     """The experiment's after-run step; exit code 1 (``EXIT_CHECKS``) when a published-property
-    check failed and ``experiment.strict`` is true (every file is written first)."""
+    check failed and ``experiment.strict`` is true (every file is written first). ``pops``:
+    what ``sim.h5`` holds, kept in memory by :func:`simulate` (else the file is read)."""
     if not cfg.get("experiment"):
         return 0
     from simctl import experiments
 
-    failed = experiments.finish(cfg, run_dir, h5_path)
+    failed = experiments.finish(cfg, run_dir, h5_path, pops or None)
     if not failed or not bool(cfg.experiment.get("strict", True)):
         return 0
     message = (
@@ -446,9 +635,10 @@ def main(cfg: DictConfig) -> Any:
     except RunDirBusy as error:
         return _busy(error, multirun)
     spec = PREPARED.pop(tuple(hc.overrides.task), None)
+    kept: dict[str, Any] | None = {} if cfg.get("experiment") else None
     try:
-        h5_path = simulate(cfg, run_dir, choices, spec=spec)
-        return _finish_experiment(cfg, run_dir, h5_path, multirun)
+        h5_path = simulate(cfg, run_dir, choices, spec=spec, kept=kept)
+        return _finish_experiment(cfg, run_dir, h5_path, multirun, kept)
     except ConfigError as error:
         return _fail(run_dir, f"error: {error.line()}", EXIT_CONFIG, multirun)
     except SimulationError as error:

@@ -544,9 +544,14 @@ def _get(cfg: Any, dotted: str, default: Any = None) -> Any:
     return node
 
 
-def finish(cfg: Any, run_dir: Path, h5_path: Path) -> list[str]:
+def finish(
+    cfg: Any, run_dir: Path, h5_path: Path, pops: dict[str, PopulationData] | None = None
+) -> list[str]:
     """Dispatches on ``cfg.experiment.name``; writes the experiment's files into ``run_dir``
     and returns the checks that failed (empty when all hold or nothing is checked).
+
+    ``pops``: the populations of ``h5_path`` already in memory (``simctl run`` keeps what it
+    writes: :class:`simctl.app.KeepingWriter`); None reads them from the file.
 
     The caller (``simctl run``) exits 1 on a failure unless ``experiment.strict`` is false.
     An experiment name without an after-run step does nothing.
@@ -554,4 +559,6 @@ def finish(cfg: Any, run_dir: Path, h5_path: Path) -> list[str]:
     name = _get(cfg, "experiment.name")
     if name not in EXPERIMENTS:
         return []
-    return EXPERIMENTS[name](cfg, Path(run_dir), load_run(h5_path).populations)
+    if pops is None:
+        pops = load_run(h5_path).populations
+    return EXPERIMENTS[name](cfg, Path(run_dir), pops)

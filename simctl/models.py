@@ -86,10 +86,13 @@ class Interval:
 def _literal(path: Path) -> dict | None:
     text = path.read_text(encoding="utf-8")
     # parse from the top-level DESCRIPTION on (model files end with it): compiling the whole
-    # file cost ~15 ms each, ~0.2 s of every `simctl run`; the whole file where that fails
+    # file cost ~15 ms each, ~0.2 s of every `simctl run`; the whole file where that fails.
+    # A file without one at the start of a line (the library's other modules) has none.
     start = re.search(r"^DESCRIPTION\b", text, flags=re.MULTILINE)
+    if start is None:
+        return None
     try:
-        tree = ast.parse(text[start.start() :] if start else text, filename=str(path))
+        tree = ast.parse(text[start.start() :], filename=str(path))
     except SyntaxError:
         tree = ast.parse(text, filename=str(path))
     for node in tree.body:

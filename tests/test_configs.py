@@ -317,3 +317,36 @@ def test_readme_mapping_forms_of_initial_state_and_params_dist():
     assert pop.initial_state == {"v": -60.0, "u": -12.6}
     pop = resolve_overrides("+population.initial_state.v=-61").populations[0]
     assert pop.initial_state == {"v": -61.0}
+
+
+def test_config_files_read_as_omegaconf_reads_them(tmp_path):
+    """simctl parses config files with libyaml under OmegaConf's rules: every shipped file
+    gives what ``OmegaConf.load`` gives; YAML 1.2 floats, duplicate keys and odd documents
+    behave as in OmegaConf."""
+    import sys
+    from pathlib import Path
+
+    import yaml
+    from omegaconf import OmegaConf
+
+    resolve = sys.modules["simctl.config.resolve"]
+
+    def omegaconf(path: Path) -> dict:
+        return OmegaConf.to_container(OmegaConf.load(path), resolve=False) or {}
+
+    files = sorted(Path(importlib.import_module("simctl.configs").__path__[0]).rglob("*.yaml"))
+    assert len(files) > 50
+    for path in files:
+        assert resolve._read_yaml(path) == omegaconf(path), path
+    odd = tmp_path / "odd.yaml"
+    odd.write_text("a: 1e-3\nb: 2001-01-01\nc: ${x.y}\n1: on\nd: [.5, +1, 0x1F]\ne:\n")
+    assert resolve._read_yaml(odd) == omegaconf(odd) == {
+        "a": 0.001, "b": "2001-01-01", "c": "${x.y}", 1: True, "d": [0.5, 1, 31], "e": None
+    }  # fmt: skip
+    duplicate = tmp_path / "duplicate.yaml"
+    duplicate.write_text("a: 1\na: 2\n")
+    with pytest.raises(yaml.constructor.ConstructorError, match="duplicate key a"):
+        resolve._read_yaml(duplicate)
+    keys = tmp_path / "keys.yaml"  # a float key: what OmegaConf makes of it
+    keys.write_text("1.5: x\n")
+    assert resolve._read_yaml(keys) == omegaconf(keys)

@@ -202,3 +202,44 @@ def test_failing_check_exits_1_after_writing_everything(tmp_path):
     )  # fmt: skip
     assert "FAILED C (tonic_bursting)" in out and "check(s) failed" not in out
     assert (tmp_path / "lax" / "figure1.png").exists()
+
+
+def _same(a, b) -> bool:
+    """Equal values of the same types (arrays: dtype, shape and values, NaN equal to NaN)."""
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return (
+            isinstance(a, np.ndarray)
+            and isinstance(b, np.ndarray)
+            and (a.dtype, a.shape) == (b.dtype, b.shape)
+            and np.array_equal(a, b, equal_nan=a.dtype.kind == "f")
+        )
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    return type(a) is type(b) and a == b
+
+
+@pytest.mark.parametrize("name", ["izhikevich2004", "lif_fi_curve"])
+def test_kept_populations_are_what_load_run_reads(tmp_path, name, monkeypatch):
+    """``simctl run experiment=...`` hands the after-run step what it wrote, kept in memory
+    (simctl.app.KeepingWriter), instead of reading sim.h5 back: field for field, dtype for
+    dtype, it is what load_run reads from the file; past KEEP_BYTES nothing is kept."""
+    import dataclasses
+
+    from conftest import compose_cfg
+
+    from simctl import app
+    from simctl.recording import load_run
+
+    cfg = compose_cfg(f"experiment={name}", "plot.enabled=false")
+    kept: dict = {}
+    h5 = app.simulate(cfg, tmp_path / "a", {"experiment": name}, config_dirs=[], kept=kept)
+    read = load_run(h5).populations
+    assert list(kept) == list(read) and len(read) == (20 if name == "izhikevich2004" else 1)
+    for pop in read:
+        for f in dataclasses.fields(read[pop]):
+            assert _same(getattr(kept[pop], f.name), getattr(read[pop], f.name)), (pop, f.name)
+    assert kept[next(iter(read))].spike_times.size > 0
+    monkeypatch.setattr(app, "KEEP_BYTES", 1000)
+    kept = {}
+    app.simulate(cfg, tmp_path / "b", {"experiment": name}, config_dirs=[], kept=kept)
+    assert kept == {}

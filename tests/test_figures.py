@@ -88,3 +88,64 @@ def test_trace_grid_writes_the_requested_format(tmp_path, fmt, magic):
     panel = TracePanel("A", "x", t, -65 + 0 * t, np.array([]), t, 0 * t, 100.0, True)
     out = trace_grid([panel], tmp_path / f"f.{fmt}", 1, 1)
     assert out.read_bytes()[:5].startswith(magic)
+
+
+def test_decimate_keeps_every_column_extreme_in_order():
+    from simctl._png import decimate
+
+    x = np.linspace(0.0, 9.999, 10_000)  # 1000 points in each of 10 pixel columns
+    y = np.sin(x * 7.0)
+    y[4321] = 5.0  # a spike
+    y[8765] = -5.0  # a trough
+    xd, yd = decimate(x, y, 10)
+    assert len(xd) <= 40 and np.all(np.diff(xd) > 0)
+    assert 5.0 in yd and -5.0 in yd
+    for col in range(10):
+        inside = (x >= col) & (x < col + 1)
+        kept = (xd >= col) & (xd < col + 1)
+        assert yd[kept].max() == y[inside].max() and yd[kept].min() == y[inside].min()
+        assert xd[kept][0] == x[inside][0] and xd[kept][-1] == x[inside][-1]
+    short = np.arange(20.0)
+    assert decimate(short, short, 10)[0] is short  # few points per column: as given
+
+
+def _pixels(path):
+    from PIL import Image
+
+    with Image.open(path) as image:
+        return np.asarray(image.convert("RGB")).astype(int), image.info.get("dpi")
+
+
+def test_trace_grid_png_pixels(tmp_path):
+    """The PNG (drawn without matplotlib): its size and dpi, the spike drawn up to the peak,
+    a failing panel's title in firebrick, the same layout as the matplotlib figure."""
+    from simctl import _png
+    from simctl.figures import trace_grid_figure
+
+    if not _png.available():
+        pytest.skip("Pillow without FreeType: trace_grid draws PNGs with matplotlib")
+    t = np.arange(1, 401) * 0.25
+    v = np.full(t.size, -65.0)
+    panels = [
+        TracePanel("A", "pass", t, v, np.array([50.0]), t, (t > 10) * 14.0, 100.0, True),
+        TracePanel("B", "fails", t, v, np.array([]), t, (t > 10) * 14.0, 100.0, False),
+    ]
+    out = trace_grid(panels, tmp_path / "g.png", 1, 2, title="t", dpi=100)
+    rgb, dpi = _pixels(out)
+    fig = trace_grid_figure(panels, 1, 2, title="t")
+    width, height = fig.get_size_inches()
+    assert rgb.shape == (round(height * 100), round(width * 100), 3)
+    assert dpi is not None and round(dpi[0]) == 100
+    # panel A's voltage axes, where matplotlib puts them
+    x0, y0, x1, y1 = fig.axes[0].get_position().extents
+    cols = slice(int(x0 * rgb.shape[1]), int(x1 * rgb.shape[1]))
+    top_rows = slice(int((1 - y1) * rgb.shape[0]), int((1 - y1) * rgb.shape[0]) + 3)
+    dark = rgb[top_rows, cols].sum(axis=2) < 300
+    assert dark.any(), "the spike reaches the top of the axes (+30 mV)"
+    spike_col = int(x0 * rgb.shape[1] + 0.5 * (x1 - x0) * rgb.shape[1])  # 50 of 100 ms
+    assert abs(np.flatnonzero(dark.any(axis=0))[0] + cols.start - spike_col) <= 2
+    red = (rgb[..., 0] > 140) & (rgb[..., 1] < 80) & (rgb[..., 2] < 80)
+    ys, xs = np.nonzero(red[: rgb.shape[0] // 2])  # above the legend (its key is red too)
+    assert xs.size and xs.min() >= 0.45 * rgb.shape[1], "only panel B's title is red"
+    assert ys.max() < (1 - y1) * rgb.shape[0], "above the axes"
+    assert red[rgb.shape[0] // 2 :].any(), "the legend's 'red title: check fails'"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import types
 import typing
@@ -96,17 +97,23 @@ def check_value(value: Any, tp: Any, key: str) -> Any:
     raise TypeError(f"unsupported schema type {tp!r} at {key}")
 
 
+@functools.cache
+def _schema_fields(schema: type) -> tuple[dict[str, Any], list[str]]:
+    """A schema's type hints and field names (evaluating string annotations compiles each one:
+    ~0.2 ms a schema, 60 schemas for an experiment of 20 populations)."""
+    return typing.get_type_hints(schema), [f.name for f in dataclasses.fields(schema)]
+
+
 def check_node(node: Any, schema: type, path: str) -> Any:
     """Builds ``schema(**node)`` after checking every key and value; ``path`` prefixes keys."""
     if not isinstance(node, dict):
         raise ConfigError(path, node, "expected a mapping")
-    hints = typing.get_type_hints(schema)
-    fields = [f.name for f in dataclasses.fields(schema)]
+    hints, fields = _schema_fields(schema)
     kwargs = {}
     for key, value in node.items():
         full = f"{path}.{key}" if path else str(key)
         if key not in hints:
-            raise ConfigError(full, value, f"unknown key in {path or 'the config'}", fields)
+            raise ConfigError(full, value, f"unknown key in {path or 'the config'}", list(fields))
         kwargs[key] = check_value(value, hints[key], full)
     return schema(**kwargs)
 
