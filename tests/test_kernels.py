@@ -447,6 +447,29 @@ def test_per_neuron_parameter_swapped_through_data(monkeypatch):
 
 
 @needs_cc
+@pytest.mark.parametrize(
+    "swap",
+    [
+        lambda v: v.double(),  # per-neuron, another dtype: bound float32 would misread it
+        lambda v: torch.linspace(0.2, 1.0, 6),  # a scalar becomes per-neuron
+    ],
+    ids=["per-neuron dtype", "scalar to per-neuron"],
+)
+def test_layer_cache_misses_when_a_swap_through_data_changes_the_kind_of_tensor(monkeypatch, swap):
+    """``.data = other`` of another dtype, or a scalar replaced by a per-neuron tensor: the
+    cached launch is not reused (it would read the new memory with the old layout)."""
+    per_neuron = swap(torch.zeros(1)).numel() == 1
+    v_th = torch.linspace(0.2, 1.0, 6) if per_neuron else 1.0
+    layer = lif.LIF(lif.LIFParameters(v_th=v_th))
+    x = torch.full((50, 6), 0.5)
+    with torch.no_grad():
+        layer(x)
+        layer.p__v_th.data = swap(layer.p__v_th.data)
+        cached = layer(x)
+    _same(cached, _reference_layer(monkeypatch, layer, x))
+
+
+@needs_cc
 def test_layer_cache_returns_fresh_tensors(monkeypatch):
     layer = lif.LIF()
     x = torch.rand(30, 4) * 4
@@ -471,8 +494,8 @@ def test_layer_cache_returns_fresh_tensors(monkeypatch):
 def test_layer_cache_state_given_and_none_are_separate_entries(monkeypatch):
     misses = _counting_binds(monkeypatch)
     layer = lif.LIF()
+    torch.manual_seed(1)  # seeded before x too: the last step's v must differ between them
     x = torch.rand(30, 4) * 4
-    torch.manual_seed(1)
     state = lif.LIFFeedForwardState(v=torch.rand(4), i=torch.rand(4))
     with torch.no_grad():
         none_1, given_1 = layer(x), layer(x, state)

@@ -484,15 +484,16 @@ class _LayerCall:
     """A layer's cached, pre-bound fused call for one key (see :func:`fused_layer_call`).
 
     Valid while the layer still has the same step, ``dt``, state fallback (when it builds the
-    initial state) and parameter tensors (the same objects, dtypes and devices, each scalar
-    holding the same value: scalars are constants of the kernel, read back here because a
-    write through ``.data`` bumps no version counter; per-neuron tensors are read by the
-    kernel as they are, so only their shapes and strides are compared). ``bound`` is None where the
+    initial state) and parameter tensors, each compared as the plan-key memo compares a leaf
+    (:func:`simctl.kernels.fused._ident`: the same object, dtype and device, a scalar still a
+    scalar holding the same value, since scalars are constants of the kernel and a write
+    through ``.data`` bumps no version counter; a per-neuron tensor of the same shape and
+    strides, since the kernel reads its values as they are). ``bound`` is None where the
     fused call declined this key (the layer's own path runs).
     """
 
-    __slots__ = ("bound", "step", "dt", "fallback", "spec", "names", "tensors", "scalars")
-    __slots__ += ("values", "neuron", "neuron_shapes", "params", "state_type", "initial")
+    __slots__ = ("bound", "step", "dt", "fallback", "spec", "names", "tensors", "idents")
+    __slots__ += ("params", "state_type", "initial")
 
     def __init__(self, layer: SNN, bound: BoundLaunch | None, initial: Any, p_flat: list) -> None:
         self.bound = bound
@@ -503,10 +504,7 @@ class _LayerCall:
         self.spec = layer._p_spec
         self.names = layer._p_names
         self.tensors = _p_tensors(layer) or []
-        self.scalars = [t for t in self.tensors if t.numel() == 1]
-        self.values = [t.item() for t in self.scalars]
-        self.neuron = [t for t in self.tensors if t.numel() != 1]
-        self.neuron_shapes = [(t.shape, t.stride()) for t in self.neuron]
+        self.idents = [fused._ident(t) for t in self.tensors]
         leaves = dict(p_flat)
         #: the per-neuron parameters in the plan's order, as indices into ``tensors``
         by_id = {id(t): k for k, t in enumerate(self.tensors)}
@@ -530,11 +528,8 @@ class _LayerCall:
         tensors = _p_tensors(layer)
         if tensors is None or not all(map(operator.is_, tensors, self.tensors)):
             return None
-        if [t.item() for t in self.scalars] != self.values:
+        if [fused._ident(t) for t in tensors] != self.idents:  # a .data write or swap
             return None
-        for t, (shape, strides) in zip(self.neuron, self.neuron_shapes, strict=True):
-            if t.shape != shape or t.stride() != strides:  # a .data swap: read as bound
-                return None
         return tensors
 
 
