@@ -165,6 +165,7 @@ def simulate(
         from simctl.network import build_network
 
         net = build_network(spec, sim, device, dtype)
+        net.select_engine()  # a bad $SIMCTL_NETWORK_ENGINE stops here, before run_dir changes
         pops = [n.pop for n in net.pops]
     for i, p in enumerate(spec.populations if net is None else []):
         try:

@@ -212,6 +212,9 @@ def test_sim_h5_records_engine_and_backend(tmp_path):
 
 
 def test_bad_engine_variable_is_one_line(tmp_path):
+    """Refused before the run directory is touched: an earlier run's sim.h5 stays as it was."""
+    earlier = tmp_path / "sim.h5"
+    earlier.write_bytes(b"an earlier run")
     env = cli_env(SIMCTL_NETWORK_ENGINE="gpu")
     done = run_cli(
         "run",
@@ -225,6 +228,7 @@ def test_bad_engine_variable_is_one_line(tmp_path):
     lines = [x for x in done.stderr.splitlines() if x.startswith("simctl:")]
     assert lines and "SIMCTL_NETWORK_ENGINE=gpu" in lines[0] and "device" in lines[0]
     assert "Traceback" not in done.stderr
+    assert earlier.read_bytes() == b"an earlier run"
 
 
 class _SignalWriter(Collect):

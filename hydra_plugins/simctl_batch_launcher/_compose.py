@@ -70,6 +70,8 @@ class SweepComposer:
     ) -> None:
         self.loader = loader
         self.master = master_config
+        # a new sweep: task configs a sweep stopped before taking (a job's error) go
+        TASK_CONFIGS.clear()
         self.load = load
         self.full = full
         self.check = check
