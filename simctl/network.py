@@ -749,8 +749,6 @@ class Network:
     def run_fused(self, writer: Any, n_steps: int | None = None) -> None:
         """Blocks of ``min delay + 1`` steps: each population's block in one fused kernel
         call, then the block's spikes through the CSR into the ring buffers in C."""
-        from simctl.kernels import last_backend, spike_events
-
         why = self._fused_ok()
         if why:
             log.info("network: reference engine (%s)", why)
@@ -779,17 +777,7 @@ class Network:
                     if INPUT_TARGET in jumps:
                         drive = drive + jumps[INPUT_TARGET]
                     drive = drive.expand(n, pop.spec.size)
-                record = pop.variables if len(pop.record_ids) else []
-                index = pop.ids_t if record else None
-                flat, neurons, traces, state = spike_events(
-                    model, drive, pop.state, pop.p, self.dt, record, record_index=index
-                )
-                flat = np.array(flat)  # the kernel's workspace is reused by the next call
-                if not pop.backend:
-                    pop.backend, pop.backend_reason = last_backend()
-                pop.state = state
-                results.append(flat)
-                out.add(i, flat, k0, n, traces)
+                results.append(self._integrate_block(i, model, drive, k0, n, out))
             for proj in self.projections:
                 flat = results[proj.pre]
                 if flat.size and proj.conn.n_synapses:
@@ -946,8 +934,6 @@ class Network:
         transfers are the kernels' spike events (the writer's, and the scatter's sizes); traces
         are copied once per chunk. The arithmetic and its order are the blocks engine's
         (:meth:`run_fused`), so on the CPU the two are identical."""
-        from simctl.kernels import last_backend, spike_events
-
         why = self._jumps_ok()
         if why:
             log.info("network: reference engine (%s)", why)
@@ -1004,17 +990,7 @@ class Network:
                     if x is not None:
                         drive = drive + x
                     drive = drive.expand(n, pop.spec.size)
-                record = pop.variables if len(pop.record_ids) else []
-                index = pop.ids_t if record else None
-                flat, _, traces, state = spike_events(
-                    model, drive, pop.state, pop.p, self.dt, record, record_index=index
-                )
-                flat = np.array(flat)  # the kernel's workspace is reused by the next call
-                if not pop.backend:
-                    pop.backend, pop.backend_reason = last_backend()
-                pop.state = state
-                events.append(flat)
-                out.add(i, flat, k0, n, traces)
+                events.append(self._integrate_block(i, model, drive, k0, n, out))
             on_device: dict[int, torch.Tensor] = {}
             for proj, csr in zip(self.projections, csrs, strict=True):
                 flat = events[proj.pre]
@@ -1116,6 +1092,27 @@ class Network:
                 ring.index_add_(0, where, weight)
             else:
                 ring.index_put_((where,), weight, accumulate=True)
+
+    def _integrate_block(
+        self, i: int, model: Any, drive: torch.Tensor, k0: int, n: int, out: _Chunk
+    ) -> np.ndarray:
+        """Population ``i``'s block of ``n`` steps from ``k0`` under ``drive`` (the blocks and
+        device engines): its state advanced, its traces and spikes handed to ``out``; returns
+        the block's flat spike indices (a copy: the kernel's workspace is reused)."""
+        from simctl.kernels import last_backend, spike_events
+
+        pop = self.pops[i].pop
+        record = pop.variables if len(pop.record_ids) else []
+        index = pop.ids_t if record else None
+        flat, _, traces, state = spike_events(
+            model, drive, pop.state, pop.p, self.dt, record, record_index=index
+        )
+        flat = np.array(flat)
+        if not pop.backend:
+            pop.backend, pop.backend_reason = last_backend()
+        pop.state = state
+        out.add(i, flat, k0, n, traces)
+        return flat
 
     def _propagate(self, fns: dict, proj: Projection, flat: np.ndarray, k0: int) -> None:
         c = proj.conn
