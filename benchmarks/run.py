@@ -588,15 +588,19 @@ def _rotated(contenders: dict[str, Callable[[], Any]], rounds: int) -> dict[str,
 @case("lif_ff_peers")
 def lif_ff_peers(args):
     """Feed-forward LIF, 10^3 … 10^6 neurons × 10^3 steps, 1 and 2 threads: simctl
-    (``kernels.integrate`` per 100-step block, as the runner calls it) against ``torch.compile``
-    of the same step looped over steps and a plain C step loop (all neurons per step,
+    (``kernels.integrate`` per 100-step block as the runner calls it: with the population's
+    :class:`simctl.kernels.Workspace`, each block from the state the last one returned, the
+    last output still held) against ``torch.compile`` of the same step looped over steps and a
+    plain C step loop (all neurons per step, its state and output arrays kept from call to call,
     benchmarks/peers.py; OpenMP threads when a call has at least ``PARALLEL_MIN_WORK``
     neuron-steps, simctl's own rule, because waking a second thread for a smaller call costs
     more than it saves on a loaded machine), alternating, best of ``repeats`` (at least 3; more
     rounds for the small sizes), wall and process CPU time, identical spike counts checked.
-    ``wrapper_us`` is simctl's fixed cost per call (the same call on one neuron), and
-    ``wrapper_share`` the part of simctl's time it accounts for. Targets: simctl (integrate) ≥
-    torch.compile at every N and ≥ 0.6× the C step loop from 10^4 up, at both thread counts."""
+    ``simctl_plain`` is the same loop without a workspace (fresh state arrays every call), a
+    row of its own, not the target's. ``wrapper_us`` is simctl's fixed cost per call (the same
+    call on one neuron), and ``wrapper_share`` the part of simctl's time it accounts for.
+    Targets: simctl ≥ torch.compile at every N and ≥ 0.6× the C step loop from 10^4 up, at
+    both thread counts."""
     import torch
 
     from simctl import kernels
@@ -618,18 +622,34 @@ def lif_ff_peers(args):
             torch.set_num_threads(threads)
             torch._dynamo.reset()  # inductor's C++ takes the thread count when it compiles
             compiled = torch.compile(lif.MODEL.feed_forward_step, dynamic=False)
-            kernels.integrate(lif.MODEL, tiny, tiny_state, p, 0.001)
-            wrapper_us = 1e6 * min(
-                peers.timed(lambda: kernels.integrate(lif.MODEL, tiny, tiny_state, p, 0.001))[1]
-                for _ in range(200)
-            )
+            tiny_work, tiny_current = kernels.Workspace(), [tiny_state]
+
+            def tiny_call(tiny_work=tiny_work, tiny_current=tiny_current):  # the fixed cost
+                result = kernels.integrate(
+                    lif.MODEL, tiny, tiny_current[0], p, 0.001, workspace=tiny_work
+                )
+                tiny_current[0] = result[2]
+
+            tiny_call()
+            wrapper_us = 1e6 * min(peers.timed(tiny_call)[1] for _ in range(200))
             for neurons in sizes:
                 torch.manual_seed(0)
                 x = 3.0 * torch.rand(block, neurons)
                 state0 = lif.lif_initial_state((neurons,), p)
                 c_out = torch.empty(block, neurons)  # reused, as simctl recycles its output
 
-                def simctl_run(count=False, x=x, state0=state0):
+                work = kernels.Workspace()  # one per population, as the runner keeps it
+
+                def simctl_run(count=False, x=x, state0=state0, work=work):
+                    state, total = state0, 0
+                    for _ in range(blocks):
+                        out, _, state = kernels.integrate(
+                            lif.MODEL, x, state, p, 0.001, workspace=work
+                        )
+                        total += int(torch.count_nonzero(out)) if count else 0
+                    return total
+
+                def simctl_plain(count=False, x=x, state0=state0):
                     state, total = state0, 0
                     for _ in range(blocks):
                         out, _, state = kernels.integrate(lif.MODEL, x, state, p, 0.001)
@@ -655,6 +675,7 @@ def lif_ff_peers(args):
 
                 runs = {
                     "simctl": simctl_run,
+                    "simctl_plain": simctl_plain,
                     "compile": compile_run,
                     "c_step_loop": c_run,
                 }
@@ -673,6 +694,7 @@ def lif_ff_peers(args):
                 row["over_c"] = best["c_step_loop"]["wall_s"] / mine["wall_s"]
                 row["over_compile_cpu"] = best["compile"]["cpu_s"] / mine["cpu_s"]
                 row["over_c_cpu"] = best["c_step_loop"]["cpu_s"] / mine["cpu_s"]
+                row["plain_over_c"] = best["c_step_loop"]["wall_s"] / best["simctl_plain"]["wall_s"]
                 row["wrapper_us"] = wrapper_us
                 row["wrapper_share"] = blocks * wrapper_us * 1e-6 / mine["wall_s"]
                 row["c_threads"] = c_threads
