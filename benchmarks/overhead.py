@@ -12,7 +12,9 @@ Measures, in one process, in CPU time of the calling thread (best of ``--repeats
   spikes as events, 10 recorded neurons, ~6 % of neuron-steps spiking, the population's
   :class:`simctl.kernels.Workspace`, each block from the state the last one returned): the
   fraction of the call outside the C kernel, from the call's time minus the bare kernel's
-  (``Plan.function`` on the same pointers, with the state copy it needs);
+  (``Plan.function`` on the same pointers);
+  ``runner_merge_us`` the time-ordering of the block's events alone (proportional to its
+  spikes), and ``runner_fixed_share`` what is left beside kernel and merge;
 * ``output_4mb_ms`` / ``output_40mb_ms``: :func:`integrate` producing a 4 MB (10^4 × 100) or
   40 MB (10^5 × 100) float32 output per call, the previous one dropped as the call returns:
   a fresh output costs page faults on first touch unless its memory is reused.
@@ -51,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from simctl import kernels
     from simctl.kernels import fused
+    from simctl.kernels.merge import merge_by_step
     from simctl.neurons import lif
 
     torch.set_num_threads(1)
@@ -104,24 +107,37 @@ def main(argv: list[str] | None = None) -> int:
     table, _ = fused._record_table(index, (n,))
     space = torch.empty(n * steps // 8, dtype=torch.int64)
     counts = torch.tensor([0, space.numel()], dtype=torch.int64)
-    arrays = [x, *new_state, trace, table, space, counts]
+    # the kernel reads the initial state (last) and writes the final state (second)
+    arrays = [x, *new_state, trace, table, space, counts, *state]
     pointers = (ctypes.c_void_p * len(arrays))(*[a.data_ptr() for a in arrays])
 
     def bare():
-        for t, v in zip(new_state, state, strict=True):
-            t.copy_(v)
         plan.function(steps, n, 0, n, plan.consts, pointers)
 
     events = block()[0].size
-    # alternating rounds, best of each: both see the same load from other processes
-    t_block = t_bare = float("inf")
+    # the part of the block proportional to its spikes: putting the kernel's per-tile runs
+    # of events in time order (simctl.kernels.merge), timed alone on the bare kernel's events
+    bare()
+    raw = space.numpy()[: int(counts[0])].copy()
+    runs = -(-n // fused.LANES)
+
+    def merge():
+        merged = merge_by_step(raw, n, steps, runs)
+        assert merged is not None and merged.size == raw.size
+
+    # alternating rounds, best of each: all see the same load from other processes
+    t_block = t_bare = t_merge = float("inf")
     for _ in range(max(3, args.repeats)):
         t_block = min(t_block, _per_call(block, 50, 1))
         t_bare = min(t_bare, _per_call(bare, 50, 1))
+        t_merge = min(t_merge, _per_call(merge, 50, 1))
     result.update(
         runner_block_us=1e6 * t_block,
         runner_kernel_us=1e6 * t_bare,
         runner_block_overhead=(t_block - t_bare) / t_block,
+        runner_merge_us=1e6 * t_merge,
+        # what is left once the merge is counted as the block's work: the fixed part
+        runner_fixed_share=(t_block - t_bare - t_merge) / t_block,
         runner_events_per_neuron_step=events / (n * steps),
     )
 

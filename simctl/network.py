@@ -848,7 +848,8 @@ class Network:
                 traces = [
                     torch.empty((n, columns), dtype=leaves[k].dtype) for k in plan.record_leaves
                 ]
-                table = [x, *leaves, *params, out, *traces, *extra]
+                # the state's arrays twice: final and initial state, advanced in place
+                table = [x, *leaves, *params, out, *traces, *extra, *leaves]
                 ptrs = (ctypes.c_void_p * len(table))(*[t.data_ptr() for t in table])
                 bases = (ctypes.c_void_p * max(1, len(traces)))(*[t.data_ptr() for t in traces])
                 cur = None

@@ -171,7 +171,7 @@ def generate(
     chooses by size). The arithmetic is the same, so the results are identical.
 
     Pointer table (``void** ptrs``): the input (T·N, or T or N by ``input_layout``), each state
-    leaf (N, read at the start of a tile and written back at its end), each per-neuron parameter
+    leaf (N: the final state, written at the end of a tile), each per-neuron parameter
     (N), the output (T·N), each recorded leaf (T·N; T·R when ``indexed``), and when ``indexed``
     an ``int64`` table ``{R, Q, neuron[Q] (ascending), column[Q]}``: after each step the state of
     ``neuron[q]`` is copied to column ``column[q]`` of an ``R``-column trace, from the lane arrays
@@ -180,6 +180,10 @@ def generate(
     flat indices ``t·N + n`` of the nonzero ones are appended to this thread's ``int64`` buffer
     (the last two pointers: the buffer and ``{count, capacity}``; a count above the capacity
     means it overflowed and the caller runs again with more room).
+    Last, each state leaf's initial values (N, read at the start of a tile): a separate array,
+    which the kernel never writes, or the final state's own array for an update in place (these
+    pointers are not ``restrict``). So a caller needs no copy of the state before a call and can
+    run a call again from the same initial state.
     Constants come in ``const double* c`` at run time, so one compiled kernel serves every
     parameter value of the same model structure.
     """
@@ -271,7 +275,10 @@ def generate(
     for k, (name, dtype) in enumerate(inputs):
         ctype = STORAGE[dtype]
         const = "" if name.startswith("s:") else "const "
-        decl.append(f"  {const}{ctype}* restrict a{k} = ({const}{ctype}*)ptrs[{pointer}];")
+        # the final state's arrays may be the initial state's too (below): not restrict; the
+        # hot loops reach them only through the lane arrays or the tile's restrict pointers
+        restrict = "" if name.startswith("s:") else "restrict "
+        decl.append(f"  {const}{ctype}* {restrict}a{k} = ({const}{ctype}*)ptrs[{pointer}];")
         pointer += 1
     if not events:
         decl.append(
@@ -297,6 +304,10 @@ def generate(
         decl.append("  const int64_t cap = evn[1];")
         decl.append("  int64_t ne = 0;")
         pointer += 2
+    for k in state_ids:  # the initial state: may be the final state's array (no restrict)
+        storage = STORAGE[inputs[k][1]]
+        decl.append(f"  const {storage}* s{k} = (const {storage}*)ptrs[{pointer}];")
+        pointer += 1
     lines.extend(decl)
     for (k, dtype), name in sorted(const_uses.items(), key=lambda item: item[1]):
         if dtype == torch.bool:  # torch: any nonzero value is True
@@ -309,7 +320,10 @@ def generate(
     if indexed:
         lines.append("    int64_t q1 = q0;")
         lines.append("    while (q1 < Q && rn[q1] < b0 + w) ++q1;")
-    if wide:  # the state is updated in place: lane k of the tile is a{k}[b0 + j]
+    if wide:  # the state is updated in place in the final state's array a{k}[b0 + j]
+        for k in state_ids:
+            lines.append(f"    if (s{k} != a{k})")
+            lines.append(f"      for (int64_t j = 0; j < w; ++j) a{k}[b0 + j] = s{k}[b0 + j];")
         for k in state_ids:
             ctype = CTYPES[inputs[k][1]]
             storage = STORAGE[inputs[k][1]]
@@ -322,7 +336,7 @@ def generate(
             lines.append(f"    {CTYPES[inputs[k][1]]} l{k}[W];")
         lines.append("    for (int64_t j = 0; j < w; ++j) {")
         for k in state_ids:
-            lines.append(f"      l{k}[j] = a{k}[b0 + j];")
+            lines.append(f"      l{k}[j] = s{k}[b0 + j];")
         lines.append("    }")
     if events:
         lines.append(f"    {CTYPES[output_dtype]} zo[W];")

@@ -691,7 +691,10 @@ def run_fused_shaped(
     # every element of a trace is written by the kernel (indexed: small (T, ..., R))
     trace_shape = (steps, *shape[:-1], columns) if indexed else (steps, *shape)
     traces = [_empty(trace_shape, state_leaves[k].dtype) for k in plan.record_leaves]
-    output, new_state = _execute(
+    # the kernel reads the given state where it is dense already and writes fresh arrays
+    state_in = [_dense(leaf, shape, copy=False) for leaf in state_leaves]
+    new_state = [_empty(shape, leaf.dtype) for leaf in state_leaves]
+    output = _execute(
         plan,
         steps,
         neurons,
@@ -699,7 +702,8 @@ def run_fused_shaped(
         per,
         wide,
         x,
-        lambda: [_dense(leaf, shape) for leaf in state_leaves],  # the kernel updates these
+        state_in,
+        new_state,
         param_arrays,
         traces,
         extra,
@@ -856,19 +860,16 @@ def run_fused_workspace(
             target = candidate
             break
 
-    def make_state() -> list[torch.Tensor]:
-        if target is None:  # a state mixing both sets: fresh arrays
-            return [_dense(leaf, shape) for leaf in leaves]
-        for out, leaf in zip(target, leaves, strict=True):
-            _copy_into(out, leaf, shape)
-        return target
-
+    # the kernel reads the given state (its own arrays when dense) and writes the other set
+    state_in = leaves if returned else [_dense(leaf, shape, copy=False) for leaf in leaves]
+    if target is None:  # a state mixing both sets: fresh arrays
+        target = [_empty(shape, leaf.dtype) for leaf in leaves]
     x = input_block if bound.direct else _input_layout(input_block.detach(), shape)[1]
     arrays = [
         t if direct else _dense(t, shape, copy=False)
         for t, direct in zip(workspace.p_params, bound.direct_params, strict=True)
     ]
-    output, new_state = _execute(
+    output = _execute(
         bound.plan,
         bound.steps,
         bound.neurons,
@@ -876,29 +877,18 @@ def run_fused_workspace(
         bound.per,
         bound.wide,
         x,
-        make_state,
+        state_in,
+        target,
         arrays,
         workspace.traces,
         bound.extra,
         events,
         bound.output_shape,
     )
-    final = unflatten(state, new_state)
-    workspace.final, workspace.final_leaves = final, new_state
+    final = unflatten(state, target)
+    workspace.final, workspace.final_leaves = final, target
     recorded = {name: trace for name, trace in zip(record, workspace.traces, strict=True)}
     return output, recorded, final, shape
-
-
-def _copy_into(out: torch.Tensor, tensor: torch.Tensor, shape: tuple[int, ...]) -> None:
-    """``out[...] = tensor`` broadcast to ``shape``, on this thread (see :func:`_dense`)."""
-    tensor = tensor.detach()
-    if tensor.numel() < _SMALL_COPY and tensor.shape == out.shape:
-        out.copy_(tensor)  # one torch call, below its parallel grain
-        return
-    try:
-        np.copyto(out.numpy(), np.broadcast_to(tensor.numpy(), shape))
-    except (TypeError, RuntimeError):  # a dtype numpy lacks
-        out.copy_(tensor.expand(shape))
 
 
 class BoundLaunch:
@@ -956,7 +946,10 @@ class BoundLaunch:
             and input_block.dtype == plan.output_dtype
         )
         #: the kernel's table of array addresses
-        self.array_type = ctypes.c_void_p * (1 + len(state_leaves) + len(direct_params) + 1)
+        #: (the state's arrays twice: the kernel advances them in place)
+        self.array_type = ctypes.c_void_p * (
+            1 + len(state_leaves) + len(direct_params) + 1 + len(state_leaves)
+        )
 
     def new_state(self, leaves: Sequence[torch.Tensor]) -> list[torch.Tensor]:
         """Fresh dense copies of ``leaves`` (the kernel updates them in place)."""
@@ -996,6 +989,8 @@ class BoundLaunch:
         for t in arrays:
             pointers.append(t.data_ptr())
         pointers.append(output.data_ptr())
+        for t in new_state:  # the initial state: the same arrays
+            pointers.append(t.data_ptr())
         bounds = self.bounds
         if len(bounds) == 1:  # _launch without its generality: the common small call
             table = self.array_type(*pointers)
@@ -1013,19 +1008,21 @@ def _execute(
     per: int,
     wide: bool,
     x: torch.Tensor,
-    make_state: Any,
+    state_in: list[torch.Tensor],
+    state_out: list[torch.Tensor],
     param_arrays: list[torch.Tensor],
     traces: list[torch.Tensor],
     extra: list[torch.Tensor],
     events: bool,
     output_shape: tuple[int, ...],
-) -> tuple[Any, list[torch.Tensor]]:
-    """Launches ``plan`` on its arrays: ``(output or the events' flat indices, the advanced
-    state)``. ``make_state()`` returns the dense state arrays the kernel advances in place (called
-    again when the event space overflowed and the block runs once more)."""
+) -> Any:
+    """Launches ``plan`` on its arrays: the output, or the events' flat indices. The kernel
+    reads the initial state from ``state_in`` and writes the final state to ``state_out``
+    (dense arrays; the same ones for an update in place), so a block whose event space
+    overflowed simply runs once more."""
     capacity = 0
+    state_pointers = [t.data_ptr() for t in state_in]
     while True:
-        new_state = make_state()
         if events:
             output = None
             capacity = capacity or _event_capacity(plan, steps * per)
@@ -1041,11 +1038,12 @@ def _execute(
             output = _empty(output_shape, plan.output_dtype)
             output_args = [output]
             tail = [[] for _ in bounds]
-        shared = [x, *new_state, *param_arrays, *output_args, *traces, *extra]
+        shared = [x, *state_out, *param_arrays, *output_args, *traces, *extra]
         shared_pointers = [t.data_ptr() for t in shared]
-        _launch(plan, steps, neurons, bounds, [shared_pointers + own for own in tail])
+        tables = [shared_pointers + own + state_pointers for own in tail]
+        _launch(plan, steps, neurons, bounds, tables)
         if not events:
-            return output, new_state
+            return output
         found = counts[:, 0].tolist()
         most = max(found, default=0)
         plan.event_hint = max(plan.event_hint, most)
@@ -1067,7 +1065,7 @@ def _execute(
                     flat.sort(kind="stable")
                 else:
                     flat = merged
-            return flat, new_state
+            return flat
         capacity = -(-most * 5 // 4)  # overflowed: once more, with room for every event
 
 
