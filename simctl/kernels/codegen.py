@@ -152,6 +152,37 @@ def _op_expr(op: str, a: list[str], t: torch.dtype, attrs: tuple[Any, ...]) -> s
     raise Unsupported(f"no C form for {op}")
 
 
+#: the index of the lowest set bit of a nonzero 64-bit mask
+_CTZ = [
+    "#if defined(__GNUC__) || defined(__clang__)",
+    "#define SIMCTL_CTZ(m) __builtin_ctzll(m)",
+    "#else",
+    "static int SIMCTL_CTZ(uint64_t m) { int k = 0; while (!(m & 1)) { m >>= 1; ++k; } return k; }",
+    "#endif",
+]
+
+
+def _event_scan(width: str, offset: str) -> list[str]:
+    """C lines appending the flat indices ``offset + j`` of the nonzero ``zo[j]``, ``j <
+    width``, in ascending order: per 64 lanes, a bit mask of the nonzero ones (a loop the
+    compiler vectorises), then one iteration per set bit. A branch per lane instead took
+    2.5 times as long as this for a 10^4 × 100 LIF block at 6 % of neuron-steps spiking, and
+    as long with no spike at all: the lane loop did not vectorise."""
+    return [
+        f"      for (int64_t jb = 0; jb < {width}; jb += 64) {{",
+        f"        const int64_t wb = ({width} - jb) < 64 ? ({width} - jb) : 64;",
+        "        uint64_t m = 0;",
+        "        for (int64_t j = 0; j < wb; ++j) m |= (uint64_t)(zo[jb + j] != 0) << j;",
+        "        while (m) {",
+        "          const int64_t j = jb + SIMCTL_CTZ(m);",
+        "          m &= m - 1;",
+        f"          if (ne < cap) ev[ne] = {offset} + j;",
+        "          ++ne;",
+        "        }",
+        "      }",
+    ]
+
+
 def generate(
     graph: Graph,
     output_dtype: torch.dtype,
@@ -265,6 +296,7 @@ def generate(
     lines = [
         "#include <stdint.h>",
         "#include <math.h>",
+        *(_CTZ if events else []),
         f"#define W {LANES}",
         *([f"#define WT {WIDE}"] if wide else []),
         "void simctl_kernel(int64_t T, int64_t N, int64_t lo, int64_t hi,",
@@ -364,20 +396,10 @@ def generate(
     lines.extend(tail)
     lines.append("      }")
     if events and wide:
-        lines.append("      for (int64_t j = 0; j < w1; ++j) {")
-        lines.append("        if (zo[j] != 0) {")
-        lines.append("          if (ne < cap) ev[ne] = o + j0 + j;")
-        lines.append("          ++ne;")
-        lines.append("        }")
+        lines.extend(_event_scan("w1", "o + j0"))
         lines.append("      }")
-        lines.append("      }")
-    elif events:  # the step's outputs are in L1: a cheap scan, rarely taken
-        lines.append("      for (int64_t j = 0; j < w; ++j) {")
-        lines.append("        if (zo[j] != 0) {")
-        lines.append("          if (ne < cap) ev[ne] = o + j;")
-        lines.append("          ++ne;")
-        lines.append("        }")
-        lines.append("      }")
+    elif events:  # the step's outputs are in L1
+        lines.extend(_event_scan("w", "o"))
     if indexed and record:
         # the lane arrays now hold the state after step t
         lines.append("      for (int64_t q = q0; q < q1; ++q) {")
