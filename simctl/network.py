@@ -60,6 +60,7 @@ import torch
 from simctl import connectivity as conn_mod
 from simctl.config.errors import ConfigError, SimulationError
 from simctl.config.network import INPUT_TARGET, NetworkSpec, ProjectionSpec, refractory_state
+from simctl.kernels.codegen import CTZ_MACRO
 
 __all__ = [
     "ENGINES",
@@ -153,9 +154,13 @@ def jump_model(
 # ---------------------------------------------------------------------------------------------
 # C helpers: Poisson counts and CSR propagation
 
-_C_SOURCE = r"""
+_C_SOURCE = (
+    r"""
 #include <stdint.h>
 #include <math.h>
+"""
+    + CTZ_MACRO
+    + r"""
 
 static inline uint64_t rotl(const uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 
@@ -231,6 +236,7 @@ void NAME(int64_t n_events, const int64_t *events, int64_t n_pre, int64_t k0, \
 PROPAGATE(simctl_propagate_f32, float)
 PROPAGATE(simctl_propagate_f64, double)
 """
+)
 
 #: the whole network loop in C: per step, every population's delivery and its traced step
 #: kernel (one step per call, through its function pointer), then every projection's
@@ -275,7 +281,13 @@ void NAME(int64_t steps, int64_t k0, int64_t L, int64_t n_pops, pop_t *pops, int
             ((kern_t)P->kern)(1, n, 0, n, P->consts, P->table); \
             const T *z = (const T *)P->out; \
             P->step_start = P->n_ev; \
-            for (int64_t j = 0; j < n; j++) if (z[j] != 0) P->ev[P->n_ev++] = s * n + j; \
+            /* the spikes by a 64-lane bit mask (vectorised), then one iteration per spike */ \
+            for (int64_t jb = 0; jb < n; jb += 64) { \
+                const int64_t wb = (n - jb) < 64 ? (n - jb) : 64; \
+                uint64_t m = 0; \
+                for (int64_t j = 0; j < wb; j++) m |= (uint64_t)(z[jb + j] != 0) << j; \
+                while (m) { P->ev[P->n_ev++] = s * n + jb + SIMCTL_CTZ(m); m &= m - 1; } \
+            } \
         } \
         for (int64_t e = 0; e < n_proj; e++) { \
             proj_t *J = &projs[e]; pop_t *A = &pops[J->pre]; pop_t *B = &pops[J->post]; \

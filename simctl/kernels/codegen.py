@@ -152,14 +152,13 @@ def _op_expr(op: str, a: list[str], t: torch.dtype, attrs: tuple[Any, ...]) -> s
     raise Unsupported(f"no C form for {op}")
 
 
-#: the index of the lowest set bit of a nonzero 64-bit mask
-_CTZ = [
-    "#if defined(__GNUC__) || defined(__clang__)",
-    "#define SIMCTL_CTZ(m) __builtin_ctzll(m)",
-    "#else",
-    "static int SIMCTL_CTZ(uint64_t m) { int k = 0; while (!(m & 1)) { m >>= 1; ++k; } return k; }",
-    "#endif",
-]
+#: C: ``SIMCTL_CTZ(m)``, the index of the lowest set bit of a nonzero 64-bit mask
+CTZ_MACRO = """\
+#if defined(__GNUC__) || defined(__clang__)
+#define SIMCTL_CTZ(m) __builtin_ctzll(m)
+#else
+static int SIMCTL_CTZ(uint64_t m) { int k = 0; while (!(m & 1)) { m >>= 1; ++k; } return k; }
+#endif"""
 
 
 def _event_scan(width: str, offset: str) -> list[str]:
@@ -296,7 +295,7 @@ def generate(
     lines = [
         "#include <stdint.h>",
         "#include <math.h>",
-        *(_CTZ if events else []),
+        *([CTZ_MACRO] if events else []),
         f"#define W {LANES}",
         *([f"#define WT {WIDE}"] if wide else []),
         "void simctl_kernel(int64_t T, int64_t N, int64_t lo, int64_t hi,",
