@@ -260,6 +260,14 @@ def _steps(dt: float, duration: float, include_end: bool, steps: int | None, key
         return int(steps)
     if duration <= 0 or not math.isfinite(duration):
         raise ConfigError(f"{key}.duration", duration, "must be a positive number of ms")
+    if dt > duration:
+        # one step of dt would run past the duration asked for (t_stop = dt)
+        raise ConfigError(
+            f"{key}.dt",
+            dt,
+            f"is longer than {key}.duration = {duration:g} ms",
+            f"a step of at most {duration:g} ms, or a longer {key}.duration",
+        )
     n = duration / dt
     n_round = round(n)
     n = n_round if abs(n - n_round) < 1e-6 else math.ceil(n)
@@ -471,6 +479,20 @@ def check_input(node: Any, key: str, size: int, neuron: NeuronSpec | None = None
         value = getattr(spec, name, None)
         if value is not None and value < 0:
             raise ConfigError(f"{key}.{name}", value, f"must be >= 0{unit}")
+    # a window that ends before it starts is never on (the protocol would be silent)
+    windows = [(key, spec)] if hasattr(spec, "stop") else []
+    segments = enumerate(getattr(spec, "segments", []))
+    windows += [(f"{key}.segments[{i}]", seg) for i, seg in segments]
+    for where, item in windows:
+        start, end_name = item.start, "stop" if hasattr(item, "stop") else "end"
+        end = getattr(item, end_name)
+        if start is not None and end is not None and end < start:
+            raise ConfigError(
+                f"{where}.{end_name}",
+                end,
+                f"is before {where}.start = {start:g} ms (the window is never on)",
+                f"a time >= {start:g} ms, or null (until the end)",
+            )
     return spec
 
 
