@@ -492,6 +492,8 @@ class _Guard:
     def __init__(self, validate: bool):
         self.validate = validate
         self.compositions = 0
+        #: the sweep directory and the first of its folders that did not exist before
+        self.new_sweep_dir: tuple[str, str] | None = None
         self._sweep_jobs: dict[tuple[str, ...], object] = {}
         self._in_sweep = False
         self._sweep_composer = None
@@ -610,6 +612,8 @@ class _Guard:
             problem = _check_output_dir(cfg, multirun)
             if problem:
                 _die(problem)
+            if multirun and self.new_sweep_dir is None:
+                self.new_sweep_dir = _new_folder(str(cfg.hydra.sweep.dir))
         if multirun:
             return  # the sweep's jobs are validated one by one as Hydra composes them
         try:
@@ -631,6 +635,39 @@ class _Guard:
                 raise
             _die(line)
         app.PREPARED[tuple(cfg.hydra.overrides.task)] = spec
+
+
+def _new_folder(path: str) -> tuple[str, str] | None:
+    """``(path, first folder of it that does not exist yet)``, or None when it exists."""
+    target = os.path.abspath(path)
+    if os.path.exists(target):
+        return None
+    first = target
+    while not os.path.exists(os.path.dirname(first)):
+        first = os.path.dirname(first)
+    return target, first
+
+
+def _remove_unused_sweep_dir(new: tuple[str, str] | None) -> None:
+    """After a sweep refused before its first job: Hydra's sweeper has already made the sweep
+    directory and written ``multirun.yaml`` there; remove them (and the folders made for
+    them) when nothing else was written, so a refused sweep leaves no half-made directory."""
+    if new is None:
+        return
+    target, first = new
+    try:
+        if set(os.listdir(target)) - {"multirun.yaml"}:
+            return  # a job ran: keep everything
+        if os.path.exists(os.path.join(target, "multirun.yaml")):
+            os.remove(os.path.join(target, "multirun.yaml"))
+        folder = target
+        while True:
+            os.rmdir(folder)  # only empty folders; the first one that is not stops here
+            if folder == first:
+                break
+            folder = os.path.dirname(folder)
+    except OSError:
+        pass
 
 
 def _task_config(cfg):
@@ -780,8 +817,13 @@ def cmd_run(args: list[str]) -> int:
             _print_neuron_units(_split_args(args)[0])
             raise done from None
         return 0
-    with _Guard(validate) as GUARD:
-        app.main()
+    try:
+        with _Guard(validate) as GUARD:
+            app.main()
+    except SystemExit as done:
+        if done.code == EXIT_CONFIG:
+            _remove_unused_sweep_dir(GUARD.new_sweep_dir if GUARD else None)
+        raise
     return 0
 
 
@@ -843,9 +885,7 @@ def _physical_shown(preset: dict, dirs: list) -> dict:
 
 
 def cmd_presets(args: list[str]) -> int:
-    parser = _Parser(
-        prog="simctl presets", description="List the presets, or show one."
-    )
+    parser = _Parser(prog="simctl presets", description="List the presets, or show one.")
     parser.add_argument("name", nargs="?", help="a preset to show in full")
     ns = parser.parse_args(args)
     from simctl.config import ConfigError, list_options, load_preset, search_dirs
@@ -1018,9 +1058,7 @@ def cmd_inspect(args: list[str]) -> int:
 
 
 def cmd_plot(args: list[str]) -> int:
-    parser = _Parser(
-        prog="simctl plot", description="Redraw a run's figures from its file."
-    )
+    parser = _Parser(prog="simctl plot", description="Redraw a run's figures from its file.")
     parser.add_argument("file")
     parser.add_argument("-o", "--out", help="output directory (default: beside the file)")
     parser.add_argument("--format", default="png", choices=("png", "pdf", "svg"))

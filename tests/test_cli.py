@@ -155,6 +155,23 @@ BAD = [
     (["hydra.run.dir=/proc/simctl/x"], "hydra.run.dir="),
     (["-m", "input.amplitude=1,x"], "input.amplitude=x"),
     (["simulation.dt=("], "cannot parse"),
+    # sweeps the basic sweeper reports with a traceback, or runs as zero jobs and exit 0
+    (["-m", "input.amplitude=range(1,5,0)"], "input.amplitude=range(1,5,0): range() arg 3"),
+    (["-m", "input.amplitude=range(5,1)"], "input.amplitude=range(5,1): the sweep has no values"),
+    (["-m", "preset=glob(zz*)"], "preset=glob(zz*): the sweep has no values"),
+    (["-m", "input.amplitude=interval(0,1)"], "cannot run an interval sweep"),
+    # Path('') is the working directory: the run would write among the user's files
+    (["hydra.run.dir="], "hydra.run.dir='': empty; allowed: a directory"),
+    (
+        ["-m", "hydra/launcher=batch", "hydra.launcher.max_batch=abc", "input.amplitude=1,2"],
+        "hydra.launcher.max_batch=abc: Value 'abc' of type 'str' could not be converted to "
+        "Integer; allowed: an integer",
+    ),
+    (
+        ["preset=tonic_spikin"],
+        "preset=tonic_spikin: unknown preset option (did you mean tonic_spiking?)",
+    ),
+    (["input.amplitud=3"], "input.amplitud=3: unknown key (did you mean amplitude?)"),
 ]
 
 
@@ -165,6 +182,59 @@ def test_bad_inputs_one_line_exit_2(args, expected, tmp_path):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and expected in lines[0], result.stderr
     assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_a_refused_sweep_leaves_no_directory(tmp_path):
+    """Hydra's sweeper makes the sweep directory and its multirun.yaml before the jobs are
+    validated; a sweep refused there leaves nothing behind (a directory of its own stays)."""
+    result = run_cli("run", "-m", "population.size=1,-3", f"hydra.sweep.dir={tmp_path / 's' / 'a'}")
+    assert result.returncode == 2 and "population.size=-3: must be >= 1" in result.stderr
+    assert not (tmp_path / "s").exists()
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("kept")
+    result = run_cli("run", "-m", "population.size=1,-3", f"hydra.sweep.dir={tmp_path / 'mine'}")
+    assert result.returncode == 2
+    assert sorted(p.name for p in (tmp_path / "mine").iterdir()) == ["multirun.yaml", "notes.txt"]
+
+
+def _other_commands_cases(tmp: Path) -> list[tuple[list[str], str]]:
+    """(arguments, text of the one stderr line) for the commands besides ``run``."""
+    junk = tmp / "junk.h5"
+    junk.write_bytes(b"not hdf5")
+    (tmp / "empty").mkdir()
+    (tmp / "single" / ".hydra").mkdir(parents=True)
+    (tmp / "single" / ".hydra" / "overrides.yaml").write_text("[]\n")
+    return [
+        (["inspct", str(junk)], "inspct: unknown command (did you mean inspect?); allowed: run"),
+        (["presets", "a", "b"], "simctl presets: unrecognized arguments: b; allowed: simctl"),
+        (["inspect"], "simctl inspect: the following arguments are required: file; allowed:"),
+        (["export", str(junk), "--to", "csv"], "invalid choice: 'csv' (choose from 'nwb')"),
+        (["export", str(junk)], "the following arguments are required: --to"),
+        (["plot", str(junk), "--format", "gif"], "invalid choice: 'gif' (choose from 'png'"),
+        (["inspect", str(tmp)], f"{tmp}: a directory, not a file; allowed: a sim.h5"),
+        (["plot", str(junk), "-o", "/proc/simctl/x"], "-o=/proc/simctl/x: output directory is not"),
+        (
+            ["export", str(junk), "--to", "nwb", "-o", "/proc/simctl/x.nwb"],
+            "-o=/proc/simctl/x.nwb:",
+        ),
+        (["collect", str(tmp / "empty")], f"{tmp / 'empty'}: no jobs"),
+        (["collect", str(tmp / "single")], f"{tmp / 'single'}: a single run's directory, not a"),
+        (["collect", str(junk)], f"{junk}: a file, not a directory"),
+    ]
+
+
+def test_other_commands_bad_input_is_one_line_exit_2(tmp_path):
+    """argparse's usage errors, a mistyped command and bad paths of inspect, plot, export and
+    collect: simctl's one line (no usage block), exit 2, nothing written."""
+    for args, expected in _other_commands_cases(tmp_path):
+        before = sorted(tmp_path.rglob("*"))
+        result = run_cli(*args, cwd=tmp_path)
+        lines = result.stderr.strip().splitlines()
+        assert result.returncode == 2, (args, result.stderr)
+        assert len(lines) == 1 and lines[0].startswith("simctl: error: "), (args, result.stderr)
+        assert expected in lines[0], (args, lines[0])
+        assert "Traceback" not in result.stderr + result.stdout
+        assert sorted(tmp_path.rglob("*")) == before, args
 
 
 def test_cuda_without_gpu_is_a_config_error(tmp_path):

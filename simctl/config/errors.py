@@ -46,7 +46,9 @@ class ConfigError(Exception):
             allowed = [str(a) for a in allowed]
             if problem.startswith(("unknown", "not a valid choice")):
                 # a misspelt key (``unknown key``/``unknown parameter``) or value
-                typed = key.rpartition(".")[2] if " key" in problem or "parameter" in problem else value
+                typed = (
+                    key.rpartition(".")[2] if " key" in problem or "parameter" in problem else value
+                )
                 problem += did_you_mean(typed, allowed)
             allowed = ", ".join(allowed) or "(none)"
         self.problem = problem
