@@ -197,44 +197,42 @@ def test_a_refused_sweep_leaves_no_directory(tmp_path):
     assert sorted(p.name for p in (tmp_path / "mine").iterdir()) == ["multirun.yaml", "notes.txt"]
 
 
-def _other_commands_cases(tmp: Path) -> list[tuple[list[str], str]]:
-    """(arguments, text of the one stderr line) for the commands besides ``run``."""
-    junk = tmp / "junk.h5"
-    junk.write_bytes(b"not hdf5")
-    (tmp / "empty").mkdir()
-    (tmp / "single" / ".hydra").mkdir(parents=True)
-    (tmp / "single" / ".hydra" / "overrides.yaml").write_text("[]\n")
-    return [
-        (["inspct", str(junk)], "inspct: unknown command (did you mean inspect?); allowed: run"),
-        (["presets", "a", "b"], "simctl presets: unrecognized arguments: b; allowed: simctl"),
-        (["inspect"], "simctl inspect: the following arguments are required: file; allowed:"),
-        (["export", str(junk), "--to", "csv"], "invalid choice: 'csv' (choose from 'nwb')"),
-        (["export", str(junk)], "the following arguments are required: --to"),
-        (["plot", str(junk), "--format", "gif"], "invalid choice: 'gif' (choose from 'png'"),
-        (["inspect", str(tmp)], f"{tmp}: a directory, not a file; allowed: a sim.h5"),
-        (["plot", str(junk), "-o", "/proc/simctl/x"], "-o=/proc/simctl/x: output directory is not"),
-        (
-            ["export", str(junk), "--to", "nwb", "-o", "/proc/simctl/x.nwb"],
-            "-o=/proc/simctl/x.nwb:",
-        ),
-        (["collect", str(tmp / "empty")], f"{tmp / 'empty'}: no jobs"),
-        (["collect", str(tmp / "single")], f"{tmp / 'single'}: a single run's directory, not a"),
-        (["collect", str(junk)], f"{junk}: a file, not a directory"),
-    ]
+#: (arguments, text of the one stderr line) for the commands besides ``run``; {tmp} is the
+#: test's directory, {junk} a file there that is not HDF5
+OTHER_BAD = [
+    (["inspct", "{junk}"], "inspct: unknown command (did you mean inspect?); allowed: run"),
+    (["presets", "a", "b"], "simctl presets: unrecognized arguments: b; allowed: simctl"),
+    (["inspect"], "simctl inspect: the following arguments are required: file; allowed:"),
+    (["export", "{junk}", "--to", "csv"], "invalid choice: 'csv' (choose from 'nwb')"),
+    (["export", "{junk}"], "the following arguments are required: --to"),
+    (["plot", "{junk}", "--format", "gif"], "invalid choice: 'gif' (choose from 'png'"),
+    (["inspect", "{tmp}"], "{tmp}: a directory, not a file; allowed: a sim.h5"),
+    (["plot", "{junk}", "-o", "/proc/simctl/x"], "-o=/proc/simctl/x: output directory is not"),
+    (["export", "{junk}", "--to", "nwb", "-o", "/proc/simctl/x.nwb"], "-o=/proc/simctl/x.nwb:"),
+    (["collect", "{tmp}/empty"], "{tmp}/empty: no jobs"),
+    (["collect", "{tmp}/single"], "{tmp}/single: a single run's directory, not a sweep"),
+    (["collect", "{junk}"], "{junk}: a file, not a directory"),
+]
 
 
-def test_other_commands_bad_input_is_one_line_exit_2(tmp_path):
+@pytest.mark.parametrize("args, expected", OTHER_BAD)
+def test_other_commands_bad_input_is_one_line_exit_2(args, expected, tmp_path):
     """argparse's usage errors, a mistyped command and bad paths of inspect, plot, export and
     collect: simctl's one line (no usage block), exit 2, nothing written."""
-    for args, expected in _other_commands_cases(tmp_path):
-        before = sorted(tmp_path.rglob("*"))
-        result = run_cli(*args, cwd=tmp_path)
-        lines = result.stderr.strip().splitlines()
-        assert result.returncode == 2, (args, result.stderr)
-        assert len(lines) == 1 and lines[0].startswith("simctl: error: "), (args, result.stderr)
-        assert expected in lines[0], (args, lines[0])
-        assert "Traceback" not in result.stderr + result.stdout
-        assert sorted(tmp_path.rglob("*")) == before, args
+    junk = tmp_path / "junk.h5"
+    junk.write_bytes(b"not hdf5")
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "single" / ".hydra").mkdir(parents=True)
+    (tmp_path / "single" / ".hydra" / "overrides.yaml").write_text("[]\n")
+    args = [a.format(tmp=tmp_path, junk=junk) for a in args]
+    before = sorted(tmp_path.rglob("*"))
+    result = run_cli(*args, cwd=tmp_path)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2, result.stderr
+    assert len(lines) == 1 and lines[0].startswith("simctl: error: "), result.stderr
+    assert expected.format(tmp=tmp_path, junk=junk) in lines[0], lines[0]
+    assert "Traceback" not in result.stderr + result.stdout
+    assert sorted(tmp_path.rglob("*")) == before
 
 
 def test_cuda_without_gpu_is_a_config_error(tmp_path):
