@@ -172,6 +172,12 @@ BAD = [
         "preset=tonic_spikin: unknown preset option (did you mean tonic_spiking?)",
     ),
     (["input.amplitud=3"], "input.amplitud=3: unknown key (did you mean amplitude?)"),
+    # an option the experiment does not read (a typo would be silently ignored)
+    (
+        ["experiment=lif_fi_curve", "+experiment.options.transiet=5"],
+        "experiment.options.transiet=5: unknown key in experiment.options of "
+        "experiment=lif_fi_curve (did you mean transient?); allowed: transient,",
+    ),
 ]
 
 
