@@ -172,6 +172,8 @@ BAD = [
         "preset=tonic_spikin: unknown preset option (did you mean tonic_spiking?)",
     ),
     (["input.amplitud=3"], "input.amplitud=3: unknown key (did you mean amplitude?)"),
+    # a file outside the preset group (Hydra takes the path), or one without its header
+    (["preset=../neuron/lif"], "preset=../neuron/lif: its file is not a preset (it does not"),
     # an option the experiment does not read (a typo would be silently ignored)
     (
         ["experiment=lif_fi_curve", "+experiment.options.transiet=5"],

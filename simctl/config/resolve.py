@@ -665,6 +665,15 @@ def resolve(cfg: dict, dirs: list[Path] | None = None, choices: dict | None = No
     dirs = dirs or search_dirs()
     cfg = {k: v for k, v in cfg.items() if k != "hydra"}
     for key, value in cfg.items():
+        if key == "preset" and (choices or {}).get("preset"):
+            # Hydra put the option file under its group's name: it is not a ``_global_``
+            # file (a file of another group, ``preset=../neuron/lif``, or a missing header)
+            raise ConfigError(
+                "preset",
+                choices["preset"],
+                "its file is not a preset (it does not start with '# @package _global_')",
+                "a file of the preset group, which starts with '# @package _global_'",
+            )
         if key not in ROOT_KEYS:
             raise ConfigError(key, value, "unknown key", ROOT_KEYS)
     cfg = expand_network(cfg)
