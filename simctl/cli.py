@@ -1078,7 +1078,7 @@ def cmd_plot(args: list[str]) -> int:
     if not path.is_file():
         return _error(f"{ns.file}: no such file")
     if ns.out:
-        problem = _unwritable_dir(Path(ns.out), "-o")
+        problem = _unwritable_dir(Path(ns.out), "-o", ns.out, missing_ok=True)
         if problem:
             return _error(problem)
     try:
@@ -1097,20 +1097,31 @@ def cmd_plot(args: list[str]) -> int:
     return 0
 
 
-def _unwritable_dir(folder, flag: str, given: str | None = None) -> str:
-    """A one-line problem when ``folder`` cannot be made or written to (``flag``'s value,
-    ``given`` or the folder itself), else ''; creates it."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        if not os.access(folder, os.W_OK | os.X_OK):
-            raise PermissionError(13, "Permission denied")
-    except OSError as error:
-        reason = error.strerror or str(error)
-        return (
-            f"{flag}={given or folder}: output directory is not writable ({reason}); "
-            "allowed: a writable directory"
-        )
-    return ""
+def _unwritable_dir(folder, flag: str, given: str, missing_ok: bool) -> str:
+    """A one-line problem when ``folder`` (``flag``'s value ``given``) is not a writable
+    directory, or one that can be made (``missing_ok``), else ''. Leaves nothing behind."""
+    import tempfile
+
+    target = folder.absolute()
+    ancestor = target
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    reason = ""
+    if ancestor != target and not missing_ok:
+        reason = f"no such directory {target}"
+    elif not ancestor.is_dir():
+        reason = f"{ancestor} is not a directory"
+    else:
+        try:  # a probe: permissions alone do not tell (root, read-only mounts, /proc)
+            os.rmdir(tempfile.mkdtemp(prefix=".simctl-probe-", dir=ancestor))
+        except OSError as error:
+            reason = f"{error.strerror or error} at {ancestor}"
+    if not reason:
+        return ""
+    return (
+        f"{flag}={given}: output directory is not writable ({reason}); "
+        "allowed: a writable directory"
+    )
 
 
 def cmd_export(args: list[str]) -> int:
@@ -1127,7 +1138,7 @@ def cmd_export(args: list[str]) -> int:
     if not path.is_file():
         return _error(f"{ns.file}: no such file")
     if ns.out:
-        problem = _unwritable_dir(Path(ns.out).absolute().parent, "-o", ns.out)
+        problem = _unwritable_dir(Path(ns.out).parent, "-o", ns.out, missing_ok=False)
         if problem:
             return _error(problem)
     try:
