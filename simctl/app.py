@@ -125,7 +125,18 @@ def _check_experiment_options(data: dict, name: Any, dirs: list) -> None:
         return
     given = experiment.get("options") or {}
     defaults = (load_option("experiment", name, dirs).get("experiment") or {}).get("options")
-    check_like(given, defaults or {}, "experiment.options")
+    defaults = defaults or {}
+    if isinstance(given, dict):
+        # the experiment's file lists every option it reads: a misspelt one would be ignored
+        for key, value in given.items():
+            if key not in defaults:
+                raise ConfigError(
+                    f"experiment.options.{key}",
+                    value,
+                    f"unknown key in experiment.options of experiment={name}",
+                    list(defaults),
+                )
+    check_like(given, defaults, "experiment.options")
 
 
 def simulate(

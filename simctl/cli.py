@@ -14,6 +14,7 @@ import os
 import re
 import signal
 import sys
+import typing
 from collections.abc import Sequence
 
 EXIT_CONFIG = 2
@@ -108,14 +109,25 @@ def _check_flags(flags: dict[str, str | None]) -> str:
 def _first_job_args(args: Sequence[str]) -> list[str]:
     """``args`` of a sweep (``-m``) as the arguments of its first job: Hydra refuses
     ``--cfg``/``--info`` together with ``-m``, so these print the first job's config."""
-    overrides, _, _ = _split_args(args)
-    first = dict(zip(overrides, _override_sets(overrides, True)[0], strict=True))
+    overrides, flags, _ = _split_args(args)
+    config_dir = flags.get("--config-dir") or flags.get("-cd")
+    first = dict(zip(overrides, _override_sets(overrides, True, config_dir)[0], strict=True))
     return [first.get(a, a) for a in args if a not in ("-m", "--multirun")]
 
 
 def _error(message: str) -> int:
-    print(f"simctl: error: {message}", file=sys.stderr)
+    # always one line: a library's message (h5py's) may hold newlines
+    print(f"simctl: error: {' '.join(message.split())}", file=sys.stderr)
     return EXIT_CONFIG
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse for the small commands, whose usage errors are simctl's one line (exit 2)
+    instead of argparse's usage block: the problem, then the usage as what is allowed."""
+
+    def error(self, message: str) -> typing.NoReturn:
+        usage = " ".join(self.format_usage().split()).removeprefix("usage: ")
+        sys.exit(_error(f"{self.prog}: {message}; allowed: {usage} (--help: more)"))
 
 
 def _split_args(args: Sequence[str]) -> tuple[list[str], dict[str, str | None], bool]:
@@ -149,7 +161,9 @@ def _split_args(args: Sequence[str]) -> tuple[list[str], dict[str, str | None], 
     return overrides, flags, multirun
 
 
-def _override_sets(overrides: list[str], multirun: bool) -> list[list[str]]:
+def _override_sets(
+    overrides: list[str], multirun: bool, config_dir: str | None = None
+) -> list[list[str]]:
     """The override lists to validate: all of them, and for sweeps each swept value once."""
     if not multirun:
         return [overrides]
@@ -159,7 +173,7 @@ def _override_sets(overrides: list[str], multirun: bool) -> list[list[str]]:
     base, sweeps = [], []
     for o in parsed:
         if o.is_sweep_override():
-            values = list(o.sweep_string_iterator())
+            values = _sweep_values(o, config_dir)
             key = o.get_key_element()
             sweeps.append((len(base), key, values))
             base.append(f"{key}={values[0]}" if values else o.input_line)
@@ -203,7 +217,19 @@ def _translate(error: BaseException, overrides: list[str], group_options=None, c
                     f"{group}={option}: {what} is not installed (a Hydra plugin); allowed: "
                     f"{install}, or one of {', '.join(opts)}"
                 )
-            return f"{group}={option}: unknown {group} option; allowed: {', '.join(opts)}"
+            from simctl.config.errors import did_you_mean
+
+            hint = did_you_mean(option, opts)
+            return f"{group}={option}: unknown {group} option{hint}; allowed: {', '.join(opts)}"
+    m = re.match(r"Error merging override ([^=\s]+)=(.*)", text)
+    cause = str(getattr(error, "__cause__", None) or "").strip()
+    if m and cause:
+        # a typed node (a launcher's config dataclass) refused the value: say why
+        why = cause.splitlines()[0]
+        kind = re.search(r"could not be converted to (\w+)", why)
+        allowed = {"Integer": "an integer", "Float": "a number", "Boolean": "true or false"}
+        tail = f"; allowed: {allowed[kind.group(1)]}" if kind and kind.group(1) in allowed else ""
+        return f"{m.group(1)}={m.group(2)}: {why}{tail}"
     m = re.search(r"Could not override '([^']+)'", text) or re.search(
         r"Could not append to config. An item is already at '([^']+)'", text
     )
@@ -230,7 +256,9 @@ def _translate(error: BaseException, overrides: list[str], group_options=None, c
             add = f"+{key}={value}" if missing == key else f"+{missing}=..."
             line = f"{key}={value}: {missing} is not in the config yet; allowed: add it with {add}"
         elif allowed:
-            line += f"; allowed: {', '.join(allowed)}"
+            from simctl.config.errors import did_you_mean
+
+            line += f"{did_you_mean(leaf, allowed)}; allowed: {', '.join(allowed)}"
         return line
     if (
         "mismatched input" in text
@@ -299,7 +327,7 @@ def preflight(args: Sequence[str]) -> int:
     Composition and validation happen once, inside Hydra's own composition (see
     :class:`_Guard`), before Hydra configures logging, runs callbacks or exports anything.
     """
-    overrides, flags, _ = _split_args(args)
+    overrides, flags, multirun = _split_args(args)
     problem = _check_flags(flags)
     if problem:
         return _error(problem)
@@ -318,7 +346,65 @@ def preflight(args: Sequence[str]) -> int:
     config_dir = flags.get("--config-dir") or flags.get("-cd")
     if config_dir is not None and not os.path.isdir(config_dir):
         return _error(f"--config-dir={config_dir}: no such directory; allowed: a directory")
+    if multirun:
+        problem = _check_sweeps(overrides, config_dir)
+        if problem:
+            return _error(problem)
     return 0
+
+
+_SWEEP_FORMS = "a,b,c, range(start,stop[,step]), choice(a,b), glob(pattern)"
+
+
+def _is_glob(override) -> bool:
+    return override.value_type is not None and override.value_type.name == "GLOB_CHOICE_SWEEP"
+
+
+def _sweep_values(override, config_dir: str | None = None) -> list[str]:
+    """The values of a discrete sweep override; a ``glob`` over a config group's options
+    (simctl's and ``config_dir``'s: Hydra's own parser needs a config loader for it)."""
+    if _is_glob(override):
+        from simctl.config import list_options, search_dirs
+
+        dirs = search_dirs([config_dir] if config_dir else None)
+        return override.value().filter(list_options(override.get_key_element(), dirs))
+    return list(override.sweep_string_iterator())
+
+
+def _check_sweeps(overrides: list[str], config_dir: str | None = None) -> str:
+    """A one-line problem with the sweeps of ``-m`` that Hydra's basic sweeper reports with a
+    traceback (``range(1,5,0)``, ``interval(0,1)``) or runs as zero jobs and exit 0
+    (``range(5,1)``, a ``glob`` that matches no option), else ''."""
+    if any(o.lstrip("+~").startswith("hydra/sweeper=") for o in overrides):
+        return ""  # another sweeper: its own sweep syntax
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    try:
+        parsed = OverridesParser.create().parse_overrides(overrides)
+    except Exception:  # noqa: BLE001 - the composition reports a parse error in one line
+        return ""
+    for o in parsed:
+        if not o.is_sweep_override():
+            continue
+        line = o.input_line
+        if not o.is_discrete_sweep():
+            kind = o.value_type.name.lower().replace("_", " ") if o.value_type else "this"
+            return (
+                f"{line}: the basic sweeper cannot run an {kind} (it needs the values); "
+                f"allowed: {_SWEEP_FORMS}, or a sweeper plugin (hydra/sweeper=optuna)"
+            )
+        if _is_glob(o) and o.get_key_element().startswith("hydra"):
+            continue  # Hydra's own groups (hydra/launcher=glob(*)): Hydra lists them
+        try:
+            values = _sweep_values(o, config_dir)
+        except ValueError as error:  # range(1,5,0)
+            return f"{line}: {error}; allowed: {_SWEEP_FORMS} (a non-zero step)"
+        if not values:
+            return (
+                f"{line}: the sweep has no values (zero jobs); allowed: {_SWEEP_FORMS} with "
+                "at least one value (range(start,stop) needs start < stop for a positive step)"
+            )
+    return ""
 
 
 def _hydra_argv(args: Sequence[str]) -> list[str]:
@@ -406,6 +492,8 @@ class _Guard:
     def __init__(self, validate: bool):
         self.validate = validate
         self.compositions = 0
+        #: the sweep directory and the first of its folders that did not exist before
+        self.new_sweep_dir: tuple[str, str] | None = None
         self._sweep_jobs: dict[tuple[str, ...], object] = {}
         self._in_sweep = False
         self._sweep_composer = None
@@ -524,6 +612,8 @@ class _Guard:
             problem = _check_output_dir(cfg, multirun)
             if problem:
                 _die(problem)
+            if multirun and self.new_sweep_dir is None:
+                self.new_sweep_dir = _new_folder(str(cfg.hydra.sweep.dir))
         if multirun:
             return  # the sweep's jobs are validated one by one as Hydra composes them
         try:
@@ -545,6 +635,39 @@ class _Guard:
                 raise
             _die(line)
         app.PREPARED[tuple(cfg.hydra.overrides.task)] = spec
+
+
+def _new_folder(path: str) -> tuple[str, str] | None:
+    """``(path, first folder of it that does not exist yet)``, or None when it exists."""
+    target = os.path.abspath(path)
+    if os.path.exists(target):
+        return None
+    first = target
+    while not os.path.exists(os.path.dirname(first)):
+        first = os.path.dirname(first)
+    return target, first
+
+
+def _remove_unused_sweep_dir(new: tuple[str, str] | None) -> None:
+    """After a sweep refused before its first job: Hydra's sweeper has already made the sweep
+    directory and written ``multirun.yaml`` there; remove them (and the folders made for
+    them) when nothing else was written, so a refused sweep leaves no half-made directory."""
+    if new is None:
+        return
+    target, first = new
+    try:
+        if set(os.listdir(target)) - {"multirun.yaml"}:
+            return  # a job ran: keep everything
+        if os.path.exists(os.path.join(target, "multirun.yaml")):
+            os.remove(os.path.join(target, "multirun.yaml"))
+        folder = target
+        while True:
+            os.rmdir(folder)  # only empty folders; the first one that is not stops here
+            if folder == first:
+                break
+            folder = os.path.dirname(folder)
+    except OSError:
+        pass
 
 
 def _task_config(cfg):
@@ -633,9 +756,14 @@ def _check_output_dir(cfg, multirun: bool) -> str:
 
     key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
     try:
-        target = Path(str(OmegaConf.select(cfg, key))).absolute()
+        given = OmegaConf.select(cfg, key)
     except Exception as error:  # noqa: BLE001 - an interpolation that cannot resolve
         return interpolation_problem(error, cfg) or f"{key}: {error}"
+    if given is None or not str(given).strip():
+        # Path('') is the working directory: the run's files would land among the user's
+        shown = "null" if given is None else repr(str(given))
+        return f"{key}={shown}: empty; allowed: a directory (. for this one)"
+    target = Path(str(given)).absolute()
     ancestor = target
     while not ancestor.exists() and ancestor != ancestor.parent:
         ancestor = ancestor.parent
@@ -689,8 +817,13 @@ def cmd_run(args: list[str]) -> int:
             _print_neuron_units(_split_args(args)[0])
             raise done from None
         return 0
-    with _Guard(validate) as GUARD:
-        app.main()
+    try:
+        with _Guard(validate) as GUARD:
+            app.main()
+    except SystemExit as done:
+        if done.code == EXIT_CONFIG:
+            _remove_unused_sweep_dir(GUARD.new_sweep_dir if GUARD else None)
+        raise
     return 0
 
 
@@ -752,9 +885,7 @@ def _physical_shown(preset: dict, dirs: list) -> dict:
 
 
 def cmd_presets(args: list[str]) -> int:
-    parser = argparse.ArgumentParser(
-        prog="simctl presets", description="List the presets, or show one."
-    )
+    parser = _Parser(prog="simctl presets", description="List the presets, or show one.")
     parser.add_argument("name", nargs="?", help="a preset to show in full")
     ns = parser.parse_args(args)
     from simctl.config import ConfigError, list_options, load_preset, search_dirs
@@ -862,12 +993,16 @@ def _describe_input(inp: dict) -> str:
 
 
 def cmd_inspect(args: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="simctl inspect", description="Summarise a sim.h5.")
+    parser = _Parser(prog="simctl inspect", description="Summarise a sim.h5.")
     parser.add_argument("file")
     ns = parser.parse_args(args)
     import numpy as np
 
     from simctl.recording import count_spikes, load_run
+
+    if not os.path.isfile(ns.file):
+        what = "a directory, not a file" if os.path.isdir(ns.file) else "no such file"
+        return _error(f"{ns.file}: {what}; allowed: a sim.h5 written by simctl, or SONATA spikes")
 
     try:
         # no spike lists: memory does not grow with the spike count (counts read in chunks)
@@ -923,9 +1058,7 @@ def cmd_inspect(args: list[str]) -> int:
 
 
 def cmd_plot(args: list[str]) -> int:
-    parser = argparse.ArgumentParser(
-        prog="simctl plot", description="Redraw a run's figures from its file."
-    )
+    parser = _Parser(prog="simctl plot", description="Redraw a run's figures from its file.")
     parser.add_argument("file")
     parser.add_argument("-o", "--out", help="output directory (default: beside the file)")
     parser.add_argument("--format", default="png", choices=("png", "pdf", "svg"))
@@ -944,6 +1077,10 @@ def cmd_plot(args: list[str]) -> int:
     path = Path(ns.file)
     if not path.is_file():
         return _error(f"{ns.file}: no such file")
+    if ns.out:
+        problem = _unwritable_dir(Path(ns.out), "-o", ns.out, missing_ok=True)
+        if problem:
+            return _error(problem)
     try:
         outs = plot_run(
             path, Path(ns.out) if ns.out else path.parent, Plot(format=ns.format), chosen
@@ -960,8 +1097,35 @@ def cmd_plot(args: list[str]) -> int:
     return 0
 
 
+def _unwritable_dir(folder, flag: str, given: str, missing_ok: bool) -> str:
+    """A one-line problem when ``folder`` (``flag``'s value ``given``) is not a writable
+    directory, or one that can be made (``missing_ok``), else ''. Leaves nothing behind."""
+    import tempfile
+
+    target = folder.absolute()
+    ancestor = target
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    reason = ""
+    if ancestor != target and not missing_ok:
+        reason = f"no such directory {target}"
+    elif not ancestor.is_dir():
+        reason = f"{ancestor} is not a directory"
+    else:
+        try:  # a probe: permissions alone do not tell (root, read-only mounts, /proc)
+            os.rmdir(tempfile.mkdtemp(prefix=".simctl-probe-", dir=ancestor))
+        except OSError as error:
+            reason = f"{error.strerror or error} at {ancestor}"
+    if not reason:
+        return ""
+    return (
+        f"{flag}={given}: output directory is not writable ({reason}); "
+        "allowed: a writable directory"
+    )
+
+
 def cmd_export(args: list[str]) -> int:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="simctl export", description="Write a run's file in another format (NWB 2)."
     )
     parser.add_argument("file")
@@ -973,6 +1137,10 @@ def cmd_export(args: list[str]) -> int:
     path = Path(ns.file)
     if not path.is_file():
         return _error(f"{ns.file}: no such file")
+    if ns.out:
+        problem = _unwritable_dir(Path(ns.out).parent, "-o", ns.out, missing_ok=False)
+        if problem:
+            return _error(problem)
     try:
         from simctl.export import to_nwb
 
@@ -988,7 +1156,7 @@ def cmd_export(args: list[str]) -> int:
 
 
 def cmd_collect(args: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="simctl collect", description="Tabulate a sweep's jobs.")
+    parser = _Parser(prog="simctl collect", description="Tabulate a sweep's jobs.")
     parser.add_argument("sweep_dir")
     ns = parser.parse_args(args)
     from pathlib import Path
@@ -997,7 +1165,20 @@ def cmd_collect(args: list[str]) -> int:
 
     path = Path(ns.sweep_dir)
     if not path.is_dir():
-        return _error(f"{ns.sweep_dir}: no such directory")
+        what = "a file, not a directory" if path.exists() else "no such directory"
+        return _error(f"{ns.sweep_dir}: {what}; allowed: a sweep's directory (multirun/...)")
+    if not any(path.glob("**/.hydra/overrides.yaml")):
+        return _error(
+            f"{ns.sweep_dir}: no jobs (no */.hydra/overrides.yaml); allowed: the directory of a "
+            "sweep (simctl run -m ...: multirun/<date>/<time>)"
+        )
+    if (path / ".hydra" / "overrides.yaml").is_file() and not any(
+        p.parent.parent != path for p in path.glob("**/.hydra/overrides.yaml")
+    ):
+        return _error(
+            f"{ns.sweep_dir}: a single run's directory, not a sweep; allowed: the directory "
+            f"of a sweep (simctl run -m ...), or simctl inspect {path / 'sim.h5'}"
+        )
     return collect(path)
 
 
@@ -1023,8 +1204,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     command = COMMANDS.get(args[0])
     if command is None:
-        print(USAGE, file=sys.stderr)
-        return _error(f"unknown command {args[0]!r}; allowed: {', '.join(COMMANDS)}")
+        from simctl.config.errors import did_you_mean
+
+        hint = did_you_mean(args[0], COMMANDS)
+        return _error(
+            f"{args[0]}: unknown command{hint}; allowed: {', '.join(COMMANDS)} "
+            "(simctl --help shows them)"
+        )
     terminated: list[int] = []
 
     def on_sigterm(signum: int, frame: object) -> None:

@@ -223,7 +223,7 @@ def test_a_bad_value_in_one_job_is_that_jobs_one_line_error(tmp_path):
             "simulation.duration=100",
             f"hydra.sweep.dir={out}",
         )
-        assert not _jobs(out)
+        assert not out.exists()  # refused before any job: no job, no half-made sweep dir
         results.append((result.returncode, result.stdout, result.stderr))
     assert results[0] == results[1]
     assert results[1][0] == 2

@@ -155,6 +155,31 @@ BAD = [
     (["hydra.run.dir=/proc/simctl/x"], "hydra.run.dir="),
     (["-m", "input.amplitude=1,x"], "input.amplitude=x"),
     (["simulation.dt=("], "cannot parse"),
+    # sweeps the basic sweeper reports with a traceback, or runs as zero jobs and exit 0
+    (["-m", "input.amplitude=range(1,5,0)"], "input.amplitude=range(1,5,0): range() arg 3"),
+    (["-m", "input.amplitude=range(5,1)"], "input.amplitude=range(5,1): the sweep has no values"),
+    (["-m", "preset=glob(zz*)"], "preset=glob(zz*): the sweep has no values"),
+    (["-m", "input.amplitude=interval(0,1)"], "cannot run an interval sweep"),
+    # Path('') is the working directory: the run would write among the user's files
+    (["hydra.run.dir="], "hydra.run.dir='': empty; allowed: a directory"),
+    (
+        ["-m", "hydra/launcher=batch", "hydra.launcher.max_batch=abc", "input.amplitude=1,2"],
+        "hydra.launcher.max_batch=abc: Value 'abc' of type 'str' could not be converted to "
+        "Integer; allowed: an integer",
+    ),
+    (
+        ["preset=tonic_spikin"],
+        "preset=tonic_spikin: unknown preset option (did you mean tonic_spiking?)",
+    ),
+    (["input.amplitud=3"], "input.amplitud=3: unknown key (did you mean amplitude?)"),
+    # a file outside the preset group (Hydra takes the path), or one without its header
+    (["preset=../neuron/lif"], "preset=../neuron/lif: its file is not a preset (it does not"),
+    # an option the experiment does not read (a typo would be silently ignored)
+    (
+        ["experiment=lif_fi_curve", "+experiment.options.transiet=5"],
+        "experiment.options.transiet=5: unknown key in experiment.options of "
+        "experiment=lif_fi_curve (did you mean transient?); allowed: transient,",
+    ),
 ]
 
 
@@ -165,6 +190,57 @@ def test_bad_inputs_one_line_exit_2(args, expected, tmp_path):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and expected in lines[0], result.stderr
     assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_a_refused_sweep_leaves_no_directory(tmp_path):
+    """Hydra's sweeper makes the sweep directory and its multirun.yaml before the jobs are
+    validated; a sweep refused there leaves nothing behind (a directory of its own stays)."""
+    result = run_cli("run", "-m", "population.size=1,-3", f"hydra.sweep.dir={tmp_path / 's' / 'a'}")
+    assert result.returncode == 2 and "population.size=-3: must be >= 1" in result.stderr
+    assert not (tmp_path / "s").exists()
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("kept")
+    result = run_cli("run", "-m", "population.size=1,-3", f"hydra.sweep.dir={tmp_path / 'mine'}")
+    assert result.returncode == 2
+    assert sorted(p.name for p in (tmp_path / "mine").iterdir()) == ["multirun.yaml", "notes.txt"]
+
+
+#: (arguments, text of the one stderr line) for the commands besides ``run``; {tmp} is the
+#: test's directory, {junk} a file there that is not HDF5
+OTHER_BAD = [
+    (["inspct", "{junk}"], "inspct: unknown command (did you mean inspect?); allowed: run"),
+    (["presets", "a", "b"], "simctl presets: unrecognized arguments: b; allowed: simctl"),
+    (["inspect"], "simctl inspect: the following arguments are required: file; allowed:"),
+    (["export", "{junk}", "--to", "csv"], "invalid choice: 'csv' (choose from 'nwb')"),
+    (["export", "{junk}"], "the following arguments are required: --to"),
+    (["plot", "{junk}", "--format", "gif"], "invalid choice: 'gif' (choose from 'png'"),
+    (["inspect", "{tmp}"], "{tmp}: a directory, not a file; allowed: a sim.h5"),
+    (["plot", "{junk}", "-o", "/proc/simctl/x"], "-o=/proc/simctl/x: output directory is not"),
+    (["export", "{junk}", "--to", "nwb", "-o", "/proc/simctl/x.nwb"], "-o=/proc/simctl/x.nwb:"),
+    (["collect", "{tmp}/empty"], "{tmp}/empty: no jobs"),
+    (["collect", "{tmp}/single"], "{tmp}/single: a single run's directory, not a sweep"),
+    (["collect", "{junk}"], "{junk}: a file, not a directory"),
+]
+
+
+@pytest.mark.parametrize("args, expected", OTHER_BAD)
+def test_other_commands_bad_input_is_one_line_exit_2(args, expected, tmp_path):
+    """argparse's usage errors, a mistyped command and bad paths of inspect, plot, export and
+    collect: simctl's one line (no usage block), exit 2, nothing written."""
+    junk = tmp_path / "junk.h5"
+    junk.write_bytes(b"not hdf5")
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "single" / ".hydra").mkdir(parents=True)
+    (tmp_path / "single" / ".hydra" / "overrides.yaml").write_text("[]\n")
+    args = [a.format(tmp=tmp_path, junk=junk) for a in args]
+    before = sorted(tmp_path.rglob("*"))
+    result = run_cli(*args, cwd=tmp_path)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2, result.stderr
+    assert len(lines) == 1 and lines[0].startswith("simctl: error: "), result.stderr
+    assert expected.format(tmp=tmp_path, junk=junk) in lines[0], lines[0]
+    assert "Traceback" not in result.stderr + result.stdout
+    assert sorted(tmp_path.rglob("*")) == before
 
 
 def test_cuda_without_gpu_is_a_config_error(tmp_path):

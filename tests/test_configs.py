@@ -202,6 +202,24 @@ def test_short_form_name_and_params_dist():
         (["population.name=a/b"], "population.name=a/b"),
         (["simulation.seed=99999999999999999999999"], "simulation.seed"),
         (["+neuron.params_dist.d={dist: choice, values: []}"], "neuron.params_dist.d.values"),
+        # a step longer than the run (one step would run to t = dt), windows that are never on
+        (["simulation.dt=10", "simulation.duration=1"], "simulation.dt=10.0: is longer than"),
+        (["+populations.A.dt=5", "+populations.A.duration=1"], "populations.A.dt=5.0: is longer"),
+        (["input.start=50", "input.stop=10"], "input.stop=10.0: is before input.start = 50 ms"),
+        (["input=ramp", "input.start=50", "input.stop=10"], "input.stop=10.0: is before"),
+        (["input=piecewise", "input.segments=[{start: 10, end: 5}]"], "input.segments[0].end=5.0"),
+        (
+            ["population.size=5", "neuron.params_dist={d: {dist: uniform, low: 8, high: 2}}"],
+            "neuron.params_dist.d.high=2.0: is below neuron.params_dist.d.low = 8",
+        ),
+        # a close spelling of what is allowed is named
+        (
+            ["simulation.device=CPU"],
+            "simulation.device=CPU: not a valid choice (did you mean cpu?)",
+        ),
+        (["encoder=poisson", "+encoder.f_mx=1"], "unknown key in encoder (did you mean f_max?)"),
+        (["+populations.A.preset=tonic_spikin"], "unknown preset (did you mean tonic_spiking?)"),
+        (["neuron=lif", "+neuron.v_thr=1"], "unknown parameter of neuron=lif (did you mean v_th?)"),
     ],
 )
 def test_bad_values_are_one_line_errors(overrides, key):
@@ -209,6 +227,22 @@ def test_bad_values_are_one_line_errors(overrides, key):
         resolve_overrides(*overrides)
     line = info.value.line()
     assert "\n" not in line and key in line
+
+
+def test_edges_of_the_new_checks_are_allowed():
+    """dt equal to the duration is one step; a window may open and close at one time; a
+    linspace may run downwards; a far spelling gets no suggestion."""
+    pop = resolve_overrides("simulation.dt=1", "simulation.duration=1").populations[0]
+    assert (pop.dt, pop.n_steps) == (1.0, 1)
+    pop = resolve_overrides("input.start=10", "input.stop=10", "input.include_stop=true")
+    assert (pop.populations[0].input.start, pop.populations[0].input.stop) == (10.0, 10.0)
+    pop = resolve_overrides(
+        "population.size=3", "neuron.params_dist={d: {dist: linspace, low: 8, high: 2}}"
+    ).populations[0]
+    assert pop.params_dist["d"] == {"dist": "linspace", "low": 8.0, "high": 2.0}
+    with pytest.raises(ConfigError) as info:
+        resolve_overrides("simulation.device=tpu")
+    assert "did you mean" not in info.value.line()
 
 
 # --- AdEx in physical units (neuron.physical) ------------------------------------------------

@@ -12,6 +12,21 @@ def _show(value: Any) -> str:
     return repr(value) if not isinstance(value, (int, float, bool)) else str(value)
 
 
+def did_you_mean(value: Any, allowed: Iterable[Any]) -> str:
+    """`` (did you mean X?)`` when one of ``allowed`` is a close spelling of ``value`` (a
+    typo such as ``tonic_spikin``; :func:`difflib.get_close_matches`, case-insensitive), else
+    ''."""
+    import difflib
+
+    if not isinstance(value, str) or not value:
+        return ""
+    names = {str(a).lower(): str(a) for a in allowed}
+    if value.lower() in names and names[value.lower()] != value:
+        return f" (did you mean {names[value.lower()]}?)"
+    close = difflib.get_close_matches(value.lower(), list(names), n=1, cutoff=0.75)
+    return f" (did you mean {names[close[0]]}?)" if close else ""
+
+
 class ConfigError(Exception):
     """A configuration value that cannot be used.
 
@@ -27,9 +42,16 @@ class ConfigError(Exception):
     ):
         self.key = key
         self.value = value
-        self.problem = problem
         if allowed is not None and not isinstance(allowed, str):
-            allowed = ", ".join(str(a) for a in allowed) or "(none)"
+            allowed = [str(a) for a in allowed]
+            if problem.startswith(("unknown", "not a valid choice")):
+                # a misspelt key (``unknown key``/``unknown parameter``) or value
+                typed = (
+                    key.rpartition(".")[2] if " key" in problem or "parameter" in problem else value
+                )
+                problem += did_you_mean(typed, allowed)
+            allowed = ", ".join(allowed) or "(none)"
+        self.problem = problem
         self.allowed = allowed
         super().__init__(self.line())
 

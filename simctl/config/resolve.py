@@ -260,6 +260,14 @@ def _steps(dt: float, duration: float, include_end: bool, steps: int | None, key
         return int(steps)
     if duration <= 0 or not math.isfinite(duration):
         raise ConfigError(f"{key}.duration", duration, "must be a positive number of ms")
+    if dt > duration:
+        # one step of dt would run past the duration asked for (t_stop = dt)
+        raise ConfigError(
+            f"{key}.dt",
+            dt,
+            f"is longer than {key}.duration = {duration:g} ms",
+            f"a step of at most {duration:g} ms, or a longer {key}.duration",
+        )
     n = duration / dt
     n_round = round(n)
     n = n_round if abs(n - n_round) < 1e-6 else math.ceil(n)
@@ -471,6 +479,20 @@ def check_input(node: Any, key: str, size: int, neuron: NeuronSpec | None = None
         value = getattr(spec, name, None)
         if value is not None and value < 0:
             raise ConfigError(f"{key}.{name}", value, f"must be >= 0{unit}")
+    # a window that ends before it starts is never on (the protocol would be silent)
+    windows = [(key, spec)] if hasattr(spec, "stop") else []
+    segments = enumerate(getattr(spec, "segments", []))
+    windows += [(f"{key}.segments[{i}]", seg) for i, seg in segments]
+    for where, item in windows:
+        start, end_name = item.start, "stop" if hasattr(item, "stop") else "end"
+        end = getattr(item, end_name)
+        if start is not None and end is not None and end < start:
+            raise ConfigError(
+                f"{where}.{end_name}",
+                end,
+                f"is before {where}.start = {start:g} ms (the window is never on)",
+                f"a time >= {start:g} ms, or null (until the end)",
+            )
     return spec
 
 
@@ -643,6 +665,15 @@ def resolve(cfg: dict, dirs: list[Path] | None = None, choices: dict | None = No
     dirs = dirs or search_dirs()
     cfg = {k: v for k, v in cfg.items() if k != "hydra"}
     for key, value in cfg.items():
+        if key == "preset" and (choices or {}).get("preset"):
+            # Hydra put the option file under its group's name: it is not a ``_global_``
+            # file (a file of another group, ``preset=../neuron/lif``, or a missing header)
+            raise ConfigError(
+                "preset",
+                choices["preset"],
+                "its file is not a preset (it does not start with '# @package _global_')",
+                "a file of the preset group, which starts with '# @package _global_'",
+            )
         if key not in ROOT_KEYS:
             raise ConfigError(key, value, "unknown key", ROOT_KEYS)
     cfg = expand_network(cfg)

@@ -159,6 +159,11 @@ def check_distribution(spec: Any, key: str) -> dict[str, Any]:
         raise ConfigError(f"{key}.values", [], "needs at least one value", "a non-empty list")
     if dist in ("normal", "lognormal") and out["std"] < 0:
         raise ConfigError(f"{key}.std", out["std"], "must be >= 0")
+    # (linspace may run downwards: low > high lays the values out in descending order)
+    if dist == "uniform" and out["high"] < out["low"]:
+        raise ConfigError(
+            f"{key}.high", out["high"], f"is below {key}.low = {out['low']:g}", "high >= low"
+        )
     return out
 
 
