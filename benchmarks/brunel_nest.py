@@ -1,4 +1,4 @@
-"""Brunel (2000) model A, Fig. 8 panels A-D, in NEST 3, for the regime checks of
+"""Brunel (2000) model A, Fig. 8 panels A-D, in NEST 3 (and Brian2), for the regime checks of
 ``simctl run experiment=brunel2000`` (simctl/network_analysis.py).
 
 Two steps, so that only the simulator differs:
@@ -11,12 +11,20 @@ C_E = 1000, C_I = 250 (``--multapses`` allows autapses and multapses as NEST's d
 C_E*eta*nu_thr, resolution 0.1 ms, V_m uniform in [0, 20] mV, 1200 ms; the spikes of all
 12 500 neurons go to an npz.
 
+``brian2`` (the peers' Python, with ``brian2``): the same panel in Brian2's runtime mode
+(Cython): ``dv/dt = -v/tau (unless refractory)``, exact integration, threshold ``v >= theta``,
+jumps and ``PoissonInput`` gated by ``not_refractory`` (input discarded while refractory), the
+same fixed in-degree drawn by numpy without autapses or multapses. Brian2 applies a jump after
+the step's threshold, as simctl does (a spike answers a presynaptic one after delay + dt);
+NEST's ``iaf_psc_delta`` thresholds after adding the jump (after delay).
+
 ``stats`` (simctl's Python): simctl's own ``population_stats`` (rate, ISI CV, chi, spectral
 peak) of E and I together after 200 ms, the statistics the experiment checks.
 
 Usage::
 
     /work/peers-venv/bin/python benchmarks/brunel_nest.py simulate C --seed 1 --out C.npz
+    /work/peers-venv/bin/python benchmarks/brunel_nest.py brian2 C --seed 1 --out C_b2.npz
     python benchmarks/brunel_nest.py stats C.npz
 """
 
@@ -71,6 +79,55 @@ def simulate(panel: str, seed: int, out: str, multapses: bool, threads: int) -> 
     )
 
 
+def simulate_brian2(panel: str, seed: int, out: str) -> None:
+    import brian2 as b2
+
+    g, eta = PANELS[panel]
+    n = N_E + N_I
+    b2.prefs.codegen.target = "cython"
+    b2.seed(seed)
+    rng = np.random.default_rng(seed)
+    mV, ms = b2.mV, b2.ms
+    ns = {"tau": TAU * ms, "theta": THETA * mV, "V_r": V_R * mV, "J": J * mV, "g": g}
+    b2.defaultclock.dt = DT * ms
+    group = b2.NeuronGroup(
+        n,
+        "dv/dt = -v/tau : volt (unless refractory)",
+        threshold="v >= theta",
+        reset="v = V_r",
+        refractory=T_REF * ms,
+        method="exact",
+        namespace=ns,
+    )
+    group.v = "rand() * theta"
+    pre_e = np.concatenate([rng.choice(N_E, C_E, replace=False) for _ in range(n)])
+    pre_i = N_E + np.concatenate([rng.choice(N_I, C_I, replace=False) for _ in range(n)])
+    synapses = []
+    for pre, k, w in ((pre_e, C_E, "J"), (pre_i, C_I, "-g * J")):
+        syn = b2.Synapses(
+            group,
+            group,
+            on_pre=f"v_post += {w} * int(not_refractory_post)",
+            delay=DELAY * ms,
+            namespace=ns,
+        )
+        syn.connect(i=pre, j=np.repeat(np.arange(n), k))
+        synapses.append(syn)
+    nu_thr = THETA / (J * C_E * TAU)  # spikes per ms
+    drive = b2.PoissonInput(group, "v", C_E, eta * nu_thr / ms, weight="J * int(not_refractory)")
+    monitor = b2.SpikeMonitor(group)
+    net = b2.Network(group, drive, monitor, *synapses)
+    start = time.perf_counter()
+    net.run(T_STOP * ms, namespace=ns)
+    times = np.asarray(monitor.t / ms, dtype=np.float64)
+    ids = np.asarray(monitor.i, dtype=np.int64)
+    np.savez(out, times=times, ids=ids, size=n, t_stop=T_STOP, g=g, eta=eta)
+    print(
+        f"Brian2 panel {panel} g {g} eta {eta} seed {seed}: {times.size} spikes"
+        f" in {time.perf_counter() - start:.0f} s -> {out}"
+    )
+
+
 def stats(paths: list[str]) -> None:
     from simctl.network_analysis import population_stats
 
@@ -92,11 +149,17 @@ def main() -> None:
     sim.add_argument("--out", required=True)
     sim.add_argument("--multapses", action="store_true", help="NEST's default rule")
     sim.add_argument("--threads", type=int, default=1)
+    b2 = sub.add_parser("brian2", help="one panel in Brian2 (the peers' Python)")
+    b2.add_argument("panel", choices=sorted(PANELS))
+    b2.add_argument("--seed", type=int, default=1)
+    b2.add_argument("--out", required=True)
     st = sub.add_parser("stats", help="simctl's statistics of saved spikes (simctl's Python)")
     st.add_argument("paths", nargs="+")
     args = parser.parse_args()
     if args.cmd == "simulate":
         simulate(args.panel, args.seed, args.out, args.multapses, args.threads)
+    elif args.cmd == "brian2":
+        simulate_brian2(args.panel, args.seed, args.out)
     else:
         stats(args.paths)
 
