@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 from conftest import run_cli
 
-from simctl.network_analysis import balanced_rate, population_stats
+from simctl.network_analysis import NetworkStats, _signature, balanced_rate, population_stats
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
 
 def _table(path: Path) -> list[dict]:
@@ -47,9 +49,69 @@ def test_balanced_estimate():
     assert balanced_rate(3.0, 2.0) is None and balanced_rate(4.5, 0.9) is None
 
 
+#: full-scale statistics of NEST 3.10 (iaf_psc_delta, fixed in-degree without multapses, 1.2 s,
+#: E and I after 200 ms, seed 1; benchmarks/brunel_nest.py): (rate, CV, chi, f_peak, prominence)
+NEST_FULL_SCALE = {
+    "A": (333.0, 0.001, 0.502, 333.0, 1.1e5),
+    "B": (59.4, 0.769, 0.217, 185.0, 339.0),
+    "C": (37.95, 0.401, 0.105, 138.0, 93.0),
+    "D": (5.60, 0.542, 0.146, 25.0, 134.0),
+}
+PANEL_REGIMES = {"A": ("SR", 3.0, 2.0), "B": ("SI fast", 6.0, 4.0), "C": ("AI", 5.0, 2.0)}
+PANEL_REGIMES["D"] = ("SI slow", 4.5, 0.9)
+
+
+def _stats(rate: float, cv: float, chi: float, f_peak: float, prominence: float) -> NetworkStats:
+    return NetworkStats(rate, cv, chi, f_peak, prominence, n_spikes=100_000)
+
+
+def _holds(regime: str, s: NetworkStats, g: float, eta: float) -> dict[str, bool]:
+    return {prop: ok for prop, ok, _ in _signature(regime, s, g, eta)}
+
+
+@pytest.mark.parametrize("panel", "ABCD")
+def test_brunel_checks_pass_on_a_peers_statistics(panel: str):
+    """Every check of a panel holds on NEST's statistics of the same model at full scale."""
+    regime, g, eta = PANEL_REGIMES[panel]
+    holds = _holds(regime, _stats(*NEST_FULL_SCALE[panel]), g, eta)
+    assert holds and all(holds.values()), holds
+
+
+def test_brunel_checks_discriminate_the_regimes():
+    """The CV thresholds separate regular from irregular: panel A's statistics fail the AI and
+    SI checks, C's and D's fail SR's; CVs just across a threshold flip it."""
+    a, c, d = (_stats(*NEST_FULL_SCALE[p]) for p in "ACD")
+    ai = _holds("AI", a, 5.0, 2.0)
+    assert not ai["asynchronous: chi < 0.2"] and not ai["irregular: ISI CV > 0.3"]
+    assert not _holds("SI slow", a, 4.5, 0.9)["irregular: ISI CV > 0.4"]
+    assert not _holds("SI fast", a, 6.0, 4.0)["irregular: ISI CV > 0.5"]
+    for s in (c, d):
+        sr = _holds("SR", s, 3.0, 2.0)
+        assert not sr["synchronous: chi > 0.2"] and not sr["regular: ISI CV < 0.3"]
+    # D's low rate is far from the balanced estimate the AI panel's (g, eta) predicts
+    assert not _holds("AI", d, 5.0, 2.0)["balanced estimate 40 Hz (+-40%)"]
+    for regime, prop, below, above in (
+        ("AI", "irregular: ISI CV > 0.3", 0.29, 0.31),
+        ("SI slow", "irregular: ISI CV > 0.4", 0.39, 0.41),
+        ("SR", "regular: ISI CV < 0.3", 0.31, 0.29),
+    ):
+        for cv, expected in ((below, False), (above, True)):
+            s = _stats(*NEST_FULL_SCALE["C"])
+            s.cv_isi = cv
+            assert _holds(regime, s, 5.0, 2.0)[prop] is expected, (regime, cv)
+
+
+def test_brunel2000_experiment_is_strict():
+    import yaml
+
+    cfg = yaml.safe_load((CONFIGS / "experiment" / "brunel2000.yaml").read_text())
+    assert cfg["experiment"]["strict"] is True
+
+
 def test_brunel2000_experiment_small(tmp_path: Path):
-    """The four panels at 5 % size: files, one row of checks per property, and the robust
-    contrast between the synchronous regular (A) and the asynchronous irregular (C) panels."""
+    """The four panels at 5 % size: files, one row of checks per property, the exit status of
+    a strict experiment, and the robust contrast between the synchronous regular (A) and the
+    asynchronous irregular (C) panels."""
     done = run_cli(
         "run",
         "experiment=brunel2000",
@@ -58,10 +120,12 @@ def test_brunel2000_experiment_small(tmp_path: Path):
         f"hydra.run.dir={tmp_path}",
         timeout=600,
     )
-    assert done.returncode == 0, done.stderr[-2000:]
     assert (tmp_path / "brunel2000.png").stat().st_size > 10_000
     rows = _table(tmp_path / "checks.csv")
     assert {r["panel"] for r in rows} == {"A", "B", "C", "D"}
+    # strict: a failed check (the regimes blur at 5 %) exits 1 after writing every file
+    failed = any(r["holds"] != "true" for r in rows)
+    assert done.returncode == (1 if failed else 0), done.stderr[-2000:]
     assert "cv_isi" in done.stdout and "f_peak_hz" in done.stdout
     from simctl.recording import load_run
 
@@ -79,7 +143,8 @@ def test_brunel2000_experiment_small(tmp_path: Path):
 @pytest.mark.slow
 def test_brunel2000_regimes_at_one_fifth(tmp_path: Path):
     """At 20 % size (C_E = 200, J = 0.5 mV) the signatures of A, B and C hold, and the
-    balanced-state estimate for B and C (60 and 40 Hz) within 40 %."""
+    balanced-state estimate for B and C (60 and 40 Hz) within 40 %; D's rate (about 19 Hz: the
+    fluctuations grow by 1/sqrt(scale)) fails its low-rate check, and the strict run exits 1."""
     done = run_cli(
         "run",
         "experiment=brunel2000",
@@ -87,11 +152,12 @@ def test_brunel2000_regimes_at_one_fifth(tmp_path: Path):
         f"hydra.run.dir={tmp_path}",
         timeout=1500,
     )
-    assert done.returncode == 0, done.stderr[-2000:]
     rows = _table(tmp_path / "checks.csv")
     for r in rows:
         if r["panel"] in "ABC":
             assert r["holds"] == "true", r
+    failed = any(r["holds"] != "true" for r in rows)
+    assert done.returncode == (1 if failed else 0), done.stderr[-2000:]
 
 
 def test_izhikevich2003_network_experiment(tmp_path: Path):
