@@ -300,7 +300,7 @@ def brunel_finish(cfg: Any, run_dir: Path, pops: dict[str, Any]) -> list[str]:
         _raster_rate_axes(
             fig, spec, [("E", e, COLORS[0]), ("I", i, COLORS[1])], window, n_raster, title
         )
-    fig.savefig(run_dir / "brunel2000.png", dpi=int(options.get("dpi", 150)))
+    fig.savefig(run_dir / "brunel2000.png", dpi=int(_get(cfg, "plot.dpi", 150) or 150))
     failed = _report(run_dir, "Brunel (2000) regimes", rows, _CHECK_COLUMNS)
     print(f"-> {run_dir / 'brunel2000.png'}")
     return failed
@@ -354,7 +354,7 @@ def izhikevich_network_finish(cfg: Any, run_dir: Path, pops: dict[str, Any]) -> 
     """E and I rates, the alpha and gamma rhythms of the population rate, the volleys, checks,
     and ``izhikevich2003_network.png`` (raster of all neurons, E above I, and one excitatory
     neuron's v with spikes drawn to +30 mV, as the paper's Fig. 3)."""
-    from simctl.experiments import _report, format_table
+    from simctl.experiments import _get, _report, format_table
     from simctl.figures import spike_drawn_trace
     from simctl.plotting import COLORS, new_figure
 
@@ -437,7 +437,7 @@ def izhikevich_network_finish(cfg: Any, run_dir: Path, pops: dict[str, Any]) -> 
         ax_v.plot(tt, vv, color=COLORS[0], lw=0.6)
     ax_v.set_ylabel("v (mV)\nE neuron 0")
     ax_v.set_xlabel("time (ms)")
-    fig.savefig(run_dir / "izhikevich2003_network.png", dpi=150)
+    fig.savefig(run_dir / "izhikevich2003_network.png", dpi=int(_get(cfg, "plot.dpi", 150) or 150))
     failed = _report(run_dir, "Izhikevich (2003) network", rows, _CHECK_COLUMNS)
     print(f"-> {run_dir / 'izhikevich2003_network.png'}")
     return failed
