@@ -292,10 +292,12 @@ def check_trusted(cfg: dict, environ: Any = None) -> None:
         )
 
 
-def check_like(value: Any, default: Any, key: str) -> None:
+def check_like(value: Any, default: Any, key: str, where: str = "") -> None:
     """Raises :class:`ConfigError` when ``value`` is not of the kind of ``default`` (an
     experiment option against the value its file gives): true/false, a number, a string, a
-    list or a mapping (checked key by key)."""
+    list or a mapping (checked key by key; a key the default lacks is an error, since the
+    file lists every option its reader takes and a misspelt one would be ignored). ``where``
+    ends the message of an unknown key (`` of experiment=NAME``)."""
     if default is None or value is None:
         return
     if isinstance(default, bool):
@@ -311,4 +313,6 @@ def check_like(value: Any, default: Any, key: str) -> None:
         if not isinstance(value, dict):
             raise ConfigError(key, value, "expected a mapping")
         for name, item in value.items():
-            check_like(item, default.get(name), f"{key}.{name}")
+            if name not in default:
+                raise ConfigError(f"{key}.{name}", item, f"unknown key in {key}{where}", default)
+            check_like(item, default[name], f"{key}.{name}", where)
